@@ -1,0 +1,3 @@
+module github.com/ciartifacts/jobartifacts
+
+go 1.26
