@@ -100,3 +100,4 @@ func toAPIError(err error, notFound *apiError) *apiError {
 		return errInternal
 	}
 }
+

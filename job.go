@@ -184,8 +184,15 @@ func (j *Job) Archive() (Artifact, bool) {
 	return Artifact{}, false
 }
 
-// ArtifactTypeArchive is the FileType of a job's artifacts archive.
-const ArtifactTypeArchive = "archive"
+// Artifact types the handler treats specially.
+const (
+	// ArtifactTypeArchive is the FileType of a job's artifacts archive, the
+	// zip that the download routes serve.
+	ArtifactTypeArchive = "archive"
+	// ArtifactTypeTrace is the FileType of a job's log, which deleting a
+	// job's artifacts leaves alone.
+	ArtifactTypeTrace = "trace"
+)
 
 // Job and pipeline statuses that the handler, the stores and the token
 // authorizer look at. GitLab has more; stores keep whatever the host sets.

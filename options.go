@@ -1,0 +1,65 @@
+package jobartifacts
+
+import (
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Option configures a Handler. The zero configuration works: base path
+// /api/v4, no logging, no limit on a single file's size.
+type Option func(*config)
+
+type config struct {
+	basePath      string
+	logger        *slog.Logger
+	now           func() time.Time
+	maxEntrySize  int64
+	maxUploadSize int64
+	defaultExpiry time.Duration
+}
+
+func defaultConfig() config {
+	return config{
+		basePath:      "/api/v4",
+		logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		now:           time.Now,
+		maxUploadSize: 100 << 20,           // GitLab's default maximum artifacts size: 100 MiB
+		defaultExpiry: 30 * 24 * time.Hour, // GitLab's default expire_in
+	}
+}
+
+// WithBasePath sets the path prefix the routes live under (default
+// "/api/v4"). Use "" when an outer router strips the prefix before calling
+// the handler. A trailing slash is ignored.
+func WithBasePath(p string) Option {
+	return func(c *config) { c.basePath = strings.TrimSuffix(p, "/") }
+}
+
+// WithLogger sets the logger. The handler logs only server errors (5xx) and
+// aborted streams, never tokens. By default it logs nothing.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
+// WithClock sets the function that tells the time, for expiry decisions.
+// Tests inject a fixed clock; the default is time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		if now != nil {
+			c.now = now
+		}
+	}
+}
+
+// WithMaxEntrySize caps the uncompressed size of a single file served from an
+// archive (routes 3 and 4): a larger entry is answered 413 before any byte is
+// sent. n <= 0 means no limit (the default).
+func WithMaxEntrySize(n int64) Option {
+	return func(c *config) { c.maxEntrySize = n }
+}
