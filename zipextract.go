@@ -1,0 +1,657 @@
+package jobartifacts
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/zip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// contentTypeRule says how a route picks a single file's Content-Type (spec §5).
+type contentTypeRule int
+
+const (
+	// contentTypeByExtension (route 3): mime.TypeByExtension, falling back to
+	// application/octet-stream.
+	contentTypeByExtension contentTypeRule = iota
+	// contentTypeSniffed (route 4): http.DetectContentType of the first 512
+	// bytes; any text/* becomes "text/plain; charset=utf-8"; SVG is
+	// "image/svg+xml".
+	contentTypeSniffed
+)
+
+// entryOptions tunes serveArchiveEntry.
+type entryOptions struct {
+	contentType contentTypeRule
+	// maxEntrySize refuses entries whose uncompressed size is larger, with
+	// ErrTooLarge before any header. 0 = no limit.
+	maxEntrySize int64
+}
+
+// errStreamAborted reports that an entry's data proved bad (CRC mismatch,
+// more or less data than declared, corrupt compressed data, request done)
+// after response headers may have been sent. The caller must abort the
+// response (panic(http.ErrAbortHandler)) so the client sees a cut transfer.
+var errStreamAborted = errors.New("jobartifacts: archive entry stream aborted")
+
+// Zip compression methods served; everything else is ErrInvalidArchive.
+const (
+	zipMethodStore   = zip.Store   // 0
+	zipMethodDeflate = zip.Deflate // 8
+	zipMethodZstd    = 93          // zstd as APPNOTE 6.3.7 numbers it
+)
+
+const (
+	// zipFlagEncrypted is general-purpose bit 0. Go's readers ignore it and
+	// would hand out ciphertext or fail half-way.
+	zipFlagEncrypted = 0x1
+	// flateInputBufferSize feeds klauspost flate a *bufio.Reader (its fast
+	// path) and makes each blob ReadAt a reasonable size for object storage.
+	flateInputBufferSize = 64 << 10
+	// zstdMaxWindow bounds the memory a zstd entry can make us allocate; 32 MiB
+	// covers every zstd level short of --long/--ultra.
+	zstdMaxWindow = 32 << 20
+	// sniffLen is how much http.DetectContentType looks at.
+	sniffLen = 512
+	// maxEntryReopens caps how often one request may restart decompression
+	// (backward seeks, e.g. a multi-range request in descending order), so a
+	// crafted Range header cannot make us inflate an entry hundreds of times.
+	maxEntryReopens = 16
+)
+
+// archiveEntry is an entry found by an entryFinder: what serveArchiveEntry
+// needs to check it and stream it, independent of how it was found.
+type archiveEntry struct {
+	name             string
+	method           uint16
+	flags            uint16
+	compressedSize   uint64
+	uncompressedSize uint64
+	// dataOffset locates the compressed data; found lazily by some finders.
+	dataOffset func() (int64, error)
+	// open returns the decompressed stream from its start. It verifies the
+	// CRC and the declared size when it reaches the end (on the read that
+	// returns io.EOF, or the one asking for more than declared).
+	open func() (io.ReadCloser, error)
+}
+
+// entryFinder finds the entry named name (exact bytes; the first in
+// central-directory order wins) in the zip archive of ra, or returns an error
+// wrapping ErrNotFound or ErrInvalidArchive. It is the one seam between "find
+// entry N in archive A" and serving it, so that a cached name index or a lean
+// central-directory walk can replace findZipEntry without touching callers.
+type entryFinder func(ctx context.Context, ra io.ReaderAt, size int64, name string) (*archiveEntry, error)
+
+// serveArchiveEntry serves the entry whose name equals name byte-for-byte, of
+// the zip archive in blob.
+//
+// Before writing anything it returns an error for the caller to answer:
+// wrapping ErrNotFound (no such entry), ErrInvalidArchive (archive unreadable,
+// entry encrypted, unsupported method, inconsistent sizes) or ErrTooLarge
+// (over opts.maxEntrySize); other errors come from the blob. Once headers may
+// have been sent it returns an error wrapping errStreamAborted if the data
+// proved bad; the caller must then abort the response. Otherwise nil.
+func serveArchiveEntry(w http.ResponseWriter, r *http.Request, blob Blob, name string, opts entryOptions) error {
+	return serveArchiveEntryWith(w, r, blob, name, opts, findZipEntry)
+}
+
+func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, name string, opts entryOptions, find entryFinder) error {
+	ctx := r.Context()
+	info := blob.Info()
+	entry, err := find(ctx, blob, info.Size, name)
+	if err != nil {
+		return err
+	}
+	if err := checkEntryServable(entry, info.Size, opts); err != nil {
+		return err
+	}
+	content, err := newEntryReader(ctx, blob, entry)
+	if err != nil {
+		return err
+	}
+	defer content.Close()
+
+	contentType, err := entryContentType(content, entry.name, opts.contentType)
+	if err != nil {
+		return err
+	}
+	// An empty entry is never read by ServeContent (it copies 0 bytes), so
+	// prove now that it really is empty and its CRC holds.
+	if content.size == 0 {
+		if err := content.verifyEmpty(); err != nil {
+			return err
+		}
+	}
+
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Disposition", entryDisposition(entryBaseName(entry.name)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	if etag := entryETag(info.ETag, entry.name); etag != "" {
+		h.Set("ETag", etag)
+	}
+	http.ServeContent(w, r, "", info.ModTime, content)
+
+	if err := content.Close(); err != nil {
+		return fmt.Errorf("%w: %q: %w", errStreamAborted, entry.name, err)
+	}
+	return nil
+}
+
+// checkEntryServable rejects, before any header, what can be known bad from
+// the central directory alone.
+func checkEntryServable(e *archiveEntry, blobSize int64, opts entryOptions) error {
+	if e.flags&zipFlagEncrypted != 0 {
+		return fmt.Errorf("%w: entry %q is encrypted", ErrInvalidArchive, e.name)
+	}
+	switch e.method {
+	case zipMethodStore:
+		if e.compressedSize != e.uncompressedSize {
+			return fmt.Errorf("%w: stored entry %q declares %d bytes compressed but %d uncompressed",
+				ErrInvalidArchive, e.name, e.compressedSize, e.uncompressedSize)
+		}
+	case zipMethodDeflate, zipMethodZstd:
+	default:
+		return fmt.Errorf("%w: entry %q uses unsupported compression method %d", ErrInvalidArchive, e.name, e.method)
+	}
+	if e.uncompressedSize > math.MaxInt64 || e.compressedSize > uint64(blobSize) {
+		return fmt.Errorf("%w: entry %q declares impossible sizes", ErrInvalidArchive, e.name)
+	}
+	if opts.maxEntrySize > 0 && int64(e.uncompressedSize) > opts.maxEntrySize {
+		return fmt.Errorf("%w: entry %q is %d bytes, limit %d", ErrTooLarge, e.name, e.uncompressedSize, opts.maxEntrySize)
+	}
+	return nil
+}
+
+// findZipEntry is the entryFinder over klauspost/compress/zip.NewReader: it
+// reads the central directory through ra and scans it in order.
+func findZipEntry(ctx context.Context, ra io.ReaderAt, size int64, name string) (*archiveEntry, error) {
+	zr, err := openZipReader(ctx, ra, size)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range zr.File {
+		if f.Name != name {
+			continue
+		}
+		return &archiveEntry{
+			name:             f.Name,
+			method:           f.Method,
+			flags:            f.Flags,
+			compressedSize:   f.CompressedSize64,
+			uncompressedSize: f.UncompressedSize64,
+			dataOffset:       f.DataOffset,
+			open:             f.Open,
+		}, nil
+	}
+	return nil, fmt.Errorf("%w: no entry %q in archive", ErrNotFound, name)
+}
+
+// openZipReader reads the archive's central directory, with the decompressors
+// this package supports registered on this reader only. A failure is
+// ErrInvalidArchive unless the blob itself failed to read (then that error,
+// so that a storage outage is not blamed on the archive).
+func openZipReader(ctx context.Context, ra io.ReaderAt, size int64) (*zip.Reader, error) {
+	rec := &readErrorRecorder{ra: ra}
+	zr, err := zip.NewReader(rec, size)
+	if err != nil {
+		return nil, classifyArchiveError(ctx, rec, err)
+	}
+	zr.RegisterDecompressor(zipMethodDeflate, newFlateDecompressor)
+	zr.RegisterDecompressor(zipMethodZstd, newZstdDecompressor)
+	return zr, nil
+}
+
+// classifyArchiveError turns a zip-reading failure into ErrInvalidArchive,
+// unless it came from the context or from the blob's ReadAt.
+func classifyArchiveError(ctx context.Context, rec *readErrorRecorder, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("jobartifacts: reading archive: %w", ctxErr)
+	}
+	if readErr := rec.failure(); readErr != nil {
+		return fmt.Errorf("jobartifacts: reading archive: %w", readErr)
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidArchive, err)
+}
+
+// readErrorRecorder remembers the first ReadAt error other than io.EOF (a
+// truncated archive makes the zip reader read past the end, which is a
+// format problem, not a storage one).
+type readErrorRecorder struct {
+	ra  io.ReaderAt
+	mu  sync.Mutex
+	err error
+}
+
+func (r *readErrorRecorder) ReadAt(p []byte, off int64) (int, error) {
+	n, err := r.ra.ReadAt(p, off)
+	if err != nil && !errors.Is(err, io.EOF) && off >= 0 {
+		r.mu.Lock()
+		if r.err == nil {
+			r.err = err
+		}
+		r.mu.Unlock()
+	}
+	return n, err
+}
+
+func (r *readErrorRecorder) failure() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// newFlateDecompressor gives klauspost flate the *bufio.Reader its fast path
+// needs.
+func newFlateDecompressor(r io.Reader) io.ReadCloser {
+	return flate.NewReader(bufio.NewReaderSize(r, flateInputBufferSize))
+}
+
+// newZstdDecompressor decodes one zstd (method 93) entry synchronously (no
+// decoder goroutines) with bounded memory; Close releases the decoder.
+func newZstdDecompressor(r io.Reader) io.ReadCloser {
+	dec, err := zstd.NewReader(r,
+		zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxWindow(zstdMaxWindow),
+	)
+	if err != nil {
+		return io.NopCloser(errorReader{err})
+	}
+	return dec.IOReadCloser()
+}
+
+type errorReader struct{ err error }
+
+func (r errorReader) Read([]byte) (int, error) { return 0, r.err }
+
+// validateZipArchive reports whether the bytes of ra are a zip whose central
+// directory can be read completely: nil, or an error wrapping
+// ErrInvalidArchive (or the blob's own read error).
+func validateZipArchive(ra io.ReaderAt, size int64) error {
+	_, err := openZipReader(context.Background(), ra, size)
+	return err
+}
+
+// entryReader is the io.ReadSeeker that http.ServeContent streams an entry
+// from. Seek is free (it only moves the position); the next Read reopens the
+// entry lazily when the position moved backwards and discards forward when it
+// moved ahead (stored entries are read directly at the position).
+//
+// Its crucial duty: ServeContent copies exactly Content-Length bytes, yet the
+// zip reader reports a CRC mismatch or excess data only on a read after the
+// last byte. So before handing out the final bytes it reads once more, and if
+// that shows anything but a clean io.EOF it withholds them and fails: the
+// response ends short of Content-Length and Close reports the failure.
+//
+// A mutex guards it: ServeContent's multi-range goroutine may still be reading
+// after ServeContent returned.
+type entryReader struct {
+	ctx   context.Context
+	blob  io.ReaderAt
+	entry *archiveEntry
+	size  int64
+
+	mu      sync.Mutex
+	pos     int64 // where the next Read starts
+	stream  io.Reader
+	closer  io.Closer // the decompressor behind stream, if any
+	at      int64     // position of stream; valid while stream != nil
+	reopens int
+	failed  error // sticky data failure
+	closed  bool
+	// head caches the entry's first bytes once sniffed, so the response
+	// starts without re-inflating them.
+	head []byte
+}
+
+var errEntryReaderClosed = errors.New("jobartifacts: entry reader closed")
+
+func newEntryReader(ctx context.Context, blob io.ReaderAt, e *archiveEntry) (*entryReader, error) {
+	er := &entryReader{ctx: ctx, blob: blob, entry: e, size: int64(e.uncompressedSize)}
+	// Open once now so that a bad local header is an error before headers.
+	if err := er.openAt(0); err != nil {
+		return nil, err
+	}
+	er.reopens = 0
+	return er, nil
+}
+
+// openAt positions a fresh stream at off: directly for stored entries when
+// off > 0, else by decompressing from the start (discarding happens in Read).
+func (er *entryReader) openAt(off int64) error {
+	er.closeStream()
+	if er.reopens >= maxEntryReopens {
+		return fmt.Errorf("jobartifacts: entry %q reopened more than %d times", er.entry.name, maxEntryReopens)
+	}
+	er.reopens++
+	if er.entry.method == zipMethodStore && off > 0 {
+		start, err := er.entry.dataOffset()
+		if err != nil {
+			return fmt.Errorf("%w: entry %q: %w", ErrInvalidArchive, er.entry.name, err)
+		}
+		er.stream = io.NewSectionReader(er.blob, start+off, er.size-off)
+		er.at = off
+		return nil
+	}
+	rc, err := er.entry.open()
+	if err != nil {
+		return fmt.Errorf("%w: entry %q: %w", ErrInvalidArchive, er.entry.name, err)
+	}
+	er.stream, er.closer, er.at = rc, rc, 0
+	return nil
+}
+
+func (er *entryReader) closeStream() {
+	if er.closer != nil {
+		_ = er.closer.Close()
+	}
+	er.stream, er.closer, er.at = nil, nil, 0
+}
+
+// Seek moves the position; it never reads. SeekEnd answers the declared size,
+// which is how ServeContent learns Content-Length.
+func (er *entryReader) Seek(offset int64, whence int) (int64, error) {
+	er.mu.Lock()
+	defer er.mu.Unlock()
+	var abs int64
+	switch whence {
+	case io.SeekStart:
+		abs = offset
+	case io.SeekCurrent:
+		abs = er.pos + offset
+	case io.SeekEnd:
+		abs = er.size + offset
+	default:
+		return 0, errors.New("jobartifacts: entry reader: invalid whence")
+	}
+	if abs < 0 {
+		return 0, errors.New("jobartifacts: entry reader: negative position")
+	}
+	er.pos = abs
+	return abs, nil
+}
+
+// Read reads at the current position; see the type's comment for how the
+// final bytes are withheld until the entry's end has been verified.
+func (er *entryReader) Read(p []byte) (int, error) {
+	er.mu.Lock()
+	defer er.mu.Unlock()
+	if er.closed {
+		return 0, errEntryReaderClosed
+	}
+	if er.failed != nil {
+		return 0, er.failed
+	}
+	if er.pos >= er.size {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if er.pos < int64(len(er.head)) {
+		// The head was read (and, if it is the whole entry, verified) while
+		// sniffing.
+		n := copy(p, er.head[er.pos:])
+		er.pos += int64(n)
+		return n, nil
+	}
+	if err := er.ctx.Err(); err != nil {
+		return 0, er.fail(err)
+	}
+	if err := er.seekStream(); err != nil {
+		return 0, er.fail(err)
+	}
+	if remaining := er.size - er.pos; int64(len(p)) > remaining {
+		p = p[:remaining]
+	}
+	n, err := er.stream.Read(p)
+	er.at += int64(n)
+	switch {
+	case err != nil && !errors.Is(err, io.EOF):
+		return 0, er.fail(err) // withhold n: they may be the damaged bytes
+	case errors.Is(err, io.EOF) && er.at < er.size:
+		return 0, er.fail(io.ErrUnexpectedEOF)
+	case er.at == er.size && err == nil:
+		// These are the final bytes: hand them out only once the stream has
+		// ended cleanly, which is when CRC and size get checked.
+		if err := er.expectEnd(); err != nil {
+			return 0, er.fail(err)
+		}
+	}
+	er.pos = er.at
+	return n, nil
+}
+
+// seekStream makes the stream's position equal er.pos: reopening when it is
+// behind, discarding decompressed bytes when it is ahead.
+func (er *entryReader) seekStream() error {
+	if er.stream == nil || er.at > er.pos || (er.entry.method == zipMethodStore && er.at != er.pos) {
+		if err := er.openAt(er.pos); err != nil {
+			return err
+		}
+	}
+	if skip := er.pos - er.at; skip > 0 {
+		n, err := io.CopyN(io.Discard, er.stream, skip)
+		er.at += n
+		if err != nil {
+			return fmt.Errorf("jobartifacts: skipping to %d in entry %q: %w", er.pos, er.entry.name, err)
+		}
+	}
+	return nil
+}
+
+// expectEnd reads past the declared end; only (0, io.EOF) is a clean end.
+func (er *entryReader) expectEnd() error {
+	var probe [1]byte
+	for range 100 {
+		n, err := er.stream.Read(probe[:])
+		switch {
+		case n > 0:
+			return fmt.Errorf("jobartifacts: entry %q holds more data than its declared %d bytes", er.entry.name, er.size)
+		case errors.Is(err, io.EOF):
+			return nil
+		case err != nil:
+			return err
+		}
+	}
+	return io.ErrNoProgress
+}
+
+// verifyEmpty proves, before headers, that a 0-byte entry is really empty.
+func (er *entryReader) verifyEmpty() error {
+	er.mu.Lock()
+	defer er.mu.Unlock()
+	if err := er.seekStream(); err != nil {
+		return err
+	}
+	if err := er.expectEnd(); err != nil {
+		return fmt.Errorf("%w: entry %q: %w", ErrInvalidArchive, er.entry.name, err)
+	}
+	return nil
+}
+
+// sniffHead reads up to sniffLen bytes from the start, before headers, and
+// keeps them for the response. Errors here are reported as the archive's.
+func (er *entryReader) sniffHead() ([]byte, error) {
+	buf := make([]byte, min(er.size, sniffLen))
+	n, err := io.ReadFull(er, buf)
+	if err != nil {
+		er.mu.Lock()
+		defer er.mu.Unlock()
+		if er.failed != nil {
+			err = er.failed
+		}
+		if ctxErr := er.ctx.Err(); ctxErr != nil {
+			return nil, fmt.Errorf("jobartifacts: reading entry %q: %w", er.entry.name, ctxErr)
+		}
+		return nil, fmt.Errorf("%w: entry %q: %w", ErrInvalidArchive, er.entry.name, err)
+	}
+	er.mu.Lock()
+	defer er.mu.Unlock()
+	er.head = buf[:n]
+	er.pos = 0
+	return er.head, nil
+}
+
+func (er *entryReader) fail(err error) error {
+	er.failed = err
+	er.closeStream()
+	return err
+}
+
+// Close releases the stream and reports the data failure, if any, seen while
+// serving. It may be called more than once.
+func (er *entryReader) Close() error {
+	er.mu.Lock()
+	defer er.mu.Unlock()
+	er.closed = true
+	er.closeStream()
+	return er.failed
+}
+
+// entryContentType picks the Content-Type by rule (spec §5).
+func entryContentType(content *entryReader, name string, rule contentTypeRule) (string, error) {
+	if rule == contentTypeSniffed {
+		head, err := content.sniffHead()
+		if err != nil {
+			return "", err
+		}
+		return sniffedContentType(head), nil
+	}
+	if ct := mime.TypeByExtension(path.Ext(entryBaseName(name))); ct != "" {
+		return ct, nil
+	}
+	return "application/octet-stream", nil
+}
+
+// sniffedContentType is route 4's rule, as GitLab Workhorse applies it: SVG is
+// recognised first (DetectContentType calls it text), then every text type
+// becomes text/plain so that HTML or JavaScript never renders.
+func sniffedContentType(head []byte) string {
+	if looksLikeSVG(head) {
+		return "image/svg+xml"
+	}
+	ct := http.DetectContentType(head)
+	if strings.HasPrefix(ct, "text/") || strings.Contains(ct, "javascript") {
+		return "text/plain; charset=utf-8"
+	}
+	return ct
+}
+
+// looksLikeSVG reports whether data starts, after a BOM, whitespace, an XML
+// declaration, comments and processing instructions, with an <svg element or
+// an SVG doctype.
+func looksLikeSVG(data []byte) bool {
+	s := strings.TrimPrefix(string(data), "\uFEFF")
+	if strings.IndexByte(s, 0) >= 0 {
+		return false // binary
+	}
+	for {
+		s = strings.TrimLeft(s, " \t\r\n")
+		switch {
+		case strings.HasPrefix(s, "<?"):
+			end := strings.Index(s, "?>")
+			if end < 0 {
+				return false
+			}
+			s = s[end+2:]
+		case strings.HasPrefix(s, "<!--"):
+			end := strings.Index(s[4:], "-->")
+			if end < 0 {
+				return false
+			}
+			s = s[4+end+3:]
+		case hasPrefixFold(s, "<!DOCTYPE"):
+			rest := strings.TrimLeft(s[len("<!DOCTYPE"):], " \t\r\n")
+			return hasPrefixFold(rest, "svg") && (len(rest) == 3 || strings.ContainsRune(" \t\r\n>[", rune(rest[3])))
+		case strings.HasPrefix(s, "<svg"):
+			return len(s) == 4 || strings.ContainsRune(" \t\r\n>/", rune(s[4]))
+		default:
+			return false
+		}
+	}
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// entryBaseName is the last segment of an entry name ("a/b/" → "b"). Only
+// "/" separates: a backslash is part of a zip name.
+func entryBaseName(name string) string {
+	name = strings.TrimSuffix(name, "/")
+	return name[strings.LastIndexByte(name, '/')+1:]
+}
+
+// entryDisposition is `attachment; filename="…"` (GitLab's form). The
+// quoted name is ASCII: quotes and backslashes escaped, control and non-ASCII
+// characters replaced by "_". When that changed anything but the escapes,
+// RFC 6266's filename*=UTF-8''… carries the exact name.
+func entryDisposition(base string) string {
+	var quoted strings.Builder
+	exact := utf8.ValidString(base)
+	for _, r := range base {
+		switch {
+		case r == '"' || r == '\\':
+			quoted.WriteByte('\\')
+			quoted.WriteRune(r)
+		case r < 0x20 || r == 0x7f || r >= utf8.RuneSelf:
+			quoted.WriteByte('_')
+			exact = false
+		default:
+			quoted.WriteRune(r)
+		}
+	}
+	v := `attachment; filename="` + quoted.String() + `"`
+	if !exact && utf8.ValidString(base) {
+		v += "; filename*=UTF-8''" + escapeRFC5987(base)
+	}
+	return v
+}
+
+// escapeRFC5987 percent-encodes every byte outside RFC 5987's attr-char.
+func escapeRFC5987(s string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			strings.IndexByte("!#$&+-.^_`|~", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&0xf])
+	}
+	return b.String()
+}
+
+// entryETag is a strong ETag for one entry of one blob version: it changes
+// whenever the blob's ETag does, and differs between entries. Without a blob
+// ETag there is nothing to derive it from, so there is none.
+func entryETag(blobETag, name string) string {
+	if blobETag == "" {
+		return ""
+	}
+	h := sha256.New()
+	h.Write([]byte(blobETag))
+	h.Write([]byte{0})
+	h.Write([]byte(name))
+	return `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`
+}
