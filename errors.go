@@ -1,10 +1,12 @@
 package jobartifacts
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
+	"strconv"
 )
 
 // Sentinel errors. Stores and Authorizers return them, wrapped with %w as
@@ -101,3 +103,36 @@ func toAPIError(err error, notFound *apiError) *apiError {
 	}
 }
 
+// Answers for requests that match no route, as Grape words them.
+var (
+	errRouteNotFound    = &apiError{status: http.StatusNotFound, key: "error", text: "404 Not Found"}
+	errMethodNotAllowed = &apiError{status: http.StatusMethodNotAllowed, key: "error", text: "405 Method Not Allowed"}
+)
+
+// writeError is the one place that writes an error response. Anything that
+// is not one of GitLab's answers is a 500 whose cause goes to the log only.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ae := toAPIError(err, errArtifactNotFound)
+	if ae.status >= http.StatusInternalServerError {
+		h.cfg.logger.ErrorContext(r.Context(), "jobartifacts: request failed",
+			"method", r.Method, "path", r.URL.EscapedPath(), "status", ae.status, "error", err)
+	}
+	writeJSON(w, ae.status, map[string]string{ae.key: ae.text})
+}
+
+// writeJSON writes v as a JSON response with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"message":"500 Internal Server Error"}`)
+	}
+	hdr := w.Header()
+	// A failure after a download began must not carry the download's headers.
+	for _, k := range []string{"Content-Disposition", "Content-Encoding", "ETag", "Last-Modified", "Accept-Ranges"} {
+		hdr.Del(k)
+	}
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

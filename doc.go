@@ -1,0 +1,45 @@
+// Package jobartifacts serves GitLab's Job Artifacts API (REST v4) as an
+// embeddable net/http handler, so that everything written against GitLab —
+// the curl lines of GitLab's docs, GitLab's Go client, python-gitlab,
+// gitbeaker, GitLab Runner — works unchanged against a Go program that
+// mounts it.
+//
+// # Mounting
+//
+// New returns an http.Handler. It answers under /api/v4 by default
+// (WithBasePath changes that) and can serve alone, be mounted on an
+// http.ServeMux with a "/api/v4/" pattern, or on a gorilla/mux router with
+// PathPrefix("/api/v4").Handler(h). Paths are matched still percent-encoded
+// and are never cleaned or redirected, because an artifact path must match a
+// zip entry name byte for byte. (http.ServeMux itself redirects paths that
+// contain "..", "." or "//" segments before the handler sees them; serve the
+// handler directly, or through gorilla/mux with SkipClean, to keep them.)
+//
+// # Stores
+//
+// A Store is a MetadataStore (projects, pipelines, jobs, artifact records)
+// plus a BlobStore (archive bytes), so a host can pair its own database with
+// any blob storage. Package memstore keeps everything in memory, package
+// fsstore in a directory. Package storetest is the conformance suite every
+// Store runs: storetest.Run(t, newStore).
+//
+// Archives are read through io.ReaderAt: a single file is found in the zip's
+// central directory and streamed; the archive is never read whole.
+//
+// # Authorization
+//
+// An Authorizer turns a request's credential into a Principal
+// (Authenticate) and decides each action (Authorize) with a Decision whose
+// zero value hides: 404, exactly as for a missing project or job. The
+// handler asks first at project level, before any job lookup, then with the
+// job. Package tokenauth is a ready-made Authorizer with GitLab's roles,
+// public pipelines and CI/CD job tokens.
+//
+// # Errors
+//
+// Stores and Authorizers report failures with the sentinel errors of this
+// package (ErrNotFound, ErrUnauthorized, …), wrapped with %w. The handler
+// maps them to GitLab's status codes and JSON bodies in one place; no error
+// text ever reaches a client, and server errors are logged through the
+// slog.Logger given with WithLogger.
+package jobartifacts

@@ -1,0 +1,470 @@
+package jobartifacts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gorilla/mux"
+)
+
+// Handler serves GitLab's Job Artifacts API from a Store, deciding access with
+// an Authorizer. It is an http.Handler; make one with New. A Handler has no
+// global state: several can be mounted in one process.
+type Handler struct {
+	store  Store
+	authz  Authorizer
+	cfg    config
+	router *mux.Router
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New returns a Handler serving the Job Artifacts API from store, with authz
+// deciding who may do what.
+func New(store Store, authz Authorizer, opts ...Option) *Handler {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h := &Handler{store: store, authz: authz, cfg: cfg}
+	h.router = h.routes()
+	return h
+}
+
+// ServeHTTP answers one API request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("X-Frame-Options", "SAMEORIGIN")
+	h.router.ServeHTTP(w, r)
+}
+
+// endpoint is a route's body. It returns an error instead of writing one, so
+// that every error response is written by writeError alone.
+type endpoint func(w http.ResponseWriter, r *http.Request) error
+
+// serve adapts an endpoint to http.Handler.
+func (h *Handler) serve(fn endpoint) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			h.writeError(w, r, err)
+		}
+	})
+}
+
+// access is what the common checks of a project route established.
+type access struct {
+	principal Principal
+	project   *Project
+}
+
+// authenticate turns the request's credential into a principal. A credential
+// that the Authorizer refuses is 401, never anonymous. mustAuthenticate is
+// GitLab's authenticate_non_get!: such routes refuse anonymous requests.
+func (h *Handler) authenticate(r *http.Request, acceptJobToken, mustAuthenticate bool) (Principal, error) {
+	cred := credentialFrom(r, acceptJobToken)
+	p, err := h.authz.Authenticate(r.Context(), cred)
+	if err != nil {
+		if errors.Is(err, ErrUnauthorized) {
+			return nil, errUnauthorized
+		}
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	if p == nil && (cred.Kind != NoCredential || mustAuthenticate) {
+		return nil, errUnauthorized
+	}
+	return p, nil
+}
+
+// projectAccess runs the first checks of every project route, in GitLab's
+// order: credential (401), project (404), project visible and action allowed
+// at project level (404, 403).
+func (h *Handler) projectAccess(r *http.Request, action Action, acceptJobToken bool) (access, error) {
+	mustAuthenticate := r.Method != http.MethodGet && r.Method != http.MethodHead
+	p, err := h.authenticate(r, acceptJobToken, mustAuthenticate)
+	if err != nil {
+		return access{}, err
+	}
+	project, err := h.project(r.Context(), mux.Vars(r)["id"])
+	if err != nil {
+		return access{}, err
+	}
+	if err := h.authorize(r.Context(), p, action, project, nil); err != nil {
+		return access{}, err
+	}
+	return access{principal: p, project: project}, nil
+}
+
+// project resolves the :id route variable: a decimal id, or a URL-encoded
+// full path. A path without a "/" names no project.
+func (h *Handler) project(ctx context.Context, rawID string) (*Project, error) {
+	id, err := url.PathUnescape(rawID)
+	if err != nil || id == "" {
+		return nil, errProjectNotFound
+	}
+	var p *Project
+	if n, ok := parsePositiveInt(id); ok {
+		p, err = h.store.Project(ctx, n)
+	} else if strings.Contains(id, "/") {
+		p, err = h.store.ProjectByPath(ctx, id)
+	} else {
+		return nil, errProjectNotFound
+	}
+	if err != nil {
+		return nil, wrapNotFound(err, errProjectNotFound, "project")
+	}
+	return p, nil
+}
+
+// job resolves the :job_id route variable within the project and checks the
+// job-level permission.
+func (h *Handler) job(r *http.Request, a access, action Action) (*Job, error) {
+	jobID, ok := parsePositiveInt(mux.Vars(r)["job_id"])
+	if !ok {
+		return nil, errJobNotFound
+	}
+	j, err := h.store.Job(r.Context(), a.project.ID, jobID)
+	if err != nil {
+		return nil, wrapNotFound(err, errJobNotFound, "job")
+	}
+	if err := h.authorize(r.Context(), a.principal, action, a.project, j); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// authorize asks the Authorizer and turns its Decision into an error: hidden
+// is the same 404 as a missing project (job == nil) or job.
+func (h *Handler) authorize(ctx context.Context, p Principal, action Action, project *Project, job *Job) error {
+	d, err := h.authz.Authorize(ctx, p, action, project, job)
+	if err != nil {
+		return fmt.Errorf("authorize %s: %w", action, err)
+	}
+	switch {
+	case d.Allowed():
+		return nil
+	case d.Hidden() && job == nil:
+		return errProjectNotFound
+	case d.Hidden():
+		return errJobNotFound
+	default:
+		return forbiddenMessage(d.Message())
+	}
+}
+
+// wrapNotFound answers notFound for a store's "does not exist", and keeps any
+// other error (a 500) with context for the log.
+func wrapNotFound(err error, notFound *apiError, what string) error {
+	if isNotFound(err) {
+		return notFound
+	}
+	return fmt.Errorf("look up %s: %w", what, err)
+}
+
+// parsePositiveInt parses a decimal id: digits only, greater than zero.
+func parsePositiveInt(s string) (int64, bool) {
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n > 0
+}
+
+// artifactPath decodes a raw (still percent-encoded) artifact path once and
+// checks it as GitLab's Artifacts::Path does: not empty (ours), valid
+// UTF-8, no NUL byte. It is not cleaned: it must match an entry name exactly.
+func artifactPath(raw string) (string, error) {
+	p, err := url.PathUnescape(raw)
+	if err != nil || p == "" || !utf8.ValidString(p) || strings.IndexByte(p, 0) >= 0 {
+		return "", errInvalidPath
+	}
+	return p, nil
+}
+
+// downloadJobArchive is route 1: the whole archive of a job. Expiry is not
+// checked here, as in GitLab: expired archives are served until swept.
+func (h *Handler) downloadJobArchive(w http.ResponseWriter, r *http.Request) error {
+	a, err := h.projectAccess(r, ActionReadArtifacts, true)
+	if err != nil {
+		return err
+	}
+	j, err := h.job(r, a, ActionReadArtifacts)
+	if err != nil {
+		return err
+	}
+	return h.serveArchive(w, r, j)
+}
+
+// refRoute tells routes 2 and 4 apart. What follows "jobs/artifacts/" is
+// "<ref>/download" (route 2) or "<ref>/raw/<artifact path>" (route 4). The
+// ref may contain slashes, raw or encoded; a "/raw/" in the artifact path is
+// kept in it, because the first "/raw/" ends the ref (clients that send
+// slashes raw in a ref do so on route 2, whose suffix is unambiguous).
+func (h *Handler) refRoute(w http.ResponseWriter, r *http.Request) error {
+	rest := mux.Vars(r)["rest"]
+	if rawRef, ok := strings.CutSuffix(rest, "/download"); ok && rawRef != "" {
+		return h.downloadRefArchive(w, r, rawRef)
+	}
+	if rawRef, rawPath, ok := strings.Cut(rest, "/raw/"); ok && rawRef != "" {
+		return h.downloadRefFile(w, r, rawRef, rawPath)
+	}
+	return errRouteNotFound
+}
+
+// latestJob runs the checks of routes 2 and 4 and finds the job named by the
+// job query parameter on the ref, by GitLab's rule or, with
+// search_recent_successful_pipelines=true, over the recent pipelines.
+func (h *Handler) latestJob(r *http.Request, rawRef string) (*Job, error) {
+	name := r.URL.Query().Get("job")
+	if name == "" {
+		// Grape validates parameters before the endpoint runs.
+		return nil, missingParam("job")
+	}
+	ref, err := url.PathUnescape(rawRef)
+	if err != nil {
+		return nil, errBadRequest
+	}
+	a, err := h.projectAccess(r, ActionReadArtifacts, true)
+	if err != nil {
+		return nil, err
+	}
+	var j *Job
+	if searchRecent, _ := strconv.ParseBool(r.URL.Query().Get("search_recent_successful_pipelines")); searchRecent {
+		j, err = h.store.RecentSuccessfulJob(r.Context(), a.project.ID, ref, name)
+		if err != nil {
+			return nil, wrapNotFound(err, errRecentJobMissing, "recent successful job")
+		}
+	} else {
+		j, err = h.store.LatestSuccessfulJob(r.Context(), a.project.ID, ref, name)
+		if err != nil {
+			return nil, wrapNotFound(err, errJobNotFound, "latest successful job")
+		}
+	}
+	if err := h.authorize(r.Context(), a.principal, ActionReadArtifacts, a.project, j); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// downloadRefArchive is route 2: the whole archive of the latest successful
+// job of that name on the ref.
+func (h *Handler) downloadRefArchive(w http.ResponseWriter, r *http.Request, rawRef string) error {
+	j, err := h.latestJob(r, rawRef)
+	if err != nil {
+		return err
+	}
+	return h.serveArchive(w, r, j)
+}
+
+// downloadRefFile is route 4: one file of the latest successful job's
+// archive. GitLab does not check expiry here; the Content-Type is sniffed.
+func (h *Handler) downloadRefFile(w http.ResponseWriter, r *http.Request, rawRef, rawPath string) error {
+	j, err := h.latestJob(r, rawRef)
+	if err != nil {
+		return err
+	}
+	name, err := artifactPath(rawPath)
+	if err != nil {
+		return err
+	}
+	return h.serveFile(w, r, j, name, contentTypeSniffed)
+}
+
+// downloadJobFile is route 3: one file of a job's archive, which must not
+// have expired (unless kept). The Content-Type follows the file extension.
+func (h *Handler) downloadJobFile(w http.ResponseWriter, r *http.Request) error {
+	a, err := h.projectAccess(r, ActionReadArtifacts, true)
+	if err != nil {
+		return err
+	}
+	j, err := h.job(r, a, ActionReadArtifacts)
+	if err != nil {
+		return err
+	}
+	if _, err := h.availableArchive(j); err != nil {
+		return err
+	}
+	name, err := artifactPath(mux.Vars(r)["artifact_path"])
+	if err != nil {
+		return err
+	}
+	return h.serveFile(w, r, j, name, contentTypeByExtension)
+}
+
+// availableArchive returns the job's archive if it exists and has not expired
+// (GitLab's available_artifacts?), else 404.
+func (h *Handler) availableArchive(j *Job) (Artifact, error) {
+	a, ok := j.Archive()
+	if !ok || artifactExpired(j, a, h.cfg.now()) {
+		return Artifact{}, errArtifactNotFound
+	}
+	return a, nil
+}
+
+// openArchive opens the job's archive blob; a job without one, or whose blob
+// is gone, is 404.
+func (h *Handler) openArchive(ctx context.Context, j *Job) (Artifact, Blob, error) {
+	a, ok := j.Archive()
+	if !ok {
+		return Artifact{}, nil, errArtifactNotFound
+	}
+	b, err := h.store.OpenBlob(ctx, a.Blob)
+	if err != nil {
+		return Artifact{}, nil, wrapNotFound(err, errArtifactNotFound, "archive blob")
+	}
+	return a, b, nil
+}
+
+// serveArchive sends a job's whole archive: a redirect where the store hands
+// out URLs, else the bytes through http.ServeContent, which answers Range,
+// If-Range, If-None-Match, If-Modified-Since and HEAD.
+func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job) error {
+	a, ok := j.Archive()
+	if !ok {
+		return errArtifactNotFound
+	}
+	filename := archiveFilename(a)
+	if u, ok := h.store.(BlobURLer); ok {
+		loc, err := u.BlobURL(r.Context(), a.Blob, filename)
+		switch {
+		case err == nil:
+			http.Redirect(w, r, loc, http.StatusFound)
+			return nil
+		case !errors.Is(err, ErrNotSupported):
+			return wrapNotFound(err, errArtifactNotFound, "archive URL")
+		}
+	}
+	_, b, err := h.openArchive(r.Context(), j)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	info := b.Info()
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/octet-stream")
+	hdr.Set("Content-Disposition", attachmentDisposition(filename))
+	if info.ETag != "" {
+		hdr.Set("ETag", info.ETag)
+	}
+	http.ServeContent(w, r, "", info.ModTime, newBlobReadSeeker(b, info.Size))
+	return nil
+}
+
+// serveFile sends one entry of a job's archive (routes 3 and 4). A stream
+// that fails after the headers went out is cut, so the client sees a
+// truncated transfer rather than wrong bytes.
+func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, j *Job, name string, rule contentTypeRule) error {
+	_, b, err := h.openArchive(r.Context(), j)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	err = serveArchiveEntry(w, r, b, name, entryOptions{contentType: rule, maxEntrySize: h.cfg.maxEntrySize})
+	if errors.Is(err, errStreamAborted) {
+		h.cfg.logger.WarnContext(r.Context(), "jobartifacts: stream aborted",
+			"method", r.Method, "path", r.URL.EscapedPath(), "job", j.ID, "error", err)
+		panic(http.ErrAbortHandler)
+	}
+	return err
+}
+
+// keepArtifacts is route 5: the job's artifacts stop expiring; the answer is
+// GitLab's Job entity.
+func (h *Handler) keepArtifacts(w http.ResponseWriter, r *http.Request) error {
+	a, err := h.projectAccess(r, ActionKeepArtifacts, false)
+	if err != nil {
+		return err
+	}
+	j, err := h.job(r, a, ActionKeepArtifacts)
+	if err != nil {
+		return err
+	}
+	if _, err := h.availableArchive(j); err != nil {
+		return err
+	}
+	kept, err := h.store.KeepArtifacts(r.Context(), a.project.ID, j.ID)
+	if err != nil {
+		return wrapNotFound(err, errJobNotFound, "keep artifacts")
+	}
+	writeJSON(w, http.StatusOK, newJobEntity(a.project, kept, h.cfg.now()))
+	return nil
+}
+
+// deleteJobArtifacts is route 6: every artifact of the job but its log goes;
+// 204 also when there was nothing to delete.
+func (h *Handler) deleteJobArtifacts(w http.ResponseWriter, r *http.Request) error {
+	a, err := h.projectAccess(r, ActionDeleteArtifacts, false)
+	if err != nil {
+		return err
+	}
+	j, err := h.job(r, a, ActionDeleteArtifacts)
+	if err != nil {
+		return err
+	}
+	var types []string
+	for _, art := range j.Artifacts {
+		if art.FileType != ArtifactTypeTrace {
+			types = append(types, art.FileType)
+		}
+	}
+	if len(types) > 0 {
+		if err := DeleteArtifacts(r.Context(), h.store, a.project.ID, j.ID, types...); err != nil {
+			return wrapNotFound(err, errJobNotFound, "delete artifacts")
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// deleteProjectArtifacts is route 7: every unkept artifact of the project
+// expires now; the sweeper removes them later.
+func (h *Handler) deleteProjectArtifacts(w http.ResponseWriter, r *http.Request) error {
+	a, err := h.projectAccess(r, ActionDeleteProjectArtifacts, false)
+	if err != nil {
+		return err
+	}
+	if err := h.store.ExpireProjectArtifacts(r.Context(), a.project.ID, h.cfg.now()); err != nil {
+		return wrapNotFound(err, errProjectNotFound, "expire project artifacts")
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"message": "202 Accepted"})
+	return nil
+}
+
+// listArtifactsTree is route 8: a page of the archive's directory listing,
+// read from the zip's central directory.
+func (h *Handler) listArtifactsTree(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	page, err := pageParams(q)
+	if err != nil {
+		return err
+	}
+	a, err := h.projectAccess(r, ActionReadArtifacts, true)
+	if err != nil {
+		return err
+	}
+	j, err := h.job(r, a, ActionReadArtifacts)
+	if err != nil {
+		return err
+	}
+	if _, err := h.availableArchive(j); err != nil {
+		return err
+	}
+	_, b, err := h.openArchive(r.Context(), j)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	recursive, _ := strconv.ParseBool(q.Get("recursive"))
+	entries, err := listArchiveTree(b, b.Info().Size, q.Get("path"), recursive)
+	if err != nil {
+		return wrapNotFound(err, errPathNotFound, "archive tree")
+	}
+	writeJSON(w, http.StatusOK, page.apply(w, r, entries))
+	return nil
+}
