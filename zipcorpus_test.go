@@ -1,0 +1,396 @@
+package jobartifacts
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+)
+
+// zipCorpusDir finds ../shared/testdata/zips by walking up from the package
+// directory; the corpus is required, so its absence fails the test.
+func zipCorpusDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		candidate := filepath.Join(dir, "..", "shared", "testdata", "zips")
+		if _, err := os.Stat(filepath.Join(candidate, "MANIFEST.tsv")); err == nil {
+			return candidate
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("shared/testdata/zips/MANIFEST.tsv not found above the package directory")
+		}
+		dir = parent
+	}
+}
+
+// zipManifestRow is one line of MANIFEST.tsv.
+type zipManifestRow struct {
+	file   string
+	entry  string // decoded: "hex:" names are raw bytes here
+	whole  bool   // the "*" row about the archive as a whole
+	size   int64  // -1 when "-"
+	sha256 string
+	expect string
+}
+
+func readZipManifest(t testing.TB) []zipManifestRow {
+	t.Helper()
+	f, err := os.Open(filepath.Join(zipCorpusDir(t), "MANIFEST.tsv"))
+	require.NoError(t, err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	require.True(t, sc.Scan(), "manifest header")
+	header := strings.Split(sc.Text(), "\t")
+	col := make(map[string]int, len(header))
+	for i, h := range header {
+		col[h] = i
+	}
+	for _, name := range []string{"file", "entry", "size", "sha256", "expect"} {
+		require.Contains(t, col, name, "manifest column")
+	}
+	var rows []zipManifestRow
+	for sc.Scan() {
+		if sc.Text() == "" {
+			continue
+		}
+		fields := strings.Split(sc.Text(), "\t")
+		require.Len(t, fields, len(header), "manifest line %q", sc.Text())
+		row := zipManifestRow{
+			file:   fields[col["file"]],
+			entry:  fields[col["entry"]],
+			sha256: fields[col["sha256"]],
+			expect: fields[col["expect"]],
+			size:   -1,
+		}
+		row.whole = row.entry == "*"
+		if hexName, ok := strings.CutPrefix(row.entry, "hex:"); ok {
+			raw, err := hex.DecodeString(hexName)
+			require.NoError(t, err, "manifest hex name %q", row.entry)
+			row.entry = string(raw)
+		}
+		if s := fields[col["size"]]; s != "-" {
+			row.size, err = strconv.ParseInt(s, 10, 64)
+			require.NoError(t, err)
+		}
+		rows = append(rows, row)
+	}
+	require.NoError(t, sc.Err())
+	require.NotEmpty(t, rows)
+	return rows
+}
+
+// zipManifestEntry returns the manifest row of entry in file.
+func zipManifestEntry(t testing.TB, file, entry string) zipManifestRow {
+	t.Helper()
+	for _, row := range readZipManifest(t) {
+		if row.file == file && row.entry == entry && !row.whole {
+			return row
+		}
+	}
+	t.Fatalf("manifest has no row %s %q", file, entry)
+	return zipManifestRow{}
+}
+
+// zipTestBlob is a Blob over any io.ReaderAt, as a store would hand out.
+type zipTestBlob struct {
+	io.ReaderAt
+	info  BlobInfo
+	close func() error
+}
+
+func (b *zipTestBlob) Info() BlobInfo { return b.info }
+
+func (b *zipTestBlob) Close() error {
+	if b.close == nil {
+		return nil
+	}
+	return b.close()
+}
+
+var zipTestModTime = time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// openCorpusBlob opens a corpus archive as a Blob (an os.File as io.ReaderAt).
+func openCorpusBlob(t testing.TB, file string) *zipTestBlob {
+	t.Helper()
+	f, err := os.Open(filepath.Join(zipCorpusDir(t), file))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.Close() })
+	fi, err := f.Stat()
+	require.NoError(t, err)
+	return &zipTestBlob{
+		ReaderAt: f,
+		info: BlobInfo{
+			Size:    fi.Size(),
+			ModTime: zipTestModTime,
+			ETag:    fmt.Sprintf(`"%s-%d"`, file, fi.Size()),
+		},
+	}
+}
+
+// zipServeResult is what one call of serveArchiveEntry did.
+type zipServeResult struct {
+	err error
+	// touched: a header was set or anything written before an error that
+	// should have come before headers.
+	touched bool
+}
+
+// zipEntryServer serves GET/HEAD /e/<percent-encoded entry name> from one
+// archive through serveArchiveEntry, answering its errors as the handler
+// will: sentinels to statuses, errStreamAborted to panic(http.ErrAbortHandler).
+// Like the handler, it rejects names that are not UTF-8, contain NUL or are
+// empty with 400 before touching the archive.
+type zipEntryServer struct {
+	*httptest.Server
+	mu      sync.Mutex
+	results []zipServeResult
+}
+
+func newZipEntryServer(t testing.TB, blob Blob, opts entryOptions) *zipEntryServer {
+	t.Helper()
+	s := &zipEntryServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, ok := strings.CutPrefix(r.URL.EscapedPath(), "/e/")
+		if !ok {
+			w.WriteHeader(http.StatusTeapot)
+			return
+		}
+		name, err := url.PathUnescape(raw) // exactly one decoding
+		if err != nil || name == "" || !utf8.ValidString(name) || strings.ContainsRune(name, 0) {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		tracker := &zipWriteTracker{ResponseWriter: w}
+		err = serveArchiveEntry(tracker, r, blob, name, opts)
+		res := zipServeResult{err: err}
+		if err != nil && !errors.Is(err, errStreamAborted) {
+			res.touched = tracker.wrote || len(w.Header()) > 0
+		}
+		s.mu.Lock()
+		s.results = append(s.results, res)
+		s.mu.Unlock()
+		switch {
+		case err == nil:
+		case errors.Is(err, errStreamAborted):
+			panic(http.ErrAbortHandler)
+		case tracker.wrote:
+			// Too late for a status; the result records the fault.
+		default:
+			clear(w.Header())
+			w.WriteHeader(zipTestStatus(err))
+		}
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// zipTestStatus maps serveArchiveEntry's errors as the handler does.
+func zipTestStatus(err error) int {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrInvalidArchive):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, ErrTooLarge):
+		return http.StatusRequestEntityTooLarge
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// lastResult returns what the most recent request's serveArchiveEntry did,
+// and whether it was called at all since the previous lastResult.
+func (s *zipEntryServer) lastResult() (zipServeResult, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.results) == 0 {
+		return zipServeResult{}, false
+	}
+	res := s.results[len(s.results)-1]
+	s.results = s.results[:0]
+	return res, true
+}
+
+type zipWriteTracker struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (t *zipWriteTracker) WriteHeader(code int) {
+	t.wrote = true
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *zipWriteTracker) Write(p []byte) (int, error) {
+	t.wrote = true
+	return t.ResponseWriter.Write(p)
+}
+
+// escapeEveryByte percent-encodes every byte outside RFC 3986's unreserved
+// set, "/" included, as careful clients do.
+func escapeEveryByte(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}
+
+// zipEntryResponse is what a client saw.
+type zipEntryResponse struct {
+	status  int
+	header  http.Header
+	body    []byte
+	err     error // from the round trip or from reading the body
+	request *http.Request
+}
+
+// complete reports whether the client got a whole, successful 200.
+func (r zipEntryResponse) complete() bool {
+	return r.err == nil && r.status == http.StatusOK &&
+		r.header.Get("Content-Length") == strconv.Itoa(len(r.body))
+}
+
+func (s *zipEntryServer) get(t testing.TB, method, name string, header http.Header) zipEntryResponse {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+"/e/"+escapeEveryByte(name), nil)
+	require.NoError(t, err)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := s.Client().Do(req)
+	if err != nil {
+		return zipEntryResponse{err: err, request: req}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return zipEntryResponse{status: resp.StatusCode, header: resp.Header, body: body, err: err, request: req}
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// TestZipCorpusManifest drives every row of MANIFEST.tsv through real HTTP.
+func TestZipCorpusManifest(t *testing.T) {
+	rows := readZipManifest(t)
+	servers := make(map[string]*zipEntryServer)
+	blobs := make(map[string]*zipTestBlob)
+	for _, row := range rows {
+		if servers[row.file] == nil {
+			blobs[row.file] = openCorpusBlob(t, row.file)
+			servers[row.file] = newZipEntryServer(t, blobs[row.file], entryOptions{contentType: contentTypeByExtension})
+		}
+	}
+
+	for _, row := range rows {
+		srv, blob := servers[row.file], blobs[row.file]
+		t.Run(row.file+"/"+row.entry+"/"+row.expect, func(t *testing.T) {
+			switch {
+			case row.whole && row.expect == "opens":
+				require.NoError(t, validateZipArchive(blob, blob.info.Size))
+				_, err := listArchiveTree(blob, blob.info.Size, "", true)
+				require.NoError(t, err)
+
+			case row.whole && row.expect == "error-before-headers":
+				require.ErrorIs(t, validateZipArchive(blob, blob.info.Size), ErrInvalidArchive)
+				_, err := listArchiveTree(blob, blob.info.Size, "", false)
+				require.ErrorIs(t, err, ErrInvalidArchive)
+				// Every entry fails, whether the archive once had it or not.
+				for _, name := range []string{"README.txt", "good.txt", "no-such-entry"} {
+					resp := srv.get(t, http.MethodGet, name, nil)
+					require.NoError(t, resp.err)
+					require.Equal(t, http.StatusUnprocessableEntity, resp.status, name)
+					res, called := srv.lastResult()
+					require.True(t, called)
+					require.ErrorIs(t, res.err, ErrInvalidArchive)
+					require.False(t, res.touched, "headers touched before the error")
+				}
+
+			case row.expect == "serve":
+				resp := srv.get(t, http.MethodGet, row.entry, nil)
+				require.NoError(t, resp.err)
+				require.Equal(t, http.StatusOK, resp.status)
+				require.Equal(t, strconv.FormatInt(row.size, 10), resp.header.Get("Content-Length"))
+				require.Len(t, resp.body, int(row.size))
+				require.Equal(t, row.sha256, sha256Hex(resp.body))
+				res, called := srv.lastResult()
+				require.True(t, called)
+				require.NoError(t, res.err)
+
+			case row.expect == "404":
+				resp := srv.get(t, http.MethodGet, row.entry, nil)
+				require.NoError(t, resp.err)
+				require.Equal(t, http.StatusNotFound, resp.status)
+				res, called := srv.lastResult()
+				require.True(t, called)
+				require.ErrorIs(t, res.err, ErrNotFound)
+				require.False(t, res.touched, "headers touched before the error")
+
+			case row.expect == "error-before-headers":
+				resp := srv.get(t, http.MethodGet, row.entry, nil)
+				require.NoError(t, resp.err)
+				require.Equal(t, http.StatusUnprocessableEntity, resp.status)
+				require.Empty(t, resp.body)
+				res, called := srv.lastResult()
+				require.True(t, called)
+				require.ErrorIs(t, res.err, ErrInvalidArchive)
+				require.False(t, res.touched, "headers touched before the error")
+
+			case row.expect == "abort-mid-stream":
+				resp := srv.get(t, http.MethodGet, row.entry, nil)
+				require.False(t, resp.complete(), "client got a complete 200 for a damaged entry")
+				require.NotEqual(t, row.sha256, sha256Hex(resp.body))
+				res, called := srv.lastResult()
+				require.True(t, called)
+				require.ErrorIs(t, res.err, errStreamAborted)
+
+			case row.expect == "400-invalid-path":
+				resp := srv.get(t, http.MethodGet, row.entry, nil)
+				require.NoError(t, resp.err)
+				require.Equal(t, http.StatusBadRequest, resp.status)
+				_, called := srv.lastResult()
+				require.False(t, called, "archive opened for an invalid path")
+				// Listings still cope with the entry: it is there, raw.
+				entries, err := listArchiveTree(blob, blob.info.Size, "", false)
+				require.NoError(t, err)
+				require.Contains(t, treeEntryPaths(entries), row.entry)
+
+			default:
+				t.Fatalf("manifest expect %q on row %q not handled", row.expect, row.entry)
+			}
+		})
+	}
+}
+
+func treeEntryPaths(entries []treeEntry) []string {
+	paths := make([]string, len(entries))
+	for i, e := range entries {
+		paths[i] = e.Path
+	}
+	return paths
+}
