@@ -16,7 +16,8 @@ func archiveFilename(a Artifact) string {
 
 // attachmentDisposition builds the Content-Disposition GitLab (Rails) sends
 // for a download: an ASCII fallback and the RFC 5987 UTF-8 name, e.g.
-// attachment; filename="artifacts.zip"; filename*=UTF-8''artifacts.zip
+//
+//	attachment; filename="artifacts.zip"; filename*=UTF-8''artifacts.zip
 func attachmentDisposition(name string) string {
 	ascii := make([]rune, 0, len(name))
 	for _, c := range name {
