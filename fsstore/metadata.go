@@ -1,0 +1,545 @@
+package fsstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ciartifacts/jobartifacts"
+)
+
+// recentPipelineWindow is how many of the newest successful pipelines
+// RecentSuccessfulJob searches, as GitLab's search_recent_successful_pipelines.
+const recentPipelineWindow = 100
+
+func isNotFound(err error) bool { return errors.Is(err, jobartifacts.ErrNotFound) }
+
+func errNotFound(format string, args ...any) error {
+	return fmt.Errorf("fsstore: "+format+": %w", append(args, jobartifacts.ErrNotFound)...)
+}
+
+// PutProject creates or replaces a project. A path already used by another
+// project is ErrConflict.
+func (s *Store) PutProject(ctx context.Context, p jobartifacts.Project) error {
+	return s.write(ctx, func() error {
+		owner, ok, err := s.readPathIndex(p.PathWithNamespace)
+		if err != nil {
+			return err
+		}
+		if ok && owner != p.ID {
+			other, err := s.loadProject(owner)
+			if err == nil && other.PathWithNamespace == p.PathWithNamespace {
+				return fmt.Errorf("%w: project %d: path %q belongs to project %d", ErrConflict, p.ID, p.PathWithNamespace, owner)
+			}
+			if err != nil && !isNotFound(err) {
+				return err
+			}
+		}
+		old, err := s.loadProject(p.ID)
+		if err != nil && !isNotFound(err) {
+			return err
+		}
+		if !ok || owner != p.ID {
+			if err := s.writeFile(s.pathFile(p.PathWithNamespace), []byte(id(p.ID)+"\n")); err != nil {
+				return err
+			}
+		}
+		if err := s.writeJSON(s.projectFile(p.ID), p); err != nil {
+			return err
+		}
+		if old != nil && old.PathWithNamespace != p.PathWithNamespace {
+			return s.dropPathIndex(old.PathWithNamespace, p.ID)
+		}
+		return nil
+	})
+}
+
+// dropPathIndex removes path's index entry if it still names projectID.
+func (s *Store) dropPathIndex(path string, projectID int64) error {
+	owner, ok, err := s.readPathIndex(path)
+	if err != nil || !ok || owner != projectID {
+		return err
+	}
+	if err := s.removeFile(s.pathFile(path)); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("fsstore: %w", err)
+	}
+	return nil
+}
+
+// PutPipeline creates or replaces a pipeline. Its project must exist
+// (ErrNotFound otherwise). Pipelines are kept per project: a pipeline is
+// found by its project's id and its own.
+func (s *Store) PutPipeline(ctx context.Context, p jobartifacts.Pipeline) error {
+	return s.write(ctx, func() error {
+		if _, err := s.loadProject(p.ProjectID); err != nil {
+			return fmt.Errorf("fsstore: pipeline %d: %w", p.ID, err)
+		}
+		old, err := s.loadPipeline(p.ProjectID, p.ID)
+		if err != nil && !isNotFound(err) {
+			return err
+		}
+		if p.Status == jobartifacts.StatusSuccess {
+			if err := s.addSuccessfulPipeline(p.ProjectID, p.Ref, p.ID); err != nil {
+				return err
+			}
+		}
+		if err := s.writeJSON(s.pipelineFile(p.ProjectID, p.ID), p); err != nil {
+			return err
+		}
+		if old != nil && old.Status == jobartifacts.StatusSuccess &&
+			(p.Status != jobartifacts.StatusSuccess || old.Ref != p.Ref) {
+			return s.removeSuccessfulPipeline(p.ProjectID, old.Ref, p.ID)
+		}
+		return nil
+	})
+}
+
+// PutJob creates or replaces a job. Its project and its pipeline
+// (j.Pipeline.ID, in the same project) must exist (ErrNotFound otherwise).
+// Only j.Pipeline.ID is kept: jobs read back carry the pipeline as last
+// stored with PutPipeline. j.Artifacts are recorded as given; their blobs
+// are the caller's business.
+func (s *Store) PutJob(ctx context.Context, j jobartifacts.Job) error {
+	return s.write(ctx, func() error {
+		if _, err := s.loadProject(j.ProjectID); err != nil {
+			return fmt.Errorf("fsstore: job %d: %w", j.ID, err)
+		}
+		if _, err := s.loadPipeline(j.ProjectID, j.Pipeline.ID); err != nil {
+			return fmt.Errorf("fsstore: job %d: %w", j.ID, err)
+		}
+		old, err := s.loadJob(j.ID)
+		if err != nil && !isNotFound(err) {
+			return err
+		}
+		if err := s.addPipelineJob(j.ProjectID, j.Pipeline.ID, j.Name, j.ID); err != nil {
+			return err
+		}
+		j.Pipeline = jobartifacts.Pipeline{ID: j.Pipeline.ID}
+		if err := s.writeJSON(s.jobFile(j.ID), j); err != nil {
+			return err
+		}
+		if old != nil && (old.ProjectID != j.ProjectID || old.Pipeline.ID != j.Pipeline.ID || old.Name != j.Name) {
+			return s.removePipelineJob(old.ProjectID, old.Pipeline.ID, old.Name, j.ID)
+		}
+		return nil
+	})
+}
+
+func (s *Store) loadProject(projectID int64) (*jobartifacts.Project, error) {
+	var p jobartifacts.Project
+	if err := readJSON(s.projectFile(projectID), "project "+id(projectID), &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+func (s *Store) loadPipeline(projectID, pipelineID int64) (*jobartifacts.Pipeline, error) {
+	var p jobartifacts.Pipeline
+	if err := readJSON(s.pipelineFile(projectID, pipelineID), "pipeline "+id(pipelineID)+" of project "+id(projectID), &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// loadJob returns the job as stored: its Pipeline holds only the id.
+func (s *Store) loadJob(jobID int64) (*jobartifacts.Job, error) {
+	var j jobartifacts.Job
+	if err := readJSON(s.jobFile(jobID), "job "+id(jobID), &j); err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
+// withPipeline fills in a stored job's pipeline as last stored.
+func (s *Store) withPipeline(j *jobartifacts.Job) (*jobartifacts.Job, error) {
+	p, err := s.loadPipeline(j.ProjectID, j.Pipeline.ID)
+	if err != nil {
+		return nil, err
+	}
+	j.Pipeline = *p
+	return j, nil
+}
+
+// projectJob returns job jobID if it belongs to projectID, as stored.
+func (s *Store) projectJob(projectID, jobID int64) (*jobartifacts.Job, error) {
+	j, err := s.loadJob(jobID)
+	if err != nil {
+		return nil, err
+	}
+	if j.ProjectID != projectID {
+		return nil, errNotFound("job %d of project %d", jobID, projectID)
+	}
+	return j, nil
+}
+
+// Project returns the project with the given id, or ErrNotFound.
+func (s *Store) Project(ctx context.Context, projectID int64) (*jobartifacts.Project, error) {
+	var p *jobartifacts.Project
+	err := s.read(ctx, func() (err error) {
+		p, err = s.loadProject(projectID)
+		return err
+	})
+	return p, err
+}
+
+// ProjectByPath returns the project whose full path equals path exactly
+// (case-sensitive), or ErrNotFound.
+func (s *Store) ProjectByPath(ctx context.Context, path string) (*jobartifacts.Project, error) {
+	var p *jobartifacts.Project
+	err := s.read(ctx, func() error {
+		projectID, ok, err := s.readPathIndex(path)
+		if err != nil {
+			return err
+		}
+		if ok {
+			p, err = s.loadProject(projectID)
+			if err != nil && !isNotFound(err) {
+				return err
+			}
+		}
+		if p == nil || p.PathWithNamespace != path {
+			p = nil
+			return errNotFound("project %q", path)
+		}
+		return nil
+	})
+	return p, err
+}
+
+// Job returns job jobID of project projectID, or ErrNotFound, also when the
+// job belongs to another project.
+func (s *Store) Job(ctx context.Context, projectID, jobID int64) (*jobartifacts.Job, error) {
+	var j *jobartifacts.Job
+	err := s.read(ctx, func() error {
+		stored, err := s.projectJob(projectID, jobID)
+		if err != nil {
+			return err
+		}
+		j, err = s.withPipeline(stored)
+		return err
+	})
+	return j, err
+}
+
+// JobByID returns a job by its id alone, or ErrNotFound.
+func (s *Store) JobByID(ctx context.Context, jobID int64) (*jobartifacts.Job, error) {
+	var j *jobartifacts.Job
+	err := s.read(ctx, func() error {
+		stored, err := s.loadJob(jobID)
+		if err != nil {
+			return err
+		}
+		j, err = s.withPipeline(stored)
+		return err
+	})
+	return j, err
+}
+
+// LatestSuccessfulJob takes the newest (highest id) pipeline of the project
+// whose ref is ref and whose status is "success", and returns its job named
+// name with the highest id, whatever that job's status. There is no fallback
+// to older pipelines. It reads a few small files whatever the number of jobs.
+func (s *Store) LatestSuccessfulJob(ctx context.Context, projectID int64, ref, name string) (*jobartifacts.Job, error) {
+	var j *jobartifacts.Job
+	err := s.read(ctx, func() error {
+		var latest *jobartifacts.Pipeline
+		err := s.successfulPipelines(projectID, ref, 1, func(p *jobartifacts.Pipeline) (bool, error) {
+			latest = p
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		if latest != nil {
+			j, err = s.namedJob(latest, name, func(*jobartifacts.Job) bool { return true })
+			if err != nil || j != nil {
+				return err
+			}
+		}
+		return errNotFound("latest successful job %q of ref %q in project %d", name, ref, projectID)
+	})
+	return j, err
+}
+
+// RecentSuccessfulJob searches the 100 newest successful pipelines of the
+// ref, newest first, for a job named name whose status is "success" and that
+// has an archive artifact. Within one pipeline the highest job id wins. It
+// reads at most those 100 pipelines and their jobs of that name.
+func (s *Store) RecentSuccessfulJob(ctx context.Context, projectID int64, ref, name string) (*jobartifacts.Job, error) {
+	usable := func(j *jobartifacts.Job) bool {
+		_, hasArchive := j.Archive()
+		return j.Status == jobartifacts.StatusSuccess && hasArchive
+	}
+	var j *jobartifacts.Job
+	err := s.read(ctx, func() error {
+		err := s.successfulPipelines(projectID, ref, recentPipelineWindow, func(p *jobartifacts.Pipeline) (bool, error) {
+			var err error
+			j, err = s.namedJob(p, name, usable)
+			return j != nil, err
+		})
+		if err != nil || j != nil {
+			return err
+		}
+		return errNotFound("recent successful job %q of ref %q in project %d", name, ref, projectID)
+	})
+	return j, err
+}
+
+// successfulPipelines calls visit with up to limit of the project's
+// successful pipelines of ref, newest first, until visit returns true. Index
+// entries whose pipeline is gone, or no longer successful on ref, are
+// skipped and do not count.
+func (s *Store) successfulPipelines(projectID int64, ref string, limit int, visit func(*jobartifacts.Pipeline) (bool, error)) error {
+	path := s.refFile(projectID, ref)
+	// Stale entries are rare (a crash mid-write): read a few more than
+	// needed, and the rest of the index only if those were not enough.
+	want := limit + 8
+	ids, err := readIDLines(path, want)
+	if err != nil {
+		return err
+	}
+	visited := 0
+	for i := 0; i < len(ids); i++ {
+		if i == len(ids)-1 && len(ids) == want {
+			if ids, err = readIDLines(path, 0); err != nil {
+				return err
+			}
+			want = -1 // read in full
+		}
+		p, err := s.loadPipeline(projectID, ids[i])
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if p.Ref != ref || p.Status != jobartifacts.StatusSuccess {
+			continue
+		}
+		done, err := visit(p)
+		if err != nil || done {
+			return err
+		}
+		if visited++; visited == limit {
+			return nil
+		}
+	}
+	return nil
+}
+
+// namedJob returns the pipeline's job named name, accepted by ok, with the
+// highest id, or nil.
+func (s *Store) namedJob(p *jobartifacts.Pipeline, name string, ok func(*jobartifacts.Job) bool) (*jobartifacts.Job, error) {
+	index, err := s.readPipelineJobs(p.ProjectID, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, jobID := range index[name] { // highest id first
+		j, err := s.loadJob(jobID)
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if j.ProjectID != p.ProjectID || j.Pipeline.ID != p.ID || j.Name != name || !ok(j) {
+			continue
+		}
+		j.Pipeline = *p
+		return j, nil
+	}
+	return nil, nil
+}
+
+// KeepArtifacts clears the expiry of the job's artifacts and locks them.
+func (s *Store) KeepArtifacts(ctx context.Context, projectID, jobID int64) (*jobartifacts.Job, error) {
+	return s.updateJob(ctx, projectID, jobID, func(j *jobartifacts.Job) {
+		j.ArtifactsExpireAt = nil
+		for i := range j.Artifacts {
+			j.Artifacts[i].ExpireAt = nil
+		}
+		j.ArtifactsLocked = true
+	})
+}
+
+// RecordArtifact adds a to the job's artifacts, replacing the one of the same
+// FileType, and sets the job's ArtifactsExpireAt to a.ExpireAt.
+func (s *Store) RecordArtifact(ctx context.Context, projectID, jobID int64, a jobartifacts.Artifact) (*jobartifacts.Job, error) {
+	return s.updateJob(ctx, projectID, jobID, func(j *jobartifacts.Job) {
+		i := slices.IndexFunc(j.Artifacts, func(old jobartifacts.Artifact) bool { return old.FileType == a.FileType })
+		if i >= 0 {
+			j.Artifacts[i] = a
+		} else {
+			j.Artifacts = append(j.Artifacts, a)
+		}
+		j.ArtifactsExpireAt = a.ExpireAt
+	})
+}
+
+// ForgetArtifacts removes the records of the job's artifacts whose FileType
+// is in types (all of them when types is empty) and returns them.
+func (s *Store) ForgetArtifacts(ctx context.Context, projectID, jobID int64, types ...string) ([]jobartifacts.Artifact, error) {
+	var removed []jobartifacts.Artifact
+	_, err := s.updateJob(ctx, projectID, jobID, func(j *jobartifacts.Job) {
+		var kept []jobartifacts.Artifact
+		for _, a := range j.Artifacts {
+			if len(types) == 0 || slices.Contains(types, a.FileType) {
+				removed = append(removed, a)
+			} else {
+				kept = append(kept, a)
+			}
+		}
+		j.Artifacts = kept
+	})
+	if err != nil {
+		return nil, err
+	}
+	return removed, nil
+}
+
+// updateJob applies change to the stored job under the exclusive lock,
+// writes it back and returns it with its pipeline.
+func (s *Store) updateJob(ctx context.Context, projectID, jobID int64, change func(*jobartifacts.Job)) (*jobartifacts.Job, error) {
+	var j *jobartifacts.Job
+	err := s.write(ctx, func() error {
+		stored, err := s.projectJob(projectID, jobID)
+		if err != nil {
+			return err
+		}
+		change(stored)
+		if err := s.writeJSON(s.jobFile(jobID), stored); err != nil {
+			return err
+		}
+		j, err = s.withPipeline(stored)
+		return err
+	})
+	return j, err
+}
+
+// ExpireProjectArtifacts makes every artifact of the project's jobs that are
+// not ArtifactsLocked expire at now, unless it expires earlier already; the
+// jobs' ArtifactsExpireAt follow the same rule. It reads every job of the
+// project (through its pipelines' job indexes) and rewrites those it changes.
+func (s *Store) ExpireProjectArtifacts(ctx context.Context, projectID int64, now time.Time) error {
+	expire := func(t *time.Time) (*time.Time, bool) {
+		if t == nil || t.After(now) {
+			return &now, true
+		}
+		return t, false
+	}
+	return s.write(ctx, func() error {
+		if _, err := s.loadProject(projectID); err != nil {
+			return err
+		}
+		entries, err := os.ReadDir(s.pipelinesDir(projectID))
+		if err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("fsstore: %w", err)
+		}
+		for _, e := range entries {
+			pipelineID, ok := parseID(e.Name(), pipelineJobsSuffix)
+			if !ok {
+				continue
+			}
+			index, err := s.readPipelineJobs(projectID, pipelineID)
+			if err != nil {
+				return err
+			}
+			for _, ids := range index {
+				for _, jobID := range ids {
+					j, err := s.loadJob(jobID)
+					if isNotFound(err) {
+						continue
+					}
+					if err != nil {
+						return err
+					}
+					// A stale entry may name a job that moved; only the
+					// pipeline the job names now counts.
+					if j.ProjectID != projectID || j.Pipeline.ID != pipelineID || j.ArtifactsLocked || len(j.Artifacts) == 0 {
+						continue
+					}
+					changed := false
+					for i := range j.Artifacts {
+						var c bool
+						j.Artifacts[i].ExpireAt, c = expire(j.Artifacts[i].ExpireAt)
+						changed = changed || c
+					}
+					var c bool
+					j.ArtifactsExpireAt, c = expire(j.ArtifactsExpireAt)
+					if changed || c {
+						if err := s.writeJSON(s.jobFile(jobID), j); err != nil {
+							return err
+						}
+					}
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// ExpiredArtifacts lists, in job id order, up to limit jobs that are not
+// ArtifactsLocked and have an artifact whose ExpireAt is not after now;
+// limit <= 0 means no limit. It reads the jobs of the whole store in id
+// order until it has limit of them.
+func (s *Store) ExpiredArtifacts(ctx context.Context, now time.Time, limit int) ([]*jobartifacts.Job, error) {
+	var jobs []*jobartifacts.Job
+	err := s.read(ctx, func() error {
+		entries, err := os.ReadDir(s.jobsDir())
+		if err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("fsstore: %w", err)
+		}
+		var ids []int64
+		for _, e := range entries {
+			if jobID, ok := parseID(e.Name(), ".json"); ok {
+				ids = append(ids, jobID)
+			}
+		}
+		slices.Sort(ids)
+		for _, jobID := range ids {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			j, err := s.loadJob(jobID)
+			if isNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			expired := slices.ContainsFunc(j.Artifacts, func(a jobartifacts.Artifact) bool {
+				return a.ExpireAt != nil && !a.ExpireAt.After(now)
+			})
+			if j.ArtifactsLocked || !expired {
+				continue
+			}
+			if j, err = s.withPipeline(j); err != nil {
+				return err
+			}
+			jobs = append(jobs, j)
+			if limit > 0 && len(jobs) == limit {
+				return nil
+			}
+		}
+		return nil
+	})
+	return jobs, err
+}
+
+// parseID reads "<id><suffix>", the name of a record or index file.
+func parseID(name, suffix string) (int64, bool) {
+	if isTemp(name) {
+		return 0, false
+	}
+	digits, ok := strings.CutSuffix(name, suffix)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	return n, err == nil
+}

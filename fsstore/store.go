@@ -1,0 +1,265 @@
+package fsstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/ciartifacts/jobartifacts"
+)
+
+// Sentinel errors of this package, wrapped with %w.
+var (
+	// ErrClosed: the Store was closed.
+	ErrClosed = errors.New("fsstore: store closed")
+	// ErrInvalidKey: a BlobKey is empty, has an empty, "." or ".." segment,
+	// starts or ends with '/', or has a character outside [a-z0-9/._-].
+	ErrInvalidKey = errors.New("fsstore: invalid blob key")
+	// ErrConflict: seeding would break the store's invariants, such as two
+	// projects with one path, or a job in a pipeline of another project.
+	ErrConflict = errors.New("fsstore: conflict")
+)
+
+// Store is a jobartifacts.Store and jobartifacts.Seeder kept in a directory.
+// It is safe for concurrent use; see the package documentation for sharing a
+// directory between processes. Open makes one; Close releases it.
+type Store struct {
+	dir  string
+	sync bool
+
+	// mu keeps this Store's goroutines in order before they take meta.lock,
+	// so that goroutines waiting for a write do not each block an OS thread
+	// in flock. Readers share it; writers and Close hold it alone.
+	mu       sync.RWMutex
+	metaLock *lockFile
+	// openLock is LOCK, held shared for the Store's lifetime.
+	openLock *os.File
+	closed   atomic.Bool
+}
+
+var (
+	_ jobartifacts.Store  = (*Store)(nil)
+	_ jobartifacts.Seeder = (*Store)(nil)
+)
+
+// Option configures Open.
+type Option func(*config)
+
+type config struct {
+	noFsync bool
+}
+
+// WithoutFsync makes the Store skip every fsync. Writes still go through a
+// temporary file and a rename, so a killed process leaves old or new files,
+// but a power loss or kernel crash may lose or tear recent writes. Meant for
+// tests and bulk imports that can be redone.
+func WithoutFsync() Option {
+	return func(c *config) { c.noFsync = true }
+}
+
+// Open opens the store kept in dir, creating the directory if needed. When
+// no other Store has dir open, Open first removes the temporary files that a
+// crashed writer may have left.
+func Open(dir string, opts ...Option) (*Store, error) {
+	var cfg config
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("fsstore: open %q: %w", dir, err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("fsstore: open: %w", err)
+	}
+	s := &Store{
+		dir:      abs,
+		sync:     !cfg.noFsync,
+		metaLock: newLockFile(filepath.Join(abs, "meta.lock")),
+	}
+	lock, err := os.OpenFile(filepath.Join(abs, "LOCK"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("fsstore: open: %w", err)
+	}
+	// Only a Store that is alone on the directory may remove temporary
+	// files: another one may be writing them right now.
+	switch err := flock(lock, syscall.LOCK_EX|syscall.LOCK_NB); {
+	case err == nil:
+		if err := removeTempFiles(abs); err != nil {
+			lock.Close()
+			return nil, fmt.Errorf("fsstore: open: removing temporary files: %w", err)
+		}
+	case !errors.Is(err, syscall.EWOULDBLOCK):
+		lock.Close()
+		return nil, fmt.Errorf("fsstore: open: lock: %w", err)
+	}
+	// Downgrade (or take) the shared lock that tells later Opens we are here.
+	if err := flock(lock, syscall.LOCK_SH); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("fsstore: open: lock: %w", err)
+	}
+	s.openLock = lock
+	return s, nil
+}
+
+// Dir returns the store's directory, as an absolute path.
+func (s *Store) Dir() string { return s.dir }
+
+// Close waits for the metadata operations in progress and releases the
+// directory. Blobs opened before stay readable until they are closed. Later
+// calls fail with ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Swap(true) {
+		return ErrClosed
+	}
+	s.metaLock.closeIdle()
+	return s.openLock.Close() // closing the last descriptor releases the flock
+}
+
+// read runs fn holding the metadata lock shared.
+func (s *Store) read(ctx context.Context, fn func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	f, err := s.metaLock.acquire(syscall.LOCK_SH)
+	if err != nil {
+		return fmt.Errorf("fsstore: %w", err)
+	}
+	defer s.metaLock.release(f)
+	return fn()
+}
+
+// write runs fn holding the metadata lock exclusively.
+func (s *Store) write(ctx context.Context, fn func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	f, err := s.metaLock.acquire(syscall.LOCK_EX)
+	if err != nil {
+		return fmt.Errorf("fsstore: %w", err)
+	}
+	defer s.metaLock.release(f)
+	return fn()
+}
+
+// lockFile hands out descriptors of one lock file. flock locks belong to an
+// open file description, so every concurrent holder needs its own
+// descriptor; idle ones are kept for reuse.
+type lockFile struct {
+	path string
+	idle chan *os.File
+}
+
+func newLockFile(path string) *lockFile {
+	return &lockFile{path: path, idle: make(chan *os.File, 16)}
+}
+
+// acquire returns a descriptor locked with how (syscall.LOCK_SH or LOCK_EX).
+func (l *lockFile) acquire(how int) (*os.File, error) {
+	var f *os.File
+	select {
+	case f = <-l.idle:
+	default:
+		var err error
+		if f, err = os.OpenFile(l.path, os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	if err := flock(f, how); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", l.path, err)
+	}
+	return f, nil
+}
+
+// release unlocks f and keeps it for reuse.
+func (l *lockFile) release(f *os.File) {
+	if err := flock(f, syscall.LOCK_UN); err != nil {
+		f.Close() // closing releases the lock anyway
+		return
+	}
+	select {
+	case l.idle <- f:
+	default:
+		f.Close()
+	}
+}
+
+// closeIdle closes the kept descriptors. No lock may be held.
+func (l *lockFile) closeIdle() {
+	for {
+		select {
+		case f := <-l.idle:
+			f.Close()
+		default:
+			return
+		}
+	}
+}
+
+func flock(f *os.File, how int) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}
+
+// Paths of the layout described in the package documentation.
+
+func id(n int64) string { return strconv.FormatInt(n, 10) }
+
+func (s *Store) projectDir(projectID int64) string {
+	return filepath.Join(s.dir, "projects", id(projectID))
+}
+
+func (s *Store) projectFile(projectID int64) string {
+	return filepath.Join(s.projectDir(projectID), "project.json")
+}
+
+func (s *Store) pipelinesDir(projectID int64) string {
+	return filepath.Join(s.projectDir(projectID), "pipelines")
+}
+
+func (s *Store) pipelineFile(projectID, pipelineID int64) string {
+	return filepath.Join(s.pipelinesDir(projectID), id(pipelineID)+".json")
+}
+
+func (s *Store) pipelineJobsFile(projectID, pipelineID int64) string {
+	return filepath.Join(s.pipelinesDir(projectID), id(pipelineID)+pipelineJobsSuffix)
+}
+
+func (s *Store) refFile(projectID int64, ref string) string {
+	return filepath.Join(s.projectDir(projectID), "refs", nameFor(ref)+".pipelines")
+}
+
+func (s *Store) pathFile(path string) string {
+	return filepath.Join(s.dir, "project-paths", nameFor(path)+".id")
+}
+
+func (s *Store) jobsDir() string { return filepath.Join(s.dir, "jobs") }
+
+func (s *Store) jobFile(jobID int64) string {
+	return filepath.Join(s.jobsDir(), id(jobID)+".json")
+}
+
+const pipelineJobsSuffix = ".jobs.json"
