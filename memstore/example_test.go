@@ -54,4 +54,3 @@ func must(err error) {
 		panic(err)
 	}
 }
-
