@@ -1,0 +1,558 @@
+package jobartifacts
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/zip"
+	"github.com/stretchr/testify/require"
+)
+
+// zipTestEntry is one entry of an archive built in a test. With raw, data is
+// written as the already-compressed body and header's CRC and sizes are
+// taken as given, so tests can make archives that lie.
+type zipTestEntry struct {
+	header zip.FileHeader
+	data   []byte
+	raw    bool
+}
+
+func storedEntry(name, data string) zipTestEntry {
+	return zipTestEntry{header: zip.FileHeader{Name: name, Method: zip.Store}, data: []byte(data)}
+}
+
+func deflatedEntry(name string, data []byte) zipTestEntry {
+	return zipTestEntry{header: zip.FileHeader{Name: name, Method: zip.Deflate}, data: data}
+}
+
+func buildTestZip(t testing.TB, entries ...zipTestEntry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, e := range entries {
+		h := e.header
+		if e.raw {
+			w, err := zw.CreateRaw(&h)
+			require.NoError(t, err)
+			_, err = w.Write(e.data)
+			require.NoError(t, err)
+			continue
+		}
+		w, err := zw.CreateHeader(&h)
+		require.NoError(t, err)
+		_, err = w.Write(e.data)
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	return buf.Bytes()
+}
+
+func deflateBytes(t testing.TB, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	fw, err := flate.NewWriter(&buf, flate.DefaultCompression)
+	require.NoError(t, err)
+	_, err = fw.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, fw.Close())
+	return buf.Bytes()
+}
+
+func memZipBlob(data []byte) *zipTestBlob {
+	return &zipTestBlob{
+		ReaderAt: bytes.NewReader(data),
+		info:     BlobInfo{Size: int64(len(data)), ModTime: zipTestModTime, ETag: fmt.Sprintf(`"mem-%08x"`, crc32.ChecksumIEEE(data))},
+	}
+}
+
+// logText is compressible, line-structured data like a CI log.
+func logText(n int) []byte {
+	var b bytes.Buffer
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, "%08d step %d: compiling package %d of the artifact tree\n", i, i%17, i%251)
+	}
+	return b.Bytes()[:n]
+}
+
+// serveEntryRecorded calls serveArchiveEntry into a ResponseRecorder.
+func serveEntryRecorded(t testing.TB, blob Blob, req *http.Request, name string, opts entryOptions) (*httptest.ResponseRecorder, error) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	err := serveArchiveEntry(rec, req, blob, name, opts)
+	return rec, err
+}
+
+// TestServeArchiveEntryHTTPFeatures checks Range, conditional requests and
+// HEAD on a deflate, a stored and a zstd entry of the same bytes.
+func TestServeArchiveEntryHTTPFeatures(t *testing.T) {
+	const entry = "nested/a/big.log"
+	want := zipManifestEntry(t, "infozip-tree.zip", entry)
+	for _, archive := range []string{"infozip-tree.zip", "infozip-stored.zip", "kp-zstd93-mixed.zip"} {
+		t.Run(archive, func(t *testing.T) {
+			blob := openCorpusBlob(t, archive)
+			srv := newZipEntryServer(t, blob, entryOptions{contentType: contentTypeByExtension})
+
+			full := srv.get(t, http.MethodGet, entry, nil)
+			require.NoError(t, full.err)
+			require.Equal(t, http.StatusOK, full.status)
+			require.NoError(t, srv.awaitResult(t).err)
+			require.Equal(t, want.sha256, sha256Hex(full.body))
+			require.Equal(t, "bytes", full.header.Get("Accept-Ranges"))
+			require.Equal(t, "nosniff", full.header.Get("X-Content-Type-Options"))
+			require.Equal(t, `attachment; filename="big.log"`, full.header.Get("Content-Disposition"))
+			require.Equal(t, zipTestModTime.Format(http.TimeFormat), full.header.Get("Last-Modified"))
+			etag := full.header.Get("ETag")
+			require.Equal(t, entryETag(blob.info.ETag, entry), etag)
+			require.Regexp(t, `^"[0-9a-f]{32}"$`, etag)
+			size := int64(len(full.body))
+
+			cases := []struct {
+				name        string
+				method      string
+				header      http.Header
+				wantStatus  int
+				wantBody    []byte
+				wantRange   string
+				wantNoBody  bool
+				wantLength  string
+				wantPartsOf [][2]int64 // multipart/byteranges: [start, end] inclusive
+			}{
+				{name: "middle range", header: http.Header{"Range": {"bytes=1000-1999"}},
+					wantStatus: http.StatusPartialContent, wantBody: full.body[1000:2000],
+					wantRange: fmt.Sprintf("bytes 1000-1999/%d", size)},
+				{name: "suffix range", header: http.Header{"Range": {"bytes=-100"}},
+					wantStatus: http.StatusPartialContent, wantBody: full.body[size-100:],
+					wantRange: fmt.Sprintf("bytes %d-%d/%d", size-100, size-1, size)},
+				{name: "open-ended range reaching the end", header: http.Header{"Range": {fmt.Sprintf("bytes=%d-", size-500)}},
+					wantStatus: http.StatusPartialContent, wantBody: full.body[size-500:]},
+				{name: "unsatisfiable range", header: http.Header{"Range": {fmt.Sprintf("bytes=%d-", size+10)}},
+					wantStatus: http.StatusRequestedRangeNotSatisfiable},
+				{name: "ranges in descending order reopen the entry", header: http.Header{"Range": {"bytes=150000-150009,10-19"}},
+					wantStatus: http.StatusPartialContent, wantPartsOf: [][2]int64{{150000, 150009}, {10, 19}}},
+				{name: "if-none-match", header: http.Header{"If-None-Match": {etag}},
+					wantStatus: http.StatusNotModified, wantNoBody: true},
+				{name: "if-none-match other etag", header: http.Header{"If-None-Match": {`"other"`}},
+					wantStatus: http.StatusOK, wantBody: full.body},
+				{name: "if-modified-since", header: http.Header{"If-Modified-Since": {zipTestModTime.Format(http.TimeFormat)}},
+					wantStatus: http.StatusNotModified, wantNoBody: true},
+				{name: "if-range matching", header: http.Header{"Range": {"bytes=0-99"}, "If-Range": {etag}},
+					wantStatus: http.StatusPartialContent, wantBody: full.body[:100]},
+				{name: "if-range stale", header: http.Header{"Range": {"bytes=0-99"}, "If-Range": {`"stale"`}},
+					wantStatus: http.StatusOK, wantBody: full.body},
+				{name: "head", method: http.MethodHead,
+					wantStatus: http.StatusOK, wantNoBody: true, wantLength: strconv.FormatInt(size, 10)},
+			}
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					method := tc.method
+					if method == "" {
+						method = http.MethodGet
+					}
+					resp := srv.get(t, method, entry, tc.header)
+					require.NoError(t, resp.err)
+					require.Equal(t, tc.wantStatus, resp.status)
+					require.NoError(t, srv.awaitResult(t).err)
+					if tc.wantBody != nil {
+						require.Equal(t, tc.wantBody, resp.body)
+						require.Equal(t, strconv.Itoa(len(tc.wantBody)), resp.header.Get("Content-Length"))
+					}
+					if tc.wantRange != "" {
+						require.Equal(t, tc.wantRange, resp.header.Get("Content-Range"))
+					}
+					if tc.wantNoBody {
+						require.Empty(t, resp.body)
+					}
+					if tc.wantLength != "" {
+						require.Equal(t, tc.wantLength, resp.header.Get("Content-Length"))
+					}
+					if tc.wantPartsOf != nil {
+						mediaType, params, err := mime.ParseMediaType(resp.header.Get("Content-Type"))
+						require.NoError(t, err)
+						require.Equal(t, "multipart/byteranges", mediaType)
+						mr := multipart.NewReader(bytes.NewReader(resp.body), params["boundary"])
+						for _, span := range tc.wantPartsOf {
+							part, err := mr.NextPart()
+							require.NoError(t, err)
+							got, err := io.ReadAll(part)
+							require.NoError(t, err)
+							require.Equal(t, full.body[span[0]:span[1]+1], got)
+						}
+						_, err = mr.NextPart()
+						require.ErrorIs(t, err, io.EOF)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestServeArchiveEntryContentType pins both routes' Content-Type rules.
+func TestServeArchiveEntryContentType(t *testing.T) {
+	blob := openCorpusBlob(t, "infozip-tree.zip")
+	cases := []struct {
+		entry string
+		rule  contentTypeRule
+		want  string
+	}{
+		{"index.html", contentTypeSniffed, "text/plain; charset=utf-8"},
+		{"app.js", contentTypeSniffed, "text/plain; charset=utf-8"},
+		{"report.json", contentTypeSniffed, "text/plain; charset=utf-8"},
+		{"junit.xml", contentTypeSniffed, "text/plain; charset=utf-8"},
+		{"logo.svg", contentTypeSniffed, "image/svg+xml"},
+		{"pixel.png", contentTypeSniffed, "image/png"},
+		{"some/release/file.pdf", contentTypeSniffed, "application/pdf"},
+		{"empty.txt", contentTypeSniffed, "text/plain; charset=utf-8"},
+		{"nested/a/big.log", contentTypeSniffed, "text/plain; charset=utf-8"},
+
+		{"report.json", contentTypeByExtension, "application/json"},
+		{"junit.xml", contentTypeByExtension, mime.TypeByExtension(".xml")},
+		{"logo.svg", contentTypeByExtension, "image/svg+xml"},
+		{"index.html", contentTypeByExtension, "text/html; charset=utf-8"},
+		{"pixel.png", contentTypeByExtension, "image/png"},
+		{"link-dir", contentTypeByExtension, "application/octet-stream"},
+		{"nested/", contentTypeByExtension, "application/octet-stream"},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("%s/%d", tc.entry, tc.rule), func(t *testing.T) {
+			require.NotEmpty(t, tc.want)
+			rec, err := serveEntryRecorded(t, blob, httptest.NewRequest(http.MethodGet, "/", nil), tc.entry, entryOptions{contentType: tc.rule})
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, rec.Code)
+			require.Equal(t, tc.want, rec.Header().Get("Content-Type"))
+			require.Equal(t, zipManifestEntry(t, "infozip-tree.zip", tc.entry).sha256, sha256Hex(rec.Body.Bytes()),
+				"sniffing must not lose or repeat the head")
+		})
+	}
+	require.Contains(t, mime.TypeByExtension(".xml"), "xml")
+}
+
+func TestLooksLikeSVG(t *testing.T) {
+	cases := []struct {
+		data string
+		want bool
+	}{
+		{`<svg xmlns="http://www.w3.org/2000/svg"/>`, true},
+		{"\uFEFF  \n<svg>", true},
+		{"<?xml version=\"1.0\"?>\n<!-- made by hand -->\n<svg width=\"1\">", true},
+		{"<?xml version=\"1.0\"?><!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\">", true},
+		{"<svg", true},
+		{"<svgfoo>", false},
+		{"<html><svg></svg></html>", false},
+		{"<?xml version=\"1.0\"?><note/>", false},
+		{"<!-- unterminated", false},
+		{"<svg\x00>", false},
+		{"", false},
+	}
+	for _, tc := range cases {
+		require.Equal(t, tc.want, looksLikeSVG([]byte(tc.data)), "%q", tc.data)
+	}
+}
+
+func TestEntryDisposition(t *testing.T) {
+	cases := []struct {
+		entry string
+		want  string
+	}{
+		{"report.json", `attachment; filename="report.json"`},
+		{"nested/a/big.log", `attachment; filename="big.log"`},
+		{"nested/", `attachment; filename="nested"`},
+		{"/abs.txt", `attachment; filename="abs.txt"`},
+		{`a\b.txt`, `attachment; filename="a\\b.txt"`},
+		{`say "hi".txt`, `attachment; filename="say \"hi\".txt"`},
+		{"dir with space/file +plus é 日本.txt",
+			`attachment; filename="file +plus _ __.txt"; filename*=UTF-8''file%20+plus%20%C3%A9%20%E6%97%A5%E6%9C%AC.txt`},
+		{"line\nbreak.txt", `attachment; filename="line_break.txt"; filename*=UTF-8''line%0Abreak.txt`},
+		{"caf\xe9.txt", `attachment; filename="caf_.txt"`}, // not UTF-8: no filename* to claim it is
+	}
+	for _, tc := range cases {
+		require.Equal(t, tc.want, entryDisposition(entryBaseName(tc.entry)), "%q", tc.entry)
+	}
+}
+
+func TestEntryETag(t *testing.T) {
+	a := entryETag(`"blob-1"`, "a.txt")
+	require.Regexp(t, `^"[0-9a-f]{32}"$`, a)
+	require.Equal(t, a, entryETag(`"blob-1"`, "a.txt"))
+	require.NotEqual(t, a, entryETag(`"blob-2"`, "a.txt"), "new blob bytes, new ETag")
+	require.NotEqual(t, a, entryETag(`"blob-1"`, "b.txt"), "other entry, other ETag")
+	require.Empty(t, entryETag("", "a.txt"))
+}
+
+func TestServeArchiveEntryMaxEntrySize(t *testing.T) {
+	blob := openCorpusBlob(t, "infozip-tree.zip")
+	size := zipManifestEntry(t, "infozip-tree.zip", "nested/a/big.log").size
+	cases := []struct {
+		name    string
+		max     int64
+		wantErr error
+	}{
+		{"no limit", 0, nil},
+		{"exactly the size", size, nil},
+		{"one byte short", size - 1, ErrTooLarge},
+		{"tiny", 1000, ErrTooLarge},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec, err := serveEntryRecorded(t, blob, httptest.NewRequest(http.MethodGet, "/", nil), "nested/a/big.log",
+				entryOptions{contentType: contentTypeSniffed, maxEntrySize: tc.max})
+			if tc.wantErr != nil {
+				require.ErrorIs(t, err, tc.wantErr)
+				require.Empty(t, rec.Header(), "no header before the error")
+				require.Zero(t, rec.Body.Len())
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, int(size), rec.Body.Len())
+		})
+	}
+}
+
+func TestServeArchiveEntryDirectory(t *testing.T) {
+	blob := openCorpusBlob(t, "infozip-tree.zip")
+	rec, err := serveEntryRecorded(t, blob, httptest.NewRequest(http.MethodGet, "/", nil), "nested/a/", entryOptions{})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Equal(t, "0", rec.Header().Get("Content-Length"))
+	require.Zero(t, rec.Body.Len())
+
+	_, err = serveEntryRecorded(t, blob, httptest.NewRequest(http.MethodGet, "/", nil), "nested/a", entryOptions{})
+	require.ErrorIs(t, err, ErrNotFound, "a directory matches only with its trailing slash")
+}
+
+// TestServeArchiveEntryBuiltArchives covers cases no corpus tool writes.
+func TestServeArchiveEntryBuiltArchives(t *testing.T) {
+	payload := logText(100_000)
+	compressed := deflateBytes(t, payload)
+	crc := crc32.ChecksumIEEE(payload)
+	rawDeflate := func(name string, crc32sum uint32, usize uint64, body []byte) zipTestEntry {
+		return zipTestEntry{raw: true, data: body, header: zip.FileHeader{
+			Name: name, Method: zip.Deflate, CRC32: crc32sum,
+			CompressedSize64: uint64(len(body)), UncompressedSize64: usize,
+		}}
+	}
+	encrypted := storedEntry("secret.txt", "ciphertext")
+	encrypted.header.Flags |= zipFlagEncrypted
+
+	archive := buildTestZip(t,
+		storedEntry("dup.txt", "first"),
+		storedEntry("dup.txt", "second, longer"),
+		encrypted,
+		zipTestEntry{raw: true, data: []byte("lzma?"), header: zip.FileHeader{
+			Name: "lzma.bin", Method: 14, CompressedSize64: 5, UncompressedSize64: 5}},
+		rawDeflate("good.log", crc, uint64(len(payload)), compressed),
+		rawDeflate("bad-crc.log", crc^1, uint64(len(payload)), compressed),
+		rawDeflate("declared-longer.log", crc, uint64(len(payload))+10, compressed),
+		rawDeflate("declared-shorter.log", crc, uint64(len(payload))-1, compressed),
+		rawDeflate("corrupt.log", crc, uint64(len(payload)), append(bytes.Clone(compressed[:len(compressed)/2]), 0xff, 0xff, 0xff)),
+		rawDeflate("empty-but-not.txt", 0, 0, deflateBytes(t, []byte("surprise"))),
+		zipTestEntry{raw: true, data: []byte("abc"), header: zip.FileHeader{
+			Name: "stored-size-mismatch.txt", Method: zip.Store, CompressedSize64: 3, UncompressedSize64: 4}},
+		rawDeflate("bad-crc-small.txt", crc32.ChecksumIEEE([]byte("small"))^1, 5, deflateBytes(t, []byte("small"))),
+	)
+	blob := memZipBlob(archive)
+
+	cases := []struct {
+		name     string
+		entry    string
+		rule     contentTypeRule
+		wantErr  error // before headers: the recorder must be untouched
+		wantAbrt bool  // after headers: short body, errStreamAborted
+		wantBody []byte
+	}{
+		{name: "first duplicate wins", entry: "dup.txt", wantBody: []byte("first")},
+		{name: "encrypted flag", entry: "secret.txt", wantErr: ErrInvalidArchive},
+		{name: "unsupported method", entry: "lzma.bin", wantErr: ErrInvalidArchive},
+		{name: "good deflate", entry: "good.log", wantBody: payload},
+		{name: "bad crc deflate", entry: "bad-crc.log", wantAbrt: true},
+		{name: "declared longer than data", entry: "declared-longer.log", wantAbrt: true},
+		{name: "declared shorter than data", entry: "declared-shorter.log", wantAbrt: true},
+		{name: "corrupt deflate", entry: "corrupt.log", wantAbrt: true},
+		{name: "empty entry that inflates to bytes", entry: "empty-but-not.txt", wantErr: ErrInvalidArchive},
+		{name: "stored sizes disagree", entry: "stored-size-mismatch.txt", wantErr: ErrInvalidArchive},
+		{name: "small entry bad crc found while sniffing", entry: "bad-crc-small.txt", rule: contentTypeSniffed, wantErr: ErrInvalidArchive},
+		{name: "small entry bad crc by extension", entry: "bad-crc-small.txt", wantAbrt: true},
+		{name: "missing", entry: "nope.txt", wantErr: ErrNotFound},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec, err := serveEntryRecorded(t, blob, httptest.NewRequest(http.MethodGet, "/", nil), tc.entry, entryOptions{contentType: tc.rule})
+			switch {
+			case tc.wantErr != nil:
+				require.ErrorIs(t, err, tc.wantErr)
+				require.NotErrorIs(t, err, errStreamAborted)
+				require.Empty(t, rec.Header())
+				require.Zero(t, rec.Body.Len())
+			case tc.wantAbrt:
+				require.ErrorIs(t, err, errStreamAborted)
+				declared, convErr := strconv.Atoi(rec.Header().Get("Content-Length"))
+				require.NoError(t, convErr)
+				require.Less(t, rec.Body.Len(), declared, "the response must end short of Content-Length")
+			default:
+				require.NoError(t, err)
+				require.Equal(t, tc.wantBody, rec.Body.Bytes())
+			}
+		})
+	}
+}
+
+// TestServeArchiveEntryWithholdsFinalBytes shows the reader's core duty on
+// the corpus: with a bad CRC everything but the final chunk may go out, the
+// final chunk never.
+func TestServeArchiveEntryWithholdsFinalBytes(t *testing.T) {
+	blob := openCorpusBlob(t, "neg-bad-crc-stored.zip")
+	row := zipManifestEntry(t, "neg-bad-crc-stored.zip", "bad.log")
+	rec, err := serveEntryRecorded(t, blob, httptest.NewRequest(http.MethodGet, "/", nil), "bad.log", entryOptions{})
+	require.ErrorIs(t, err, errStreamAborted)
+	require.ErrorIs(t, err, zip.ErrChecksum)
+	require.Equal(t, strconv.FormatInt(row.size, 10), rec.Header().Get("Content-Length"))
+	require.Less(t, int64(rec.Body.Len()), row.size)
+
+	// A range that stops before the end cannot check the CRC and is served.
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Range", "bytes=0-99")
+	rec, err = serveEntryRecorded(t, blob, req, "bad.log", entryOptions{})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusPartialContent, rec.Code)
+	require.Equal(t, 100, rec.Body.Len())
+}
+
+func TestServeArchiveEntryContextDone(t *testing.T) {
+	payload := logText(300_000)
+	blob := memZipBlob(buildTestZip(t, deflatedEntry("big.log", payload)))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx)
+
+	rec, err := serveEntryRecorded(t, blob, req, "big.log", entryOptions{contentType: contentTypeByExtension})
+	require.ErrorIs(t, err, errStreamAborted)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Less(t, rec.Body.Len(), len(payload))
+
+	// Sniffing reads before headers: the same failure comes before them, and
+	// it is not the archive's fault.
+	rec, err = serveEntryRecorded(t, blob, req, "big.log", entryOptions{contentType: contentTypeSniffed})
+	require.ErrorIs(t, err, context.Canceled)
+	require.NotErrorIs(t, err, ErrInvalidArchive)
+	require.NotErrorIs(t, err, errStreamAborted)
+	require.Empty(t, rec.Header())
+}
+
+// TestServeArchiveEntryReopenLimit: ranges in descending order force a
+// restart of decompression each; past the cap the stream is aborted rather
+// than inflating the entry again and again.
+func TestServeArchiveEntryReopenLimit(t *testing.T) {
+	payload := logText(50_000)
+	blob := memZipBlob(buildTestZip(t, deflatedEntry("big.log", payload)))
+	var ranges []string
+	for start := 40_000; len(ranges) < maxEntryReopens+4; start -= 1000 {
+		ranges = append(ranges, fmt.Sprintf("%d-%d", start, start+9))
+	}
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Range", "bytes="+strings.Join(ranges, ","))
+	rec, err := serveEntryRecorded(t, blob, req, "big.log", entryOptions{})
+	require.ErrorIs(t, err, errStreamAborted)
+	require.Equal(t, http.StatusPartialContent, rec.Code)
+
+	// Within the cap the same kind of request succeeds.
+	req.Header.Set("Range", "bytes="+strings.Join(ranges[:maxEntryReopens-1], ","))
+	rec, err = serveEntryRecorded(t, blob, req, "big.log", entryOptions{})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusPartialContent, rec.Code)
+}
+
+// TestServeArchiveEntryStorageError: a blob that fails to read is the
+// storage's fault (500), not an invalid archive (422).
+func TestServeArchiveEntryStorageError(t *testing.T) {
+	archive := buildTestZip(t, storedEntry("a.txt", "a"))
+	errStorage := errors.New("storage offline")
+	blob := &zipTestBlob{ReaderAt: failingReaderAt{err: errStorage}, info: BlobInfo{Size: int64(len(archive))}}
+	_, err := serveEntryRecorded(t, blob, httptest.NewRequest(http.MethodGet, "/", nil), "a.txt", entryOptions{})
+	require.ErrorIs(t, err, errStorage)
+	require.NotErrorIs(t, err, ErrInvalidArchive)
+	require.ErrorIs(t, validateZipArchive(blob, blob.info.Size), errStorage)
+}
+
+type failingReaderAt struct{ err error }
+
+func (r failingReaderAt) ReadAt([]byte, int64) (int, error) { return 0, r.err }
+
+func TestEntryReaderSeek(t *testing.T) {
+	payload := logText(70_000)
+	for _, entry := range []zipTestEntry{deflatedEntry("e", payload), storedEntry("e", string(payload))} {
+		blob := memZipBlob(buildTestZip(t, entry))
+		e, err := findZipEntry(context.Background(), blob, blob.info.Size, "e")
+		require.NoError(t, err)
+		er, err := newEntryReader(context.Background(), blob, e)
+		require.NoError(t, err)
+
+		end, err := er.Seek(0, io.SeekEnd)
+		require.NoError(t, err)
+		require.Equal(t, int64(len(payload)), end)
+		for _, off := range []int64{60_000, 10, 35_000, 0, 69_999} {
+			pos, err := er.Seek(off, io.SeekStart)
+			require.NoError(t, err)
+			require.Equal(t, off, pos)
+			got := make([]byte, min(100, int64(len(payload))-off))
+			_, err = io.ReadFull(er, got)
+			require.NoError(t, err)
+			require.Equal(t, payload[off:off+int64(len(got))], got, "at %d, method %d", off, e.method)
+		}
+		pos, err := er.Seek(-10, io.SeekCurrent)
+		require.NoError(t, err)
+		require.Equal(t, int64(len(payload)-10), pos)
+		_, err = er.Seek(-1, io.SeekStart)
+		require.Error(t, err)
+		require.NoError(t, er.Close())
+		_, err = er.Read(make([]byte, 1))
+		require.ErrorIs(t, err, errEntryReaderClosed)
+	}
+}
+
+// discardResponseWriter is a ResponseWriter that keeps nothing, so the
+// benchmark measures serving, not buffering.
+type discardResponseWriter struct {
+	header http.Header
+	n      int64
+}
+
+func (w *discardResponseWriter) Header() http.Header { return w.header }
+func (w *discardResponseWriter) WriteHeader(int)     {}
+func (w *discardResponseWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
+}
+
+// BenchmarkServeArchiveEntry serves a 32 MiB deflate entry; allocations per
+// request must not grow with the entry.
+func BenchmarkServeArchiveEntry(b *testing.B) {
+	payload := logText(32 << 20)
+	blob := memZipBlob(buildTestZip(b, deflatedEntry("big.log", payload), storedEntry("small.txt", "x")))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	for _, rule := range []contentTypeRule{contentTypeByExtension, contentTypeSniffed} {
+		b.Run(fmt.Sprintf("rule=%d", rule), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(payload)))
+			for b.Loop() {
+				w := &discardResponseWriter{header: make(http.Header)}
+				if err := serveArchiveEntry(w, req, blob, "big.log", entryOptions{contentType: rule}); err != nil {
+					b.Fatal(err)
+				}
+				if w.n != int64(len(payload)) {
+					b.Fatalf("served %d bytes, want %d", w.n, len(payload))
+				}
+			}
+		})
+	}
+}
