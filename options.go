@@ -63,3 +63,17 @@ func WithClock(now func() time.Time) Option {
 func WithMaxEntrySize(n int64) Option {
 	return func(c *config) { c.maxEntrySize = n }
 }
+
+// WithMaxUploadSize caps the size of one artifact file uploaded by a runner
+// (route 9), GitLab's "maximum artifacts size" (default 100 MiB): a larger
+// upload is answered 413 and nothing of it is kept. n <= 0 means no limit.
+func WithMaxUploadSize(n int64) Option {
+	return func(c *config) { c.maxUploadSize = n }
+}
+
+// WithDefaultExpireIn sets how long uploaded artifacts are kept when the
+// runner sends no expire_in (route 9): GitLab's "default artifacts
+// expiration", 30 days unless set. d <= 0 means they never expire.
+func WithDefaultExpireIn(d time.Duration) Option {
+	return func(c *config) { c.defaultExpiry = max(d, 0) }
+}

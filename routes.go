@@ -38,5 +38,6 @@ func (h *Handler) routes() *mux.Router {
 		api.Handle(p+"/jobs/{job_id}/artifacts/{artifact_path:.*}", h.serve(h.downloadJobFile)).Methods(read...) // 3
 		api.Handle(p+"/artifacts", h.serve(h.deleteProjectArtifacts)).Methods(http.MethodDelete)                 // 7
 	}
+	h.runnerRoutes(api)
 	return root
 }
