@@ -601,7 +601,8 @@ func entryBaseName(name string) string {
 // entryDisposition is `attachment; filename="…"` (GitLab's form). The
 // quoted name is ASCII: quotes and backslashes escaped, control and non-ASCII
 // characters replaced by "_". When that changed anything but the escapes,
-// RFC 6266's filename*=UTF-8”… carries the exact name.
+// RFC 6266's filename* parameter (UTF-8, percent-encoded) carries the
+// exact name.
 func entryDisposition(base string) string {
 	var quoted strings.Builder
 	exact := utf8.ValidString(base)

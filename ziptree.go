@@ -85,10 +85,10 @@ func listArchiveTree(ra io.ReaderAt, size int64, dir string, recursive bool) ([]
 			continue
 		}
 		found = true
-		rest := clean[len(prefix):]
-		if rest == "" {
-			continue // the directory's own entry
+		if len(clean) <= len(prefix) {
+			continue // the directory's own "dir/" entry
 		}
+		rest := clean[len(prefix):]
 		// Every directory between prefix and the entry, as far as listed.
 		for i := 0; i < len(rest); i++ {
 			if rest[i] != '/' {
