@@ -1,0 +1,8 @@
+// Package clienttest proves that real GitLab API clients work unchanged
+// against the jobartifacts handler. Its tests drive GitLab's Go client
+// (gitlab.com/gitlab-org/api/client-go) through every Job Artifacts method.
+//
+// It is a module of its own, so that the client and its dependencies never
+// become dependencies of jobartifacts itself. The Python, JavaScript and curl
+// suites live in the repository's clients directory.
+package clienttest
