@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/klauspost/compress/zip"
+
+	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/fsstore"
+)
+
+// errImportConflict: the flags contradict what the store already holds
+// (a project id with another path, a job in another project or pipeline).
+var errImportConflict = errors.New("conflicts with data already in the store")
+
+// importConfig is what the import flags say.
+type importConfig struct {
+	dataDir        string
+	projectPath    string
+	projectID      int64
+	visibility     string
+	pipelineID     int64
+	ref            string
+	sha            string
+	pipelineStatus string
+	jobID          int64
+	jobName        string
+	stage          string
+	status         string
+	expireIn       time.Duration
+	filename       string
+	archivePath    string
+}
+
+// runImport is the import command: it registers a project, pipeline and job
+// and stores a zip as the job's artifacts archive.
+func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseImportFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	archive, err := os.Open(cfg.archivePath)
+	if err != nil {
+		return err
+	}
+	defer archive.Close()
+	if err := validateZip(archive); err != nil {
+		return fmt.Errorf("%s: %w", cfg.archivePath, err)
+	}
+	store, err := fsstore.Open(cfg.dataDir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	job, err := importArchive(ctx, store, cfg, archive, time.Now())
+	if err != nil {
+		return err
+	}
+	a, _ := job.Archive()
+	fmt.Fprintf(stdout, "imported %s as the archive of job %d (%s, pipeline %d, ref %s) of project %s (id %d): %d bytes, sha256 %s\n",
+		cfg.archivePath, job.ID, job.Name, job.Pipeline.ID, job.Ref, cfg.projectPath, cfg.projectID, a.Size, a.SHA256)
+	return nil
+}
+
+func parseImportFlags(args []string, stderr io.Writer) (importConfig, error) {
+	var cfg importConfig
+	fs := flag.NewFlagSet("server import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.dataDir, "data", "./artifacts-data", "directory of the store (fsstore); created if missing")
+	fs.StringVar(&cfg.projectPath, "project", "", "project full path, e.g. group/app (required)")
+	fs.Int64Var(&cfg.projectID, "project-id", 0, "project id (required)")
+	fs.StringVar(&cfg.visibility, "visibility", "private", "visibility of a new project: private, internal or public")
+	fs.Int64Var(&cfg.pipelineID, "pipeline", 0, "pipeline id (required)")
+	fs.StringVar(&cfg.ref, "ref", "main", "branch or tag the pipeline ran for")
+	fs.StringVar(&cfg.sha, "sha", "", "commit SHA the pipeline ran on")
+	fs.StringVar(&cfg.pipelineStatus, "pipeline-status", "", "pipeline status (default: the job's -status)")
+	fs.Int64Var(&cfg.jobID, "job-id", 0, "job id (required)")
+	fs.StringVar(&cfg.jobName, "job", "build", "job name, as ?job= asks for it")
+	fs.StringVar(&cfg.stage, "stage", "build", "job stage")
+	fs.StringVar(&cfg.status, "status", jobartifacts.StatusSuccess, "job status: success, failed, running, …")
+	fs.DurationVar(&cfg.expireIn, "expire-in", 0, "archive expires this long after the import (0: never)")
+	fs.StringVar(&cfg.filename, "filename", "artifacts.zip", "file name clients are given for the archive")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: server import [flags] archive.zip
+
+Registers a project, a pipeline and a job in the store in -data and stores the
+zip as the job's artifacts archive, replacing any archive it had. The project
+is created if missing (an existing one must have the same path); the pipeline
+and the job are created or updated from the flags. Works while a server runs
+on the same -data directory.
+
+Example:
+  server import -project group/app -project-id 7 -pipeline 7 -ref main \
+    -job build -job-id 99 -status success build.zip
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	switch {
+	case fs.NArg() != 1:
+		return cfg, errors.New("import takes exactly one zip file (run import -h for usage)")
+	case cfg.projectPath == "" || cfg.projectID <= 0:
+		return cfg, errors.New("import needs -project and a positive -project-id")
+	case cfg.pipelineID <= 0 || cfg.jobID <= 0:
+		return cfg, errors.New("import needs a positive -pipeline and -job-id")
+	case cfg.ref == "" || cfg.jobName == "" || cfg.status == "":
+		return cfg, errors.New("-ref, -job and -status must not be empty")
+	case cfg.expireIn < 0:
+		return cfg, errors.New("-expire-in must not be negative")
+	}
+	if cfg.pipelineStatus == "" {
+		cfg.pipelineStatus = cfg.status
+	}
+	cfg.archivePath = fs.Arg(0)
+	return cfg, nil
+}
+
+// validateZip checks, before anything is stored, that the handler will be
+// able to serve every entry of the archive: it must be a zip, no entry may
+// be encrypted, and each entry must decompress with a matching CRC.
+func validateZip(f *os.File) error {
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	zr, err := zip.NewReader(f, info.Size())
+	if err != nil {
+		return fmt.Errorf("%w: %w", jobartifacts.ErrInvalidArchive, err)
+	}
+	for _, e := range zr.File {
+		if e.Flags&0x1 != 0 { // general purpose bit 0: encrypted
+			return fmt.Errorf("%w: entry %q is encrypted", jobartifacts.ErrInvalidArchive, e.Name)
+		}
+		if err := readEntry(e); err != nil {
+			return fmt.Errorf("%w: entry %q: %w", jobartifacts.ErrInvalidArchive, e.Name, err)
+		}
+	}
+	_, err = f.Seek(0, io.SeekStart)
+	return err
+}
+
+// readEntry reads an entry to its end, where the zip reader checks the CRC.
+func readEntry(e *zip.File) error {
+	rc, err := e.Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = io.Copy(io.Discard, rc)
+	return err
+}
+
+// importArchive creates or updates the project, pipeline and job that cfg
+// describes and stores archive as the job's artifacts archive.
+func importArchive(ctx context.Context, s seedStore, cfg importConfig, archive io.Reader, now time.Time) (*jobartifacts.Job, error) {
+	if err := ensureImportProject(ctx, s, cfg); err != nil {
+		return nil, err
+	}
+	existing, err := s.JobByID(ctx, cfg.jobID)
+	switch {
+	case err == nil && existing.ProjectID != cfg.projectID:
+		return nil, fmt.Errorf("job %d belongs to project %d: %w", cfg.jobID, existing.ProjectID, errImportConflict)
+	case err == nil && existing.Pipeline.ID != cfg.pipelineID:
+		return nil, fmt.Errorf("job %d is in pipeline %d: %w", cfg.jobID, existing.Pipeline.ID, errImportConflict)
+	case err != nil && !errors.Is(err, jobartifacts.ErrNotFound):
+		return nil, err
+	}
+
+	err = s.PutPipeline(ctx, jobartifacts.Pipeline{
+		ID: cfg.pipelineID, IID: cfg.pipelineID, ProjectID: cfg.projectID,
+		SHA: cfg.sha, Ref: cfg.ref, Status: cfg.pipelineStatus, Source: "push",
+		CreatedAt: &now, UpdatedAt: &now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %d: %w", cfg.pipelineID, err)
+	}
+	job := jobartifacts.Job{
+		ID: cfg.jobID, ProjectID: cfg.projectID, Pipeline: jobartifacts.Pipeline{ID: cfg.pipelineID},
+		Name: cfg.jobName, Stage: cfg.stage, Status: cfg.status, Ref: cfg.ref,
+		CreatedAt: &now, StartedAt: &now, FinishedAt: &now,
+	}
+	if existing != nil {
+		// PutJob records the artifacts it is given: keep the job's own, so
+		// that StoreArtifact finds the archive it replaces and deletes its
+		// blob.
+		job.CreatedAt, job.StartedAt = existing.CreatedAt, existing.StartedAt
+		job.Artifacts, job.ArtifactsExpireAt, job.ArtifactsLocked = existing.Artifacts, existing.ArtifactsExpireAt, existing.ArtifactsLocked
+	}
+	if err := s.PutJob(ctx, job); err != nil {
+		return nil, fmt.Errorf("job %d: %w", cfg.jobID, err)
+	}
+
+	a := jobartifacts.Artifact{FileType: jobartifacts.ArtifactTypeArchive, FileFormat: "zip", Filename: cfg.filename}
+	if cfg.expireIn > 0 {
+		expireAt := now.Add(cfg.expireIn).UTC()
+		a.ExpireAt = &expireAt
+	}
+	stored, err := jobartifacts.StoreArtifact(ctx, s, cfg.projectID, cfg.jobID, a, archive)
+	if err != nil {
+		return nil, fmt.Errorf("store archive of job %d: %w", cfg.jobID, err)
+	}
+	return stored, nil
+}
+
+// ensureImportProject creates the project unless it exists; an existing
+// project must have the path given.
+func ensureImportProject(ctx context.Context, s seedStore, cfg importConfig) error {
+	p, err := s.Project(ctx, cfg.projectID)
+	switch {
+	case err == nil && p.PathWithNamespace != cfg.projectPath:
+		return fmt.Errorf("project %d is %q, not %q: %w", cfg.projectID, p.PathWithNamespace, cfg.projectPath, errImportConflict)
+	case err == nil:
+		return nil
+	case !errors.Is(err, jobartifacts.ErrNotFound):
+		return err
+	}
+	switch cfg.visibility {
+	case "private", "internal", "public":
+	default:
+		return fmt.Errorf("-visibility %q: want private, internal or public", cfg.visibility)
+	}
+	err = s.PutProject(ctx, jobartifacts.Project{ID: cfg.projectID, PathWithNamespace: cfg.projectPath, Visibility: cfg.visibility})
+	if err != nil {
+		return fmt.Errorf("project %d: %w", cfg.projectID, err)
+	}
+	return nil
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/fsstore"
+	"github.com/ciartifacts/jobartifacts/tokenauth"
+)
+
+// serveConfig is what the serve flags say.
+type serveConfig struct {
+	addr            string
+	dataDir         string
+	authFile        string
+	demo            bool
+	token           string // the demo maintainer's personal access token
+	jobToken        string // the CI job token of the demo's running job
+	shutdownTimeout time.Duration
+	maxEntrySize    int64
+}
+
+// demoUser is the name of the demo's maintainer in logs.
+const demoUser = "demo-maintainer"
+
+// parseServeFlags reads the serve flags. With -demo, tokens not given are
+// generated.
+func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
+	var cfg serveConfig
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&cfg.dataDir, "data", "./artifacts-data", "directory of the store (fsstore); created if missing")
+	fs.StringVar(&cfg.authFile, "auth", "", "JSON file of users and job tokens (tokenauth.Config)")
+	fs.BoolVar(&cfg.demo, "demo", false, "seed the data of GitLab's Job Artifacts API docs (see below)")
+	fs.StringVar(&cfg.token, "token", "", "with -demo: the maintainer's personal access token (default: generated and printed)")
+	fs.StringVar(&cfg.jobToken, "job-token", "", "with -demo: the CI job token of running job 100 (default: generated and printed)")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long downloads in flight may take to finish after SIGINT or SIGTERM")
+	fs.Int64Var(&cfg.maxEntrySize, "max-entry-size", 0, "largest single file served from an archive, in bytes (0: no limit)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: server [flags]
+       server import [flags] archive.zip   (server import -h for its flags)
+
+Serves GitLab's Job Artifacts API (under /api/v4) from the store in -data.
+Users and job tokens come from the -auth file (tokenauth.Config JSON):
+
+  {"users": [{"name": "alice", "tokens": ["glpat-..."], "roles": {"1": "maintainer"}}],
+   "job_tokens": {"glcbt-...": 100}}
+
+-demo creates project 1 (demo/project) with the jobs that GitLab's docs use in
+their curl examples (jobs 1, 5, 42, refs main and master, ...), a maintainer
+token (-token) and the job token of running job 100 (-job-token). Only what is
+missing is created: a job that exists is left as it is, so keeps and deletes
+survive a restart. Remove the -data directory to start over.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q (run with -h for usage)", fs.Arg(0))
+	}
+	if !cfg.demo && (cfg.token != "" || cfg.jobToken != "") {
+		return cfg, errors.New("-token and -job-token go with -demo; without it, give users in the -auth file")
+	}
+	if cfg.demo && cfg.token == "" {
+		cfg.token = tokenauth.GeneratePersonalToken()
+	}
+	if cfg.demo && cfg.jobToken == "" {
+		cfg.jobToken = tokenauth.GenerateJobToken()
+	}
+	return cfg, nil
+}
+
+// serve opens the store, builds the server and serves until ctx is done,
+// then shuts down gracefully.
+func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error {
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	store, err := fsstore.Open(cfg.dataDir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	handler, err := newServer(ctx, cfg, store, logger)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	logger.Info("serving the Job Artifacts API", "addr", ln.Addr().String(), "data", store.Dir())
+	if cfg.demo {
+		printTry(stdout, baseURL(ln.Addr()), cfg)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if err := serveUntilDone(ctx, srv, ln, cfg.shutdownTimeout); err != nil {
+		return err
+	}
+	logger.Info("shut down")
+	return nil
+}
+
+// newServer builds the program's http.Handler on store: the authorizer
+// from the -auth file and the demo's tokens, the demo data if asked for, the
+// Job Artifacts API handler and the request log around it.
+func newServer(ctx context.Context, cfg serveConfig, store seedStore, logger *slog.Logger) (http.Handler, error) {
+	authz := tokenauth.New(store)
+	if cfg.authFile != "" {
+		if err := applyAuthFile(authz, cfg.authFile); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.demo {
+		created, err := seedDemo(ctx, store, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		logger.Info("demo data ready", "project", demoProjectPath, "jobs_created", created)
+		err = authz.Apply(tokenauth.Config{
+			Users: []tokenauth.User{{
+				Name:   demoUser,
+				Tokens: []string{cfg.token},
+				Roles:  map[int64]tokenauth.Role{demoProjectID: tokenauth.Maintainer},
+			}},
+			JobTokens: map[string]int64{cfg.jobToken: demoRunningJobID},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("demo tokens: %w", err)
+		}
+	}
+	if cfg.authFile == "" && !cfg.demo {
+		logger.Warn("no users configured (-auth): only public projects can be read")
+	}
+	api := jobartifacts.New(store, authz,
+		jobartifacts.WithLogger(logger),
+		jobartifacts.WithMaxEntrySize(cfg.maxEntrySize),
+	)
+	return logRequests(logger, api), nil
+}
+
+// applyAuthFile adds the users and job tokens of a tokenauth.Config file.
+func applyAuthFile(authz *tokenauth.Authorizer, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	authCfg, err := tokenauth.LoadConfig(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := authz.Apply(authCfg); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// serveUntilDone serves on ln until ctx is done, then stops accepting
+// connections and waits, up to timeout, for the requests in flight (a long
+// download, say) to finish. Requests' contexts do not derive from ctx, so
+// they are not cancelled by it.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.Duration) error {
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	if serveErr := <-served; !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	if err != nil {
+		// Time is up: cut the remaining connections.
+		_ = srv.Close()
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	return nil
+}
+
+// baseURL is the URL clients use to reach addr; a wildcard listen address
+// is reached through the loopback address.
+func baseURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// printTry prints the demo's tokens and a few curl lines of GitLab's docs
+// with their host and tokens filled in.
+func printTry(w io.Writer, base string, cfg serveConfig) {
+	api := base + "/api/v4/projects/1"
+	fmt.Fprintf(w, `Demo project %s (id %d), maintainer %s.
+  personal access token: %s
+  CI job token (job %d): %s
+try:
+  curl --location --output artifacts.zip --header "PRIVATE-TOKEN: %[4]s" "%[7]s/jobs/42/artifacts"
+  curl --location --header "PRIVATE-TOKEN: %[4]s" "%[7]s/jobs/artifacts/main/download?job=test" --output artifacts.zip
+  curl --location --header "PRIVATE-TOKEN: %[4]s" "%[7]s/jobs/5/artifacts/some/release/file.pdf" --output file.pdf
+  curl --location --output artifacts.zip "%[7]s/jobs/artifacts/master/download?job=test&job_token=%[6]s"
+  curl --header "PRIVATE-TOKEN: %[4]s" "%[7]s/jobs/42/artifacts/tree?recursive=true"
+  curl --request POST --header "PRIVATE-TOKEN: %[4]s" "%[7]s/jobs/1/artifacts/keep"
+`, demoProjectPath, demoProjectID, demoUser, cfg.token, demoRunningJobID, cfg.jobToken, api)
+}
