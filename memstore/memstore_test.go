@@ -1,12 +1,146 @@
 package memstore_test
 
 import (
+	"archive/zip"
+	"bytes"
+	"io"
+	"io/fs"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/require"
+
+	"github.com/ciartifacts/jobartifacts"
 	"github.com/ciartifacts/jobartifacts/memstore"
 	"github.com/ciartifacts/jobartifacts/storetest"
 )
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.StoreUnderTest { return memstore.New() })
+}
+
+// BuildZip is read back with the standard library's reader, so the archives
+// it makes are not only readable by the package that wrote them.
+func TestBuildZip(t *testing.T) {
+	files := map[string]string{
+		"z.txt":           "last by name",
+		"dir/":            "",
+		"dir/a.txt":       "alpha",
+		"dir/sub/b.bin":   "\x00\x01\x02",
+		"a.txt":           "",
+		"big/repeat.html": string(bytes.Repeat([]byte("<p>hello</p>\n"), 1000)),
+	}
+	archive := memstore.BuildZip(files)
+	require.Equal(t, archive, memstore.BuildZip(files), "same files, same bytes")
+
+	zr, err := zip.NewReader(bytes.NewReader(archive), int64(len(archive)))
+	require.NoError(t, err)
+	var names []string
+	for _, f := range zr.File {
+		names = append(names, f.Name)
+		require.Equal(t, time.Date(2024, time.January, 2, 3, 4, 5, 0, time.UTC), f.Modified.UTC(), f.Name)
+		if f.Name == "dir/" {
+			require.True(t, f.FileInfo().IsDir())
+			require.Equal(t, zip.Store, f.Method)
+			continue
+		}
+		require.False(t, f.FileInfo().IsDir(), f.Name)
+		require.Equal(t, zip.Deflate, f.Method, f.Name)
+		rc, err := f.Open()
+		require.NoError(t, err)
+		got, err := io.ReadAll(rc)
+		require.NoError(t, err)
+		require.NoError(t, rc.Close())
+		require.Equal(t, files[f.Name], string(got), f.Name)
+	}
+	require.Equal(t, []string{"a.txt", "big/repeat.html", "dir/", "dir/a.txt", "dir/sub/b.bin", "z.txt"}, names)
+	require.Less(t, len(archive), 2000, "deflate compresses the repeated HTML")
+}
+
+func TestBuildZipDirectoryWithContentPanics(t *testing.T) {
+	require.Panics(t, func() { memstore.BuildZip(map[string]string{"dir/": "content"}) })
+}
+
+// Seeding that would break the store's invariants is refused, and nothing
+// changes.
+func TestSeedingConflicts(t *testing.T) {
+	ctx := t.Context()
+	s := memstore.New()
+	require.NoError(t, s.PutProject(ctx, jobartifacts.Project{ID: 1, PathWithNamespace: "group/one"}))
+	require.NoError(t, s.PutProject(ctx, jobartifacts.Project{ID: 2, PathWithNamespace: "group/two"}))
+	require.NoError(t, s.PutPipeline(ctx, jobartifacts.Pipeline{ID: 10, ProjectID: 1, Ref: "main", Status: "success"}))
+	require.NoError(t, s.PutPipeline(ctx, jobartifacts.Pipeline{ID: 20, ProjectID: 2, Ref: "main", Status: "success"}))
+
+	tests := []struct {
+		name string
+		put  func() error
+	}{
+		{"PathOfAnotherProject", func() error {
+			return s.PutProject(ctx, jobartifacts.Project{ID: 2, PathWithNamespace: "group/one"})
+		}},
+		{"PipelineMovesToAnotherProject", func() error {
+			return s.PutPipeline(ctx, jobartifacts.Pipeline{ID: 10, ProjectID: 2, Ref: "dev"})
+		}},
+		{"JobInAnotherProjectsPipeline", func() error {
+			return s.PutJob(ctx, jobartifacts.Job{ID: 100, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 20}})
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Error(t, tc.put())
+		})
+	}
+
+	p, err := s.ProjectByPath(ctx, "group/two")
+	require.NoError(t, err)
+	require.Equal(t, int64(2), p.ID)
+	p, err = s.ProjectByPath(ctx, "group/one")
+	require.NoError(t, err)
+	require.Equal(t, int64(1), p.ID)
+	_, err = s.JobByID(ctx, 100)
+	require.ErrorIs(t, err, jobartifacts.ErrNotFound)
+}
+
+// Missing parents are reported as ErrNotFound.
+func TestSeedingMissingParents(t *testing.T) {
+	ctx := t.Context()
+	s := memstore.New()
+	require.ErrorIs(t, s.PutPipeline(ctx, jobartifacts.Pipeline{ID: 10, ProjectID: 1}), jobartifacts.ErrNotFound)
+	require.NoError(t, s.PutProject(ctx, jobartifacts.Project{ID: 1, PathWithNamespace: "group/one"}))
+	require.ErrorIs(t, s.PutJob(ctx, jobartifacts.Job{ID: 100, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 10}}), jobartifacts.ErrNotFound)
+}
+
+// memstore documents that a closed Blob fails its reads with fs.ErrClosed.
+func TestReadAfterClose(t *testing.T) {
+	s := memstore.New()
+	_, err := s.PutBlob(t.Context(), "projects/1/jobs/2/archive-0", bytes.NewReader([]byte("data")))
+	require.NoError(t, err)
+	b, err := s.OpenBlob(t.Context(), "projects/1/jobs/2/archive-0")
+	require.NoError(t, err)
+	require.NoError(t, b.Close())
+	_, err = b.ReadAt(make([]byte, 1), 0)
+	require.ErrorIs(t, err, fs.ErrClosed)
+}
+
+// PutArchive records a zip archive named artifacts.zip that never expires.
+func TestPutArchive(t *testing.T) {
+	ctx := t.Context()
+	s := memstore.New()
+	require.NoError(t, s.PutProject(ctx, jobartifacts.Project{ID: 1, PathWithNamespace: "group/one"}))
+	require.NoError(t, s.PutPipeline(ctx, jobartifacts.Pipeline{ID: 10, ProjectID: 1, Ref: "main", Status: "success"}))
+	require.NoError(t, s.PutJob(ctx, jobartifacts.Job{ID: 100, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 10}}))
+	archive := memstore.BuildZip(map[string]string{"a.txt": "a"})
+
+	j, err := s.PutArchive(ctx, 1, 100, archive)
+	require.NoError(t, err)
+	a, ok := j.Archive()
+	require.True(t, ok)
+	require.Equal(t, "zip", a.FileFormat)
+	require.Equal(t, "artifacts.zip", a.Filename)
+	require.Equal(t, int64(len(archive)), a.Size)
+	require.Nil(t, a.ExpireAt)
+	require.Nil(t, j.ArtifactsExpireAt)
+
+	_, err = s.PutArchive(ctx, 1, 999, archive)
+	require.ErrorIs(t, err, jobartifacts.ErrNotFound)
 }
