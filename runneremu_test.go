@@ -159,9 +159,9 @@ type runnerFixture struct {
 }
 
 const (
-	runnerProjectID      = 1
-	runnerOtherProjectID = 2
-	runnerMaintainerToken     = "glpat-maintainer"
+	runnerProjectID       = 1
+	runnerOtherProjectID  = 2
+	runnerMaintainerToken = "glpat-maintainer"
 )
 
 func newRunnerFixture(t *testing.T, opts ...jobartifacts.Option) *runnerFixture {
