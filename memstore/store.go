@@ -259,9 +259,16 @@ func (s *Store) LatestSuccessfulJob(ctx context.Context, projectID int64, ref, n
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	pipelines := s.successfulPipelines(projectID, ref)
-	if len(pipelines) > 0 {
-		if j, ok := s.namedJob(pipelines[0], name, func(jobartifacts.Job) bool { return true }); ok {
+	var newest int64
+	found := false
+	for id := range s.projectPipelines[projectID] {
+		p := s.pipelines[id]
+		if p.Ref == ref && p.Status == jobartifacts.StatusSuccess && (!found || id > newest) {
+			newest, found = id, true
+		}
+	}
+	if found {
+		if j, ok := s.namedJob(newest, name, func(jobartifacts.Job) bool { return true }); ok {
 			return s.jobOut(j), nil
 		}
 	}
