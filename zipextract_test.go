@@ -470,6 +470,14 @@ func TestServeArchiveEntryReopenLimit(t *testing.T) {
 	rec, err = serveEntryRecorded(t, blob, req, "big.log", entryOptions{})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusPartialContent, rec.Code)
+
+	// Stored data is read in place, so no cap applies to it.
+	stored := memZipBlob(buildTestZip(t, storedEntry("big.log", string(payload))))
+	req.Header.Set("Range", "bytes="+strings.Join(ranges, ","))
+	rec, err = serveEntryRecorded(t, stored, req, "big.log", entryOptions{})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusPartialContent, rec.Code)
+	require.Contains(t, rec.Body.String(), string(payload[40_000:40_010]))
 }
 
 // TestServeArchiveEntryStorageError: a blob that fails to read is the
@@ -555,4 +563,16 @@ func BenchmarkServeArchiveEntry(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestServeArchiveEntryInsecurePathSetting: GODEBUG=zipinsecurepath=0 makes
+// the zip reader flag names like "../evil.txt"; they are only names here.
+func TestServeArchiveEntryInsecurePathSetting(t *testing.T) {
+	t.Setenv("GODEBUG", "zipinsecurepath=0")
+	blob := openCorpusBlob(t, "py-odd-names.zip")
+	row := zipManifestEntry(t, "py-odd-names.zip", "../evil.txt")
+	rec, err := serveEntryRecorded(t, blob, httptest.NewRequest(http.MethodGet, "/", nil), "../evil.txt", entryOptions{})
+	require.NoError(t, err)
+	require.Equal(t, row.sha256, sha256Hex(rec.Body.Bytes()))
+	require.NoError(t, validateZipArchive(blob, blob.info.Size))
 }
