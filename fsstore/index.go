@@ -2,6 +2,8 @@ package fsstore
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -126,34 +128,24 @@ func (s *Store) readPipelineJobs(projectID, pipelineID int64) (pipelineJobs, err
 	return index, nil
 }
 
-// addPipelineJob records jobID under name in the pipeline's job index.
-func (s *Store) addPipelineJob(projectID, pipelineID int64, name string, jobID int64) error {
+// changePipelineJobs applies change to the pipeline's job index and writes
+// it back if it changed.
+func (s *Store) changePipelineJobs(projectID, pipelineID int64, change func(pipelineJobs)) error {
 	index, err := s.readPipelineJobs(projectID, pipelineID)
 	if err != nil {
 		return err
 	}
-	ids, changed := addID(index[name], jobID)
-	if !changed {
-		return nil
-	}
-	index[name] = ids
-	return s.writeJSON(s.pipelineJobsFile(projectID, pipelineID), index)
-}
-
-// removePipelineJob drops jobID from name's entry of the pipeline's job index.
-func (s *Store) removePipelineJob(projectID, pipelineID int64, name string, jobID int64) error {
-	index, err := s.readPipelineJobs(projectID, pipelineID)
+	before, err := json.Marshal(index)
 	if err != nil {
-		return err
+		return fmt.Errorf("fsstore: %w", err)
 	}
-	ids, changed := removeID(index[name], jobID)
-	if !changed {
+	change(index)
+	after, err := json.Marshal(index)
+	if err != nil {
+		return fmt.Errorf("fsstore: %w", err)
+	}
+	if bytes.Equal(before, after) {
 		return nil
-	}
-	if len(ids) == 0 {
-		delete(index, name)
-	} else {
-		index[name] = ids
 	}
 	return s.writeJSON(s.pipelineJobsFile(projectID, pipelineID), index)
 }

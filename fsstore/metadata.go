@@ -105,26 +105,79 @@ func (s *Store) PutPipeline(ctx context.Context, p jobartifacts.Pipeline) error 
 // stored with PutPipeline. j.Artifacts are recorded as given; their blobs
 // are the caller's business.
 func (s *Store) PutJob(ctx context.Context, j jobartifacts.Job) error {
+	return s.PutJobs(ctx, j)
+}
+
+// PutJobs is PutJob for many jobs at once, for imports: it holds the lock
+// once and writes each pipeline's job index once rather than once per job.
+// Every job file is still written and synced on its own. If a job is
+// refused, none is stored.
+func (s *Store) PutJobs(ctx context.Context, jobs ...jobartifacts.Job) error {
+	type indexKey struct{ projectID, pipelineID int64 }
+	type indexEntry struct {
+		name  string
+		jobID int64
+	}
 	return s.write(ctx, func() error {
-		if _, err := s.loadProject(j.ProjectID); err != nil {
-			return fmt.Errorf("fsstore: job %d: %w", j.ID, err)
+		projects := map[int64]bool{}
+		pipelines := map[indexKey]bool{}
+		additions := map[indexKey][]indexEntry{}
+		removals := map[indexKey][]indexEntry{}
+		for _, j := range jobs {
+			if !projects[j.ProjectID] {
+				if _, err := s.loadProject(j.ProjectID); err != nil {
+					return fmt.Errorf("fsstore: job %d: %w", j.ID, err)
+				}
+				projects[j.ProjectID] = true
+			}
+			at := indexKey{j.ProjectID, j.Pipeline.ID}
+			if !pipelines[at] {
+				if _, err := s.loadPipeline(j.ProjectID, j.Pipeline.ID); err != nil {
+					return fmt.Errorf("fsstore: job %d: %w", j.ID, err)
+				}
+				pipelines[at] = true
+			}
+			additions[at] = append(additions[at], indexEntry{j.Name, j.ID})
+			old, err := s.loadJob(j.ID)
+			if err != nil && !isNotFound(err) {
+				return err
+			}
+			if old != nil && (old.ProjectID != j.ProjectID || old.Pipeline.ID != j.Pipeline.ID || old.Name != j.Name) {
+				from := indexKey{old.ProjectID, old.Pipeline.ID}
+				removals[from] = append(removals[from], indexEntry{old.Name, j.ID})
+			}
 		}
-		if _, err := s.loadPipeline(j.ProjectID, j.Pipeline.ID); err != nil {
-			return fmt.Errorf("fsstore: job %d: %w", j.ID, err)
+		// Index entries go in before the records and out after them, so
+		// that a crash leaves only entries that lookups check and skip.
+		for at, entries := range additions {
+			err := s.changePipelineJobs(at.projectID, at.pipelineID, func(index pipelineJobs) {
+				for _, e := range entries {
+					index[e.name], _ = addID(index[e.name], e.jobID)
+				}
+			})
+			if err != nil {
+				return err
+			}
 		}
-		old, err := s.loadJob(j.ID)
-		if err != nil && !isNotFound(err) {
-			return err
+		for _, j := range jobs {
+			j.Pipeline = jobartifacts.Pipeline{ID: j.Pipeline.ID}
+			if err := s.writeJSON(s.jobFile(j.ID), j); err != nil {
+				return err
+			}
 		}
-		if err := s.addPipelineJob(j.ProjectID, j.Pipeline.ID, j.Name, j.ID); err != nil {
-			return err
-		}
-		j.Pipeline = jobartifacts.Pipeline{ID: j.Pipeline.ID}
-		if err := s.writeJSON(s.jobFile(j.ID), j); err != nil {
-			return err
-		}
-		if old != nil && (old.ProjectID != j.ProjectID || old.Pipeline.ID != j.Pipeline.ID || old.Name != j.Name) {
-			return s.removePipelineJob(old.ProjectID, old.Pipeline.ID, old.Name, j.ID)
+		for from, entries := range removals {
+			err := s.changePipelineJobs(from.projectID, from.pipelineID, func(index pipelineJobs) {
+				for _, e := range entries {
+					if ids, _ := removeID(index[e.name], e.jobID); len(ids) > 0 {
+						index[e.name] = ids
+					} else {
+						delete(index, e.name)
+					}
+				}
+			})
+			if err != nil {
+				return err
+			}
 		}
 		return nil
 	})
