@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zip"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/ciartifacts/jobartifacts"
 	"github.com/ciartifacts/jobartifacts/fsstore"
@@ -125,9 +126,14 @@ Flags:
 	return cfg, nil
 }
 
+// zstdMaxWindow bounds the memory one zstd entry may take to check, as the
+// handler bounds it to serve one.
+const zstdMaxWindow = 32 << 20
+
 // validateZip checks, before anything is stored, that the handler will be
 // able to serve every entry of the archive: it must be a zip, no entry may
-// be encrypted, and each entry must decompress with a matching CRC.
+// be encrypted, and each entry must decompress (store, deflate or zstd, the
+// methods the handler serves) with a matching CRC.
 func validateZip(f *os.File) error {
 	info, err := f.Stat()
 	if err != nil {
@@ -137,6 +143,7 @@ func validateZip(f *os.File) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", jobartifacts.ErrInvalidArchive, err)
 	}
+	zr.RegisterDecompressor(zstd.ZipMethodWinZip, zstd.ZipDecompressor(zstd.WithDecoderMaxWindow(zstdMaxWindow)))
 	for _, e := range zr.File {
 		if e.Flags&0x1 != 0 { // general purpose bit 0: encrypted
 			return fmt.Errorf("%w: entry %q is encrypted", jobartifacts.ErrInvalidArchive, e.Name)

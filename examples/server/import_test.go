@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/fsstore"
+)
+
+// sharedZips returns the directory of the team's test archives, found by
+// walking up from the package directory.
+func sharedZips(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(".")
+	require.NoError(t, err)
+	for {
+		candidate := filepath.Join(dir, "..", "shared", "testdata", "zips")
+		if _, err := os.Stat(filepath.Join(candidate, "MANIFEST.tsv")); err == nil {
+			return candidate
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("shared/testdata/zips not found above the package directory")
+		}
+		dir = parent
+	}
+}
+
+// importArgs are the flags of the README's import example, for dir.
+func importArgs(dir string, extra ...string) []string {
+	args := []string{"import", "-data", dir, "-project", "group/app", "-project-id", "7", "-ref", "main",
+		"-job", "build", "-status", "success", "-pipeline", "7", "-job-id", "99"}
+	return append(args, extra...)
+}
+
+// TestImportThenServe imports an archive made by Info-ZIP, serves it with
+// users from an -auth file, downloads it by ref and one file of it, then
+// imports another archive over it.
+func TestImportThenServe(t *testing.T) {
+	ctx := context.Background()
+	zips := sharedZips(t)
+	dir := t.TempDir()
+	first := filepath.Join(zips, "infozip-tree.zip")
+	var stdout, stderr bytes.Buffer
+	require.NoError(t, run(ctx, importArgs(dir, first), &stdout, &stderr))
+	require.Contains(t, stdout.String(), "imported "+first+" as the archive of job 99")
+
+	authFile := filepath.Join(t.TempDir(), "auth.json")
+	require.NoError(t, os.WriteFile(authFile,
+		[]byte(`{"users":[{"name":"rita","tokens":["glpat-rita"],"roles":{"7":"reporter"}}]}`), 0o600))
+	store, err := fsstore.Open(dir, fsstore.WithoutFsync())
+	require.NoError(t, err)
+	defer store.Close()
+	h, err := newServer(ctx, serveConfig{authFile: authFile}, store, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+
+	get := func(path string) (int, []byte) {
+		req, err := http.NewRequest(http.MethodGet, ts.URL+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("PRIVATE-TOKEN", "glpat-rita")
+		resp, err := ts.Client().Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, body
+	}
+	firstBytes, err := os.ReadFile(first)
+	require.NoError(t, err)
+	status, body := get("/api/v4/projects/group%2Fapp/jobs/artifacts/main/download?job=build")
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, firstBytes, body)
+
+	status, body = get("/api/v4/projects/7/jobs/99/artifacts/report.json")
+	require.Equal(t, http.StatusOK, status)
+	sum := sha256.Sum256(body)
+	require.Equal(t, manifestSHA256(t, zips, "infozip-tree.zip", "report.json"), hex.EncodeToString(sum[:]))
+
+	before, err := store.JobByID(ctx, 99)
+	require.NoError(t, err)
+	oldArchive, ok := before.Archive()
+	require.True(t, ok)
+
+	second := filepath.Join(zips, "py-deflated.zip")
+	require.NoError(t, run(ctx, importArgs(dir, second), &stdout, &stderr))
+	secondBytes, err := os.ReadFile(second)
+	require.NoError(t, err)
+	status, body = get("/api/v4/projects/7/jobs/99/artifacts")
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, secondBytes, body)
+	_, err = store.OpenBlob(ctx, oldArchive.Blob)
+	require.ErrorIs(t, err, jobartifacts.ErrNotFound, "the replaced archive's blob is deleted")
+}
+
+// TestImportValidatesArchives imports every archive of the shared corpus:
+// those with an entry that the handler cannot serve (MANIFEST.tsv expects an
+// error or an aborted stream) are refused and nothing is stored; the others
+// are imported.
+func TestImportValidatesArchives(t *testing.T) {
+	ctx := context.Background()
+	zips := sharedZips(t)
+	for file, servable := range manifestServable(t, zips) {
+		t.Run(file, func(t *testing.T) {
+			dir := t.TempDir()
+			var stdout, stderr bytes.Buffer
+			err := run(ctx, importArgs(dir, filepath.Join(zips, file)), &stdout, &stderr)
+			store, openErr := fsstore.Open(dir, fsstore.WithoutFsync())
+			require.NoError(t, openErr)
+			defer store.Close()
+			_, jobErr := store.JobByID(ctx, 99)
+			if servable {
+				require.NoError(t, err)
+				require.NoError(t, jobErr)
+				return
+			}
+			require.ErrorIs(t, err, jobartifacts.ErrInvalidArchive)
+			require.ErrorIs(t, jobErr, jobartifacts.ErrNotFound, "nothing is stored")
+		})
+	}
+}
+
+// TestImportRefuses checks flag errors and conflicts with stored data.
+func TestImportRefuses(t *testing.T) {
+	ctx := context.Background()
+	archive := filepath.Join(sharedZips(t), "py-stored.zip")
+	tests := []struct {
+		name    string
+		args    []string
+		prepare [][]string // imports run first
+		wantErr error
+		wantMsg string
+	}{
+		{name: "no archive", args: []string{"import", "-project", "g/a", "-project-id", "1", "-pipeline", "1", "-job-id", "1"}, wantMsg: "exactly one zip"},
+		{name: "no project", args: []string{"import", "-project-id", "1", "-pipeline", "1", "-job-id", "1", archive}, wantMsg: "-project"},
+		{name: "no job id", args: []string{"import", "-project", "g/a", "-project-id", "1", "-pipeline", "1", archive}, wantMsg: "-job-id"},
+		{name: "negative expiry", args: []string{"import", "-project", "g/a", "-project-id", "1", "-pipeline", "1", "-job-id", "1", "-expire-in", "-1h", archive}, wantMsg: "-expire-in"},
+		{name: "missing file", args: []string{"import", "-project", "g/a", "-project-id", "1", "-pipeline", "1", "-job-id", "1", archive + ".missing"}, wantErr: os.ErrNotExist},
+		{
+			name:    "project id with another path",
+			prepare: [][]string{{"-project", "group/app", "-project-id", "7", "-pipeline", "7", "-job-id", "99"}},
+			args:    []string{"-project", "other/app", "-project-id", "7", "-pipeline", "7", "-job-id", "99"},
+			wantErr: errImportConflict,
+		},
+		{
+			name:    "job in another project",
+			prepare: [][]string{{"-project", "group/app", "-project-id", "7", "-pipeline", "7", "-job-id", "99"}},
+			args:    []string{"-project", "group/other", "-project-id", "8", "-pipeline", "8", "-job-id", "99"},
+			wantErr: errImportConflict,
+		},
+		{
+			name:    "job in another pipeline",
+			prepare: [][]string{{"-project", "group/app", "-project-id", "7", "-pipeline", "7", "-job-id", "99"}},
+			args:    []string{"-project", "group/app", "-project-id", "7", "-pipeline", "8", "-job-id", "99"},
+			wantErr: errImportConflict,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			withData := func(args []string) []string {
+				if args[0] == "import" {
+					return append([]string{"import", "-data", dir}, args[1:]...)
+				}
+				return append(append([]string{"import", "-data", dir}, args...), archive)
+			}
+			var stdout, stderr bytes.Buffer
+			for _, p := range tt.prepare {
+				require.NoError(t, run(ctx, withData(p), &stdout, &stderr))
+			}
+			err := run(ctx, withData(tt.args), &stdout, &stderr)
+			require.Error(t, err)
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+			}
+			require.Contains(t, err.Error(), tt.wantMsg)
+		})
+	}
+}
+
+// manifestServable reads MANIFEST.tsv: archive file → whether every entry
+// can be served (no row expects an error before headers or an aborted
+// stream).
+func manifestServable(t *testing.T, zips string) map[string]bool {
+	t.Helper()
+	servable := map[string]bool{}
+	forEachManifestRow(t, zips, func(row map[string]string) {
+		file := row["file"]
+		if _, seen := servable[file]; !seen {
+			servable[file] = true
+		}
+		switch row["expect"] {
+		case "error-before-headers", "abort-mid-stream":
+			servable[file] = false
+		}
+	})
+	require.NotEmpty(t, servable)
+	return servable
+}
+
+// manifestSHA256 returns the SHA-256 that MANIFEST.tsv gives for an entry.
+func manifestSHA256(t *testing.T, zips, file, entry string) string {
+	t.Helper()
+	var sum string
+	forEachManifestRow(t, zips, func(row map[string]string) {
+		if row["file"] == file && row["entry"] == entry {
+			sum = row["sha256"]
+		}
+	})
+	require.NotEmpty(t, sum, "%s %s in MANIFEST.tsv", file, entry)
+	return sum
+}
+
+func forEachManifestRow(t *testing.T, zips string, fn func(row map[string]string)) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(zips, "MANIFEST.tsv"))
+	require.NoError(t, err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	var columns []string
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), "\t")
+		if columns == nil {
+			columns = fields
+			continue
+		}
+		row := map[string]string{}
+		for i, c := range columns {
+			if i < len(fields) {
+				row[c] = fields[i]
+			}
+		}
+		fn(row)
+	}
+	require.NoError(t, sc.Err())
+}
