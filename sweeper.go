@@ -75,34 +75,38 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	now := s.now()
 	deleted := 0
 	var errs []error
-	failed := make(map[int64]bool) // jobs that failed are not retried in this sweep
+	// Jobs that stay listed although nothing of them can go (only their log
+	// expired, kept meanwhile, or failed): each later listing asks for that
+	// many more jobs, so that they never hide the rest.
+	stuck := make(map[int64]bool)
 	for {
-		jobs, err := s.store.ExpiredArtifacts(ctx, now, s.batch)
+		limit := 0
+		if s.batch > 0 {
+			limit = s.batch + len(stuck)
+		}
+		jobs, err := s.store.ExpiredArtifacts(ctx, now, limit)
 		if err != nil {
 			return deleted, errors.Join(append(errs, fmt.Errorf("list expired artifacts: %w", err))...)
 		}
-		progress := false
+		fresh := 0
 		for _, j := range jobs {
+			if stuck[j.ID] {
+				continue
+			}
 			if err := ctx.Err(); err != nil {
 				return deleted, errors.Join(append(errs, err)...)
 			}
-			if failed[j.ID] {
-				continue
-			}
+			fresh++
 			n, err := s.sweepJob(ctx, j, now)
 			deleted += n
 			if err != nil {
-				failed[j.ID] = true
 				errs = append(errs, err)
 			}
-			if n > 0 {
-				progress = true
+			if err != nil || n == 0 {
+				stuck[j.ID] = true
 			}
 		}
-		// A full batch may hide more jobs; stop when the store has no more,
-		// or when nothing in this batch could be deleted (only logs left, or
-		// failures), which the next batch would repeat.
-		if s.batch <= 0 || len(jobs) < s.batch || !progress {
+		if limit <= 0 || len(jobs) < limit || fresh == 0 {
 			return deleted, errors.Join(errs...)
 		}
 	}
