@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/memstore"
+)
+
+// gatedStore holds every blob read until release is closed, and closes
+// reading (once) when the first read starts: a download that stays in
+// flight for as long as the test wants.
+type gatedStore struct {
+	seedStore
+	reading chan struct{}
+	once    sync.Once
+	release chan struct{}
+}
+
+func (s *gatedStore) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobartifacts.Blob, error) {
+	b, err := s.seedStore.OpenBlob(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return &gatedBlob{Blob: b, store: s}, nil
+}
+
+type gatedBlob struct {
+	jobartifacts.Blob
+	store *gatedStore
+}
+
+func (b *gatedBlob) ReadAt(p []byte, off int64) (int, error) {
+	b.store.once.Do(func() { close(b.store.reading) })
+	<-b.store.release
+	return b.Blob.ReadAt(p, off)
+}
+
+// TestGracefulShutdown cancels the server's context (what SIGTERM does)
+// while a download is in flight: the listener closes at once, the download
+// still completes in full, and only then does the server return.
+func TestGracefulShutdown(t *testing.T) {
+	ctx := context.Background()
+	gated := &gatedStore{seedStore: memstore.New(), reading: make(chan struct{}), release: make(chan struct{})}
+	cfg := serveConfig{demo: true, token: testToken, jobToken: testJobToken}
+	h, err := newServer(ctx, cfg, gated, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: h}
+	shutdownStarted := make(chan struct{})
+	srv.RegisterOnShutdown(func() { close(shutdownStarted) })
+	serveCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- serveUntilDone(serveCtx, srv, ln, time.Minute) }()
+
+	type download struct {
+		status int
+		body   []byte
+		err    error
+	}
+	downloaded := make(chan download, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/api/v4/projects/1/jobs/42/artifacts", nil)
+		req.Header.Set("PRIVATE-TOKEN", testToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			downloaded <- download{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		downloaded <- download{status: resp.StatusCode, body: body, err: err}
+	}()
+
+	<-gated.reading // the download is in flight
+	stop()          // SIGTERM
+	<-shutdownStarted
+	_, err = net.Dial("tcp", ln.Addr().String())
+	require.Error(t, err, "new connections are refused once shutdown began")
+	select {
+	case err := <-served:
+		t.Fatalf("server returned before the download finished: %v", err)
+	default:
+	}
+
+	close(gated.release)
+	d := <-downloaded
+	require.NoError(t, d.err)
+	require.Equal(t, http.StatusOK, d.status)
+	_, pipelines, err := demoData()
+	require.NoError(t, err)
+	require.Equal(t, pipelines[1].jobs[0].archive, d.body, "the whole archive arrived")
+	require.NoError(t, <-served)
+}
+
+// TestGracefulShutdownTimeout cuts a download that outlasts the timeout and
+// reports it.
+func TestGracefulShutdownTimeout(t *testing.T) {
+	ctx := context.Background()
+	gated := &gatedStore{seedStore: memstore.New(), reading: make(chan struct{}), release: make(chan struct{})}
+	defer close(gated.release)
+	h, err := newServer(ctx, serveConfig{demo: true, token: testToken, jobToken: testJobToken}, gated, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	serveCtx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- serveUntilDone(serveCtx, &http.Server{Handler: h}, ln, time.Millisecond) }()
+
+	failed := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/api/v4/projects/1/jobs/42/artifacts", nil)
+		req.Header.Set("PRIVATE-TOKEN", testToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		failed <- err
+	}()
+	<-gated.reading
+	stop()
+	require.ErrorIs(t, <-served, context.DeadlineExceeded)
+	require.Error(t, <-failed, "the cut download fails on the client")
+}
+
+// TestRequestLogHasNoTokens serves requests that carry tokens in headers and
+// query strings and checks what the log says about them.
+func TestRequestLogHasNoTokens(t *testing.T) {
+	var logged bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logged, nil))
+	h, err := newServer(context.Background(), serveConfig{demo: true, token: testToken, jobToken: testJobToken}, memstore.New(), logger)
+	require.NoError(t, err)
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+
+	for _, r := range []struct {
+		path   string
+		header string
+		value  string
+	}{
+		{path: "/api/v4/projects/1/jobs/42/artifacts", header: "PRIVATE-TOKEN", value: testToken},
+		{path: "/api/v4/projects/1/jobs/42/artifacts", header: "Authorization", value: "Bearer " + testToken},
+		{path: "/api/v4/projects/1/jobs/42/artifacts?job_token=" + testJobToken},
+		{path: "/api/v4/projects/1/jobs/artifacts/main/download?job=test&private_token=" + testToken},
+		{path: "/api/v4/projects/1/jobs/42/artifacts?token=" + testJobToken},
+	} {
+		req, err := http.NewRequest(http.MethodGet, ts.URL+r.path, nil)
+		require.NoError(t, err)
+		if r.header != "" {
+			req.Header.Set(r.header, r.value)
+		}
+		resp, err := ts.Client().Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, r.path)
+	}
+	log := logged.String()
+	require.NotContains(t, log, testToken)
+	require.NotContains(t, log, testJobToken)
+	require.Contains(t, log, "path=\"/api/v4/projects/1/jobs/artifacts/main/download?job=test&private_token=REDACTED\"")
+	require.Contains(t, log, "method=GET")
+	require.Equal(t, 5, strings.Count(log, "status=200"))
+	require.Contains(t, log, "duration=")
+}
+
+func TestLoggablePath(t *testing.T) {
+	tests := []struct{ raw, want string }{
+		{"/api/v4/projects/1/jobs/42/artifacts", "/api/v4/projects/1/jobs/42/artifacts"},
+		{"/p?job=test&job_token=glcbt-x", "/p?job=test&job_token=REDACTED"},
+		{"/p?private_token=glpat-x&job=a%20b", "/p?private_token=REDACTED&job=a%20b"},
+		{"/p?token=t&TOKEN=u&Job_Token=v", "/p?token=REDACTED&TOKEN=REDACTED&Job_Token=REDACTED"},
+		{"/p?job%5Ftoken=glcbt-x", "/p?job%5Ftoken=REDACTED"}, // an escaped key is still the key
+		{"/p?access_token=oauth", "/p?access_token=REDACTED"},
+		{"/p?token", "/p?token"}, // no value, nothing to hide
+		{"/projects/demo%2Fproject/jobs/1/artifacts", "/projects/demo%2Fproject/jobs/1/artifacts"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.raw, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, tt.raw, nil)
+			require.Equal(t, tt.want, loggablePath(req.URL))
+		})
+	}
+}
+
+func TestParseServeFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+		check   func(t *testing.T, cfg serveConfig)
+	}{
+		{name: "defaults", check: func(t *testing.T, cfg serveConfig) {
+			require.Equal(t, "127.0.0.1:8080", cfg.addr)
+			require.Equal(t, "./artifacts-data", cfg.dataDir)
+			require.False(t, cfg.demo)
+			require.Empty(t, cfg.token)
+		}},
+		{name: "demo generates tokens", args: []string{"-demo"}, check: func(t *testing.T, cfg serveConfig) {
+			require.True(t, strings.HasPrefix(cfg.token, "glpat-"), cfg.token)
+			require.True(t, strings.HasPrefix(cfg.jobToken, "glcbt-"), cfg.jobToken)
+		}},
+		{name: "demo keeps given tokens", args: []string{"-demo", "-token", "a", "-job-token", "b"}, check: func(t *testing.T, cfg serveConfig) {
+			require.Equal(t, "a", cfg.token)
+			require.Equal(t, "b", cfg.jobToken)
+		}},
+		{name: "token without demo", args: []string{"-token", "a"}, wantErr: "-demo"},
+		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseServeFlags(tt.args, io.Discard)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			tt.check(t, cfg)
+		})
+	}
+}
+
+// TestHelp prints the usage of both commands and says how the demo treats
+// existing data.
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"import", "-h"}} {
+		var stderr bytes.Buffer
+		err := run(context.Background(), args, io.Discard, &stderr)
+		require.True(t, errors.Is(err, flag.ErrHelp), "%v", err)
+		require.Contains(t, stderr.String(), "Usage: server")
+	}
+	var stderr bytes.Buffer
+	_ = run(context.Background(), []string{"-h"}, io.Discard, &stderr)
+	require.Contains(t, stderr.String(), "Only what is\nmissing is created")
+}
