@@ -413,3 +413,18 @@ func TestClientGoErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestClientGoPercentInPathFailsInClient documents a client limit: client-go
+// unescapes the path it built, so a bare "%" in an artifact path is an error
+// before any request is sent. Numeric or path ids make no difference.
+func TestClientGoPercentInPathFailsInClient(t *testing.T) {
+	f := newFixture(t)
+	gl := f.client(t, personalMaintainer)
+	before := f.requests.last()
+	for _, id := range projectIDs {
+		_, resp, err := gl.Jobs.DownloadSingleArtifactsFile(id.pid, olderBuildJobID, "100%.txt")
+		require.ErrorContains(t, err, "invalid URL escape")
+		require.Nil(t, resp)
+	}
+	require.Equal(t, before, f.requests.last(), "no request reached the server")
+}
