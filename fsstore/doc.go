@@ -40,10 +40,11 @@
 // pipeline, say) writes index additions before the record and index removals
 // after it, and every lookup checks the records it reaches through an index.
 // A crash in between therefore leaves a stale index entry at worst, which
-// lookups skip and the next write of that record repairs.
+// lookups check and skip.
 //
 // WithoutFsync skips the fsyncs, for tests and bulk imports: writes stay
-// atomic against a killed process but not against power loss.
+// atomic against a killed process but not against power loss. PutJobs
+// stores many jobs under one lock, writing each pipeline's job index once.
 //
 // # Concurrency
 //
@@ -53,6 +54,9 @@
 // share a directory without losing updates. Blobs need no lock: each put
 // writes its own temporary file and renames it into place, and
 // BlobStore.PutBlob of one key from two writers ends with one of the two.
+// What is not supported: sharing a directory over a network file system
+// (flock and rename are not reliable there), and pipelines with one id in
+// two projects (each project keeps its own, so they would be two pipelines).
 //
 // # Blobs
 //

@@ -560,3 +560,30 @@ func TestExpiry(t *testing.T) {
 	require.Len(t, limited, 1)
 	require.EqualValues(t, 100, limited[0].ID)
 }
+
+func TestPutJobs(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t, t.TempDir())
+	seedJob(t, s)
+	require.NoError(t, s.PutPipeline(ctx, jobartifacts.Pipeline{ID: 11, ProjectID: 1, Ref: "main", Status: jobartifacts.StatusSuccess}))
+	job := func(id, pipelineID int64, name string) jobartifacts.Job {
+		return jobartifacts.Job{ID: id, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: pipelineID}, Name: name}
+	}
+
+	err := s.PutJobs(ctx, job(200, 11, "build"), job(201, 12, "build"))
+	require.ErrorIs(t, err, jobartifacts.ErrNotFound, "pipeline 12 does not exist")
+	_, err = s.JobByID(ctx, 200)
+	require.ErrorIs(t, err, jobartifacts.ErrNotFound, "a refused batch stores nothing")
+
+	// Job 100 moves from pipeline 10 to pipeline 11 along with new jobs.
+	require.NoError(t, s.PutJobs(ctx, job(100, 11, "build"), job(200, 11, "build"), job(201, 11, "test")))
+	latest, err := s.LatestSuccessfulJob(ctx, 1, "main", "build")
+	require.NoError(t, err)
+	require.EqualValues(t, 200, latest.ID)
+	old, err := s.readPipelineJobs(1, 10)
+	require.NoError(t, err)
+	require.Empty(t, old, "the moved job left its old pipeline's index")
+	index, err := s.readPipelineJobs(1, 11)
+	require.NoError(t, err)
+	require.Equal(t, pipelineJobs{"build": {200, 100}, "test": {201}}, index)
+}
