@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/memstore"
 	"github.com/stretchr/testify/require"
 )
 
@@ -65,14 +66,16 @@ func testJobs() []jobartifacts.Job {
 // newTestAuthorizer returns an Authorizer with alice (maintainer of the
 // private project), bob (reporter), an expired user, and a job token for
 // every test job, over a store holding testProjects and testJobs.
-func newTestAuthorizer(t *testing.T) (*Authorizer, *fakeStore) {
+func newTestAuthorizer(t *testing.T) (*Authorizer, *testStore) {
 	t.Helper()
-	store := newFakeStore()
+	ctx := context.Background()
+	store := &testStore{Store: memstore.New()}
 	for _, p := range testProjects() {
-		store.putProject(p)
+		require.NoError(t, store.PutProject(ctx, p))
 	}
 	for _, j := range testJobs() {
-		store.putJob(j)
+		require.NoError(t, store.PutPipeline(ctx, j.Pipeline))
+		require.NoError(t, store.PutJob(ctx, j))
 	}
 	auth := New(store, WithClock(func() time.Time { return testNow }))
 	expired := testNow.Add(-time.Second)
@@ -127,7 +130,6 @@ func TestAuthenticate(t *testing.T) {
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
 				require.Nil(t, principal)
-				require.NotContains(t, err.Error(), tt.cred.Token+"\x00", "error must not quote the token")
 				if tt.cred.Token != "" {
 					require.NotContains(t, err.Error(), tt.cred.Token)
 				}
@@ -165,9 +167,7 @@ func TestAuthenticateJobPrincipal(t *testing.T) {
 func TestAuthenticateStoreFailureIsNotUnauthorized(t *testing.T) {
 	auth, store := newTestAuthorizer(t)
 	storeDown := errors.New("database is down")
-	store.mu.Lock()
-	store.failJobs = storeDown
-	store.mu.Unlock()
+	store.failJobs(storeDown)
 
 	_, err := auth.Authenticate(context.Background(), jobartifacts.Credential{Kind: jobartifacts.JobToken, Token: ownJobToken})
 	require.ErrorIs(t, err, storeDown)
@@ -180,15 +180,14 @@ func TestJobTokenStopsWorkingWhenJobFinishes(t *testing.T) {
 	_, err := auth.Authenticate(context.Background(), cred)
 	require.NoError(t, err)
 
-	store.putJob(job(runningJobID, privateProjectID, jobartifacts.StatusFailed))
+	require.NoError(t, store.PutJob(context.Background(), job(runningJobID, privateProjectID, jobartifacts.StatusFailed)))
 	_, err = auth.Authenticate(context.Background(), cred)
 	require.ErrorIs(t, err, jobartifacts.ErrUnauthorized)
 }
 
 func TestTokenExpiresAtItsTime(t *testing.T) {
-	store := newFakeStore()
 	now := testNow
-	auth := New(store, WithClock(func() time.Time { return now }))
+	auth := New(memstore.New(), WithClock(func() time.Time { return now }))
 	expiresAt := testNow.Add(time.Hour)
 	require.NoError(t, auth.AddUser(User{Name: "carol", Tokens: []string{"glpat-carol"}, ExpiresAt: &expiresAt}))
 	cred := jobartifacts.Credential{Kind: jobartifacts.PersonalToken, Token: "glpat-carol"}
@@ -244,7 +243,7 @@ func matrixPrincipal(t *testing.T, auth *Authorizer, i int) jobartifacts.Princip
 
 func newMatrixAuthorizer(t *testing.T) *Authorizer {
 	t.Helper()
-	auth := New(newFakeStore())
+	auth := New(memstore.New())
 	for _, col := range matrixPrincipals {
 		if !col.authenticated {
 			continue
@@ -494,6 +493,9 @@ type foreignPrincipal struct{}
 
 func (foreignPrincipal) Name() string { return "foreign" }
 
+// TestAuthorizeJobTokenSourceProjectGone: the allowlist message needs the
+// token's own project; without it the decision is an error (500), never an
+// Allow.
 func TestAuthorizeJobTokenSourceProjectGone(t *testing.T) {
 	auth, store := newTestAuthorizer(t)
 	ctx := context.Background()
@@ -502,9 +504,7 @@ func TestAuthorizeJobTokenSourceProjectGone(t *testing.T) {
 	target, err := store.Project(ctx, publicProjectID)
 	require.NoError(t, err)
 
-	store.mu.Lock()
-	delete(store.projects, deployerProjectID)
-	store.mu.Unlock()
+	store.failProjects(fmt.Errorf("project %d: %w", deployerProjectID, jobartifacts.ErrNotFound))
 
 	d, err := auth.Authorize(ctx, principal, jobartifacts.ActionReadArtifacts, target, nil)
 	require.ErrorIs(t, err, jobartifacts.ErrNotFound)
