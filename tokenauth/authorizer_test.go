@@ -408,10 +408,10 @@ func TestAuthorizeJobTokens(t *testing.T) {
 		return j
 	}
 	finished := job(runningJobID, privateProjectID, jobartifacts.StatusSuccess) // the token's own job, finished since Authenticate
-	fromPublicToPrivate := "403 Forbidden - Authentication by CI/CD job token not allowed from oss/public-tool to team/private-app."
-	fromDeployerToPublic := "403 Forbidden - Authentication by CI/CD job token not allowed from ops/deployer to oss/public-tool."
-	fromPublicToInternal := "403 Forbidden - Authentication by CI/CD job token not allowed from oss/public-tool to team/internal-lib."
-	fromPrivateToDeployer := "403 Forbidden - Authentication by CI/CD job token not allowed from team/private-app to ops/deployer."
+	fromPublicToPrivate := "403 Forbidden - Authentication by CI/CD job token not allowed from public-tool to private-app."
+	fromDeployerToPublic := "403 Forbidden - Authentication by CI/CD job token not allowed from deployer to public-tool."
+	fromPublicToInternal := "403 Forbidden - Authentication by CI/CD job token not allowed from public-tool to internal-lib."
+	fromPrivateToDeployer := "403 Forbidden - Authentication by CI/CD job token not allowed from private-app to deployer."
 
 	tests := []struct {
 		name        string

@@ -3,6 +3,7 @@ package tokenauth
 import (
 	"context"
 	"fmt"
+	"path"
 	"slices"
 
 	"github.com/ciartifacts/jobartifacts"
@@ -172,12 +173,19 @@ func (a *Authorizer) notAllowlisted(ctx context.Context, p *JobPrincipal, target
 	if err != nil {
 		return jobartifacts.Forbid(""), fmt.Errorf("tokenauth: project %d of job %d: %w", p.projectID, p.jobID, err)
 	}
-	return jobartifacts.Forbid(AllowlistMessage(source.PathWithNamespace, target.PathWithNamespace)), nil
+	return jobartifacts.Forbid(AllowlistMessage(projectPath(source), projectPath(target))), nil
+}
+
+// projectPath is GitLab's Project#path: the last segment of the full path,
+// which is what GitLab's allowlist message names ("app", not "group/app").
+func projectPath(p *jobartifacts.Project) string {
+	return path.Base(p.PathWithNamespace)
 }
 
 // AllowlistMessage is the 403 message GitLab gives when a job token of
 // project sourcePath is used on project targetPath, whose job token
-// allowlist does not list it.
+// allowlist does not list it. GitLab names the projects by their path, the
+// last segment of the full path.
 func AllowlistMessage(sourcePath, targetPath string) string {
 	return "403 Forbidden - Authentication by CI/CD job token not allowed from " + sourcePath + " to " + targetPath + "."
 }

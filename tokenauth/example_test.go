@@ -69,7 +69,7 @@ func Example() {
 	// bob read_artifacts: 403 ""
 	// anonymous read_artifacts: 404
 	// personal-token: 401
-	// job:200 read_artifacts: 403 "403 Forbidden - Authentication by CI/CD job token not allowed from team/tool to team/app."
+	// job:200 read_artifacts: 403 "403 Forbidden - Authentication by CI/CD job token not allowed from tool to app."
 	// job:200 read_artifacts: allowed
 }
 
