@@ -27,6 +27,9 @@ type serveConfig struct {
 	jobToken        string // the CI job token of the demo's running job
 	shutdownTimeout time.Duration
 	maxEntrySize    int64
+	maxUploadSize   int64
+	defaultExpireIn time.Duration
+	sweepInterval   time.Duration
 }
 
 // demoUser is the name of the demo's maintainer in logs.
@@ -41,16 +44,20 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&cfg.dataDir, "data", "./artifacts-data", "directory of the store (fsstore); created if missing")
 	fs.StringVar(&cfg.authFile, "auth", "", "JSON file of users and job tokens (tokenauth.Config)")
-	fs.BoolVar(&cfg.demo, "demo", false, "seed the data of GitLab's Job Artifacts API docs (see below)")
+	fs.BoolVar(&cfg.demo, "demo", false, "seed the data of GitLab's Job Artifacts API docs (see above)")
 	fs.StringVar(&cfg.token, "token", "", "with -demo: the maintainer's personal access token (default: generated and printed)")
 	fs.StringVar(&cfg.jobToken, "job-token", "", "with -demo: the CI job token of running job 100 (default: generated and printed)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long downloads in flight may take to finish after SIGINT or SIGTERM")
 	fs.Int64Var(&cfg.maxEntrySize, "max-entry-size", 0, "largest single file served from an archive, in bytes (0: no limit)")
+	fs.Int64Var(&cfg.maxUploadSize, "max-upload-size", 100<<20, "largest artifact file a runner may upload, in bytes (0: no limit)")
+	fs.DurationVar(&cfg.defaultExpireIn, "default-expire-in", 30*24*time.Hour, "how long uploads without expire_in are kept (0: forever)")
+	fs.DurationVar(&cfg.sweepInterval, "sweep-interval", 5*time.Minute, "how often expired artifacts are deleted (0: never)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: server [flags]
        server import [flags] archive.zip   (server import -h for its flags)
 
-Serves GitLab's Job Artifacts API (under /api/v4) from the store in -data.
+Serves GitLab's Job Artifacts API (under /api/v4) from the store in -data,
+runner uploads included, and deletes expired artifacts every -sweep-interval.
 Users and job tokens come from the -auth file (tokenauth.Config JSON):
 
   {"users": [{"name": "alice", "tokens": ["glpat-..."], "roles": {"1": "maintainer"}}],
@@ -71,6 +78,9 @@ Flags:
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q (run with -h for usage)", fs.Arg(0))
+	}
+	if cfg.sweepInterval < 0 {
+		return cfg, errors.New("-sweep-interval must not be negative")
 	}
 	if !cfg.demo && (cfg.token != "" || cfg.jobToken != "") {
 		return cfg, errors.New("-token and -job-token go with -demo; without it, give users in the -auth file")
@@ -106,12 +116,25 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error
 	if cfg.demo {
 		printTry(stdout, baseURL(ln.Addr()), cfg)
 	}
+	sweepCtx, stopSweeping := context.WithCancel(ctx)
+	defer stopSweeping()
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		if cfg.sweepInterval > 0 {
+			sweeper := jobartifacts.NewSweeper(store, jobartifacts.WithSweeperLogger(logger))
+			_ = sweeper.Run(sweepCtx, cfg.sweepInterval) // returns sweepCtx's error once we stop
+		}
+	}()
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	if err := serveUntilDone(ctx, srv, ln, cfg.shutdownTimeout); err != nil {
+	err = serveUntilDone(ctx, srv, ln, cfg.shutdownTimeout)
+	stopSweeping()
+	<-swept // the store closes after the last sweep
+	if err != nil {
 		return err
 	}
 	logger.Info("shut down")
@@ -152,6 +175,8 @@ func newServer(ctx context.Context, cfg serveConfig, store seedStore, logger *sl
 	api := jobartifacts.New(store, authz,
 		jobartifacts.WithLogger(logger),
 		jobartifacts.WithMaxEntrySize(cfg.maxEntrySize),
+		jobartifacts.WithMaxUploadSize(cfg.maxUploadSize),
+		jobartifacts.WithDefaultExpireIn(cfg.defaultExpireIn),
 	)
 	return logRequests(logger, api), nil
 }
@@ -226,5 +251,8 @@ try:
   curl --location --output artifacts.zip "%[7]s/jobs/artifacts/master/download?job=test&job_token=%[6]s"
   curl --header "PRIVATE-TOKEN: %[4]s" "%[7]s/jobs/42/artifacts/tree?recursive=true"
   curl --request POST --header "PRIVATE-TOKEN: %[4]s" "%[7]s/jobs/1/artifacts/keep"
-`, demoProjectPath, demoProjectID, demoUser, cfg.token, demoRunningJobID, cfg.jobToken, api)
+runner upload and download, as job %[5]d:
+  curl --request POST --header "JOB-TOKEN: %[6]s" --form "file=@artifacts.zip" "%[8]s/api/v4/jobs/%[5]d/artifacts?artifact_format=zip&artifact_type=archive&expire_in=1%%20week"
+  curl --location --output artifacts.zip --header "JOB-TOKEN: %[6]s" "%[8]s/api/v4/jobs/%[5]d/artifacts"
+`, demoProjectPath, demoProjectID, demoUser, cfg.token, demoRunningJobID, cfg.jobToken, api, base)
 }

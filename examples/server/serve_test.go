@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -250,4 +252,93 @@ func TestHelp(t *testing.T) {
 	var stderr bytes.Buffer
 	_ = run(context.Background(), []string{"-h"}, io.Discard, &stderr)
 	require.Contains(t, stderr.String(), "Only what is\nmissing is created")
+}
+
+// TestServeEndToEnd runs the program as `server -demo` does, on a free
+// port: the docs' first example, a runner upload to the demo's running job
+// and its runner download, the project-wide delete followed by the sweeper,
+// and a clean stop.
+func TestServeEndToEnd(t *testing.T) {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	logs, logWriter := io.Pipe()
+	var stdout bytes.Buffer
+	ran := make(chan error, 1)
+	go func() {
+		ran <- run(ctx, []string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-demo",
+			"-token", testToken, "-job-token", testJobToken, "-sweep-interval", "20ms"}, &stdout, logWriter)
+		logWriter.Close()
+	}()
+
+	// The address is in the log line that clients/run.sh waits for too.
+	lines := bufio.NewScanner(logs)
+	var base string
+	for base == "" && lines.Scan() {
+		if _, addr, ok := strings.Cut(lines.Text(), `msg="serving the Job Artifacts API" addr=`); ok {
+			base = "http://" + strings.Fields(addr)[0]
+		}
+	}
+	require.NotEmpty(t, base, "the server logs its address")
+	var logged bytes.Buffer
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		for lines.Scan() {
+			logged.WriteString(lines.Text() + "\n")
+		}
+	}()
+
+	do := func(method, path, header, token string, body io.Reader, contentType string) (int, []byte) {
+		req, err := http.NewRequest(method, base+path, body)
+		require.NoError(t, err)
+		req.Header.Set(header, token)
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, b
+	}
+
+	status, _ := do(http.MethodGet, "/api/v4/projects/1/jobs/42/artifacts", "PRIVATE-TOKEN", testToken, nil, "")
+	require.Equal(t, http.StatusOK, status)
+
+	upload := memstore.BuildZip(map[string]string{"deploy/report.txt": "deployed\n"})
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	part, err := mw.CreateFormFile("file", "artifacts.zip")
+	require.NoError(t, err)
+	_, err = part.Write(upload)
+	require.NoError(t, err)
+	require.NoError(t, mw.Close())
+	status, body := do(http.MethodPost, "/api/v4/jobs/100/artifacts?artifact_format=zip&artifact_type=archive&expire_in=1%20week",
+		"JOB-TOKEN", testJobToken, &form, mw.FormDataContentType())
+	require.Equal(t, http.StatusCreated, status, "body: %s", body)
+	status, body = do(http.MethodGet, "/api/v4/jobs/100/artifacts", "JOB-TOKEN", testJobToken, nil, "")
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, upload, body)
+
+	status, _ = do(http.MethodDelete, "/api/v4/projects/1/artifacts", "PRIVATE-TOKEN", testToken, nil, "")
+	require.Equal(t, http.StatusAccepted, status)
+	// The sweeper runs every 20ms; give it up to 10s on a loaded machine.
+	swept := false
+	for range 1000 {
+		if status, _ = do(http.MethodGet, "/api/v4/projects/1/jobs/42/artifacts", "PRIVATE-TOKEN", testToken, nil, ""); status == http.StatusNotFound {
+			swept = true
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.True(t, swept, "the sweeper deleted the expired archive")
+
+	stop()
+	require.NoError(t, <-ran)
+	<-drained
+	require.Contains(t, stdout.String(), "try:")
+	require.Contains(t, logged.String(), `msg="shut down"`)
+	require.NotContains(t, logged.String(), testToken)
+	require.NotContains(t, logged.String(), testJobToken)
 }
