@@ -149,7 +149,7 @@ func (s runnerURLStore) BlobURL(_ context.Context, key jobartifacts.BlobKey, fil
 // runnerFixture is a server with one private project (id 1, group/app), a
 // second project (id 2, other/lib), and running jobs with job tokens.
 type runnerFixture struct {
-	t      *testing.T
+	t      testing.TB
 	store  *runnerTrackingStore
 	authz  *tokenauth.Authorizer
 	srv    *httptest.Server
@@ -164,12 +164,12 @@ const (
 	runnerMaintainerToken = "glpat-maintainer"
 )
 
-func newRunnerFixture(t *testing.T, opts ...jobartifacts.Option) *runnerFixture {
+func newRunnerFixture(t testing.TB, opts ...jobartifacts.Option) *runnerFixture {
 	t.Helper()
 	return newRunnerFixtureWith(t, false, opts...)
 }
 
-func newRunnerFixtureWith(t *testing.T, withURLs bool, opts ...jobartifacts.Option) *runnerFixture {
+func newRunnerFixtureWith(t testing.TB, withURLs bool, opts ...jobartifacts.Option) *runnerFixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &runnerFixture{

@@ -1,0 +1,285 @@
+package jobartifacts_test
+
+import (
+	"archive/zip"
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/memstore"
+)
+
+// The memory check: uploading a 1 GiB archive through the handler keeps the
+// process's peak RSS (VmHWM) under 64 MiB. It runs in a child process, so
+// that the peak is the upload's alone, and in a binary built without -race,
+// whose shadow memory would dwarf what is measured.
+const (
+	uploadRSSChildEnv = "JOBARTIFACTS_UPLOAD_RSS_CHILD"
+	uploadRSSSize     = 1 << 30
+	uploadRSSLimit    = 64 << 20
+	// tailKept is what tailStore keeps of each blob: enough for a zip's end
+	// records and a small central directory, all that validation reads.
+	tailKept = 128 << 10
+)
+
+func TestUploadPeakRSS(t *testing.T) {
+	if os.Getenv(uploadRSSChildEnv) != "" {
+		uploadRSSChild(t)
+		return
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("VmHWM is read from /proc/self/status, which only Linux has")
+	}
+	child := childTestBinary(t)
+	cmd := exec.Command(child, "-test.run=^TestUploadPeakRSS$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), uploadRSSChildEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "child: %s", out)
+	var peakKiB, uploaded int64 = -1, -1
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "VmHWM_KiB="); ok {
+			peakKiB, err = strconv.ParseInt(v, 10, 64)
+			require.NoError(t, err)
+		}
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "uploaded_bytes="); ok {
+			uploaded, err = strconv.ParseInt(v, 10, 64)
+			require.NoError(t, err)
+		}
+	}
+	require.Positive(t, peakKiB, "child output: %s", out)
+	require.Greater(t, uploaded, int64(uploadRSSSize), "the whole archive went through")
+	t.Logf("peak RSS while uploading %d bytes: %.1f MiB", uploaded, float64(peakKiB)/1024)
+	require.Less(t, peakKiB*1024, int64(uploadRSSLimit))
+}
+
+// childTestBinary returns this test binary, or, when it was built with the
+// race detector, a copy of the package's tests built without it.
+func childTestBinary(t *testing.T) string {
+	t.Helper()
+	race := false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "-race" && s.Value == "true" {
+				race = true
+			}
+		}
+	}
+	if !race {
+		exe, err := os.Executable()
+		require.NoError(t, err)
+		return exe
+	}
+	bin := filepath.Join(t.TempDir(), "jobartifacts-rss.test")
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(gobin); err != nil {
+		gobin = "go"
+	}
+	build := exec.Command(gobin, "test", "-c", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		// The race binary itself stays under the limit too, only slower.
+		t.Logf("building the child without -race failed, measuring the race binary: %v: %s", err, out)
+		exe, err := os.Executable()
+		require.NoError(t, err)
+		return exe
+	}
+	return bin
+}
+
+// uploadRSSChild uploads a generated archive of uploadRSSSize bytes the way
+// GitLab Runner does and prints its peak RSS.
+func uploadRSSChild(t *testing.T) {
+	f := newRunnerFixture(t) // for its projects, authorizer and job helpers
+	// The same metadata, but blobs that keep only their tail.
+	store := &tailStore{Store: f.store.Store, blobs: make(map[jobartifacts.BlobKey]*tailBlob)}
+	srv := httptest.NewServer(jobartifacts.New(store, f.authz, jobartifacts.WithMaxUploadSize(2*uploadRSSSize)))
+	t.Cleanup(srv.Close)
+	f.runner.apiURL = srv.URL + "/api/v4"
+	jobID, token := f.addJob(runnerProjectID, jobartifacts.StatusRunning)
+
+	archive := generatedZip(uploadRSSSize)
+	start := time.Now()
+	resp := f.runner.upload(t, jobID, token, archive, runnerUploadOptions{artifactType: "archive", artifactFormat: "zip", expireIn: "1 day"})
+	require.Equal(t, http.StatusCreated, resp.status, string(resp.body))
+	a, ok := f.job(jobID).Archive()
+	require.True(t, ok)
+	require.Equal(t, archive.written(), a.Size)
+	t.Logf("uploaded %d bytes in %v", a.Size, time.Since(start))
+
+	status, err := os.ReadFile("/proc/self/status")
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB"))
+			fmt.Printf("VmHWM_KiB=%s\nuploaded_bytes=%d\n", kib, a.Size)
+		}
+	}
+}
+
+// zipStream is a zip archive written on the fly: one stored entry of
+// pseudo-random bytes, never held in memory.
+type zipStream struct {
+	*io.PipeReader
+	mu sync.Mutex
+	n  int64
+}
+
+func (z *zipStream) written() int64 {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return z.n
+}
+
+func generatedZip(size int64) *zipStream {
+	pr, pw := io.Pipe()
+	z := &zipStream{PipeReader: pr}
+	counted := &countingWriter{w: pw, z: z}
+	go func() {
+		bw := bufio.NewWriterSize(counted, 64<<10)
+		zw := zip.NewWriter(bw)
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: "big.bin", Method: zip.Store})
+		if err == nil {
+			_, err = io.CopyN(w, rand.NewChaCha8([32]byte{1, 2, 3}), size)
+		}
+		if err == nil {
+			err = zw.Close()
+		}
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+	}()
+	return z
+}
+
+type countingWriter struct {
+	w io.Writer
+	z *zipStream
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.z.mu.Lock()
+	c.z.n += int64(n)
+	c.z.mu.Unlock()
+	return n, err
+}
+
+// tailStore is a Store whose blobs keep only their size and last tailKept
+// bytes: enough to validate a zip's central directory, and no memory or
+// disk spent on the rest. Reads before the tail fail.
+type tailStore struct {
+	*memstore.Store
+	mu    sync.Mutex
+	blobs map[jobartifacts.BlobKey]*tailBlob
+}
+
+type tailBlob struct {
+	info jobartifacts.BlobInfo
+	tail []byte
+}
+
+var errBeforeTail = errors.New("tailStore: bytes before the tail are not kept")
+
+func (s *tailStore) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Reader) (jobartifacts.BlobInfo, error) {
+	ring := make([]byte, 0, 2*tailKept)
+	buf := make([]byte, 256<<10)
+	var size int64
+	for {
+		n, err := r.Read(buf)
+		size += int64(n)
+		ring = append(ring, buf[:n]...)
+		if len(ring) > tailKept {
+			ring = append(ring[:0], ring[len(ring)-tailKept:]...)
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return jobartifacts.BlobInfo{}, err
+		}
+		if err := ctx.Err(); err != nil {
+			return jobartifacts.BlobInfo{}, err
+		}
+	}
+	b := &tailBlob{info: jobartifacts.BlobInfo{Size: size, ModTime: time.Now(), ETag: fmt.Sprintf("%q", key)}, tail: ring}
+	s.mu.Lock()
+	s.blobs[key] = b
+	s.mu.Unlock()
+	return b.info, nil
+}
+
+func (s *tailStore) OpenBlob(_ context.Context, key jobartifacts.BlobKey) (jobartifacts.Blob, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.blobs[key]
+	if !ok {
+		return nil, jobartifacts.ErrNotFound
+	}
+	return b, nil
+}
+
+func (s *tailStore) DeleteBlob(_ context.Context, key jobartifacts.BlobKey) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.blobs[key]; !ok {
+		return jobartifacts.ErrNotFound
+	}
+	delete(s.blobs, key)
+	return nil
+}
+
+func (b *tailBlob) ReadAt(p []byte, off int64) (int, error) {
+	start := b.info.Size - int64(len(b.tail))
+	if off < start {
+		return 0, errBeforeTail
+	}
+	if off >= b.info.Size {
+		return 0, io.EOF
+	}
+	n := copy(p, b.tail[off-start:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (b *tailBlob) Close() error                { return nil }
+func (b *tailBlob) Info() jobartifacts.BlobInfo { return b.info }
+
+// BenchmarkRunnerUpload measures the upload route's throughput for a 64 MiB
+// archive streamed as GitLab Runner sends it, into a store that keeps only
+// the blob's tail.
+func BenchmarkRunnerUpload(b *testing.B) {
+	const size = 64 << 20
+	f := newRunnerFixture(b)
+	store := &tailStore{Store: f.store.Store, blobs: make(map[jobartifacts.BlobKey]*tailBlob)}
+	srv := httptest.NewServer(jobartifacts.New(store, f.authz, jobartifacts.WithMaxUploadSize(2*size)))
+	b.Cleanup(srv.Close)
+	f.runner.apiURL = srv.URL + "/api/v4"
+	b.SetBytes(size)
+	for b.Loop() {
+		b.StopTimer()
+		jobID, token := f.addJob(runnerProjectID, jobartifacts.StatusRunning)
+		b.StartTimer()
+		resp := f.runner.upload(b, jobID, token, generatedZip(size), runnerUploadOptions{artifactType: "archive", artifactFormat: "zip"})
+		require.Equal(b, http.StatusCreated, resp.status, string(resp.body))
+	}
+}
