@@ -63,7 +63,7 @@ var (
 	errTooLarge         = newAPIError(http.StatusRequestEntityTooLarge, "file size has reached maximum size limit")
 	errInternal         = newAPIError(http.StatusInternalServerError, "500 Internal Server Error")
 	errBadRequest       = newAPIError(http.StatusBadRequest, "400 Bad request")
-	errInvalidPath      = newAPIError(http.StatusBadRequest, "400 Bad request - invalid artifact path")
+	errInvalidPath      = errBadRequest // GitLab: a bare bad_request! for an invalid artifact path
 	errUnprocessable    = newAPIError(http.StatusUnprocessableEntity, "422 Unprocessable Entity - the archive entry cannot be extracted")
 )
 

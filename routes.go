@@ -14,12 +14,10 @@ func (h *Handler) routes() *mux.Router {
 	root := mux.NewRouter().UseEncodedPath().SkipClean(true)
 	root.NotFoundHandler = h.serve(func(http.ResponseWriter, *http.Request) error { return errRouteNotFound })
 	root.MethodNotAllowedHandler = h.serve(func(http.ResponseWriter, *http.Request) error { return errMethodNotAllowed })
-
-	api := root
-	if h.cfg.basePath != "" {
-		api = root.PathPrefix(h.cfg.basePath).Subrouter()
-		api.NotFoundHandler = root.NotFoundHandler
-		api.MethodNotAllowedHandler = root.MethodNotAllowedHandler
+	// The base path is part of each pattern rather than a PathPrefix
+	// subrouter: gorilla/mux loses "method not allowed" (405) in subrouters.
+	handle := func(pattern string, fn endpoint, methods ...string) {
+		root.Handle(h.cfg.basePath+pattern, h.serve(fn)).Methods(methods...)
 	}
 	read := []string{http.MethodGet, http.MethodHead}
 
@@ -30,14 +28,15 @@ func (h *Handler) routes() *mux.Router {
 		p := "/projects/" + id
 		// Routes 2 and 4: the ref may hold slashes, so they are told apart
 		// by what follows it (refRoute).
-		api.Handle(p+"/jobs/artifacts/{rest:.+}", h.serve(h.refRoute)).Methods(read...)
-		api.Handle(p+"/jobs/{job_id}/artifacts", h.serve(h.downloadJobArchive)).Methods(read...)                 // 1
-		api.Handle(p+"/jobs/{job_id}/artifacts", h.serve(h.deleteJobArtifacts)).Methods(http.MethodDelete)       // 6
-		api.Handle(p+"/jobs/{job_id}/artifacts/keep", h.serve(h.keepArtifacts)).Methods(http.MethodPost)         // 5
-		api.Handle(p+"/jobs/{job_id}/artifacts/tree", h.serve(h.listArtifactsTree)).Methods(read...)             // 8
-		api.Handle(p+"/jobs/{job_id}/artifacts/{artifact_path:.*}", h.serve(h.downloadJobFile)).Methods(read...) // 3
-		api.Handle(p+"/artifacts", h.serve(h.deleteProjectArtifacts)).Methods(http.MethodDelete)                 // 7
+		handle(p+"/jobs/artifacts/{rest:.+}", h.refRoute, read...)
+		handle(p+"/jobs/{job_id}/artifacts", h.downloadJobArchive, read...)                 // 1
+		handle(p+"/jobs/{job_id}/artifacts", h.deleteJobArtifacts, http.MethodDelete)       // 6
+		handle(p+"/jobs/{job_id}/artifacts/keep", h.keepArtifacts, http.MethodPost)         // 5
+		handle(p+"/jobs/{job_id}/artifacts/tree", h.listArtifactsTree, read...)             // 8
+		handle(p+"/jobs/{job_id}/artifacts/{artifact_path:.*}", h.downloadJobFile, read...) // 3
+		handle(p+"/artifacts", h.deleteProjectArtifacts, http.MethodDelete)                 // 7
 	}
-	h.runnerRoutes(api)
+	handle("/jobs/{job_id}/artifacts", h.uploadArtifact, http.MethodPost) // 9
+	handle("/jobs/{job_id}/artifacts", h.runnerDownloadArchive, read...)  // 10
 	return root
 }

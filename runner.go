@@ -78,12 +78,6 @@ func knownArtifactFormat(format string) bool {
 	return format == ArtifactFormatZip || format == ArtifactFormatGzip || format == ArtifactFormatRaw
 }
 
-// runnerRoutes adds routes 9 and 10 to api.
-func (h *Handler) runnerRoutes(api *mux.Router) {
-	api.Handle("/jobs/{job_id}/artifacts", h.serve(h.uploadArtifact)).Methods(http.MethodPost)                        // 9
-	api.Handle("/jobs/{job_id}/artifacts", h.serve(h.runnerDownloadArchive)).Methods(http.MethodGet, http.MethodHead) // 10
-}
-
 // runnerCredential is the job token of a runner request, in GitLab's order:
 // the token parameter, the JOB-TOKEN header, then job_token.
 func runnerCredential(r *http.Request) Credential {
