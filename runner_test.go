@@ -347,7 +347,7 @@ func TestRunnerDownload(t *testing.T) {
 		{name: "no token", jobID: target, status: 401, body: `{"message":"401 Unauthorized"}`},
 		{name: "unknown token", jobID: target, token: "glcbt-nope", status: 401, body: `{"message":"401 Unauthorized"}`},
 		{name: "finished job's token", jobID: target, token: targetToken, status: 401, body: `{"message":"401 Unauthorized"}`},
-		{name: "other project, not allowlisted", jobID: target, token: otherToken, status: 403, body: `{"message":"` + tokenauth.AllowlistMessage("other/lib", "group/app") + `"}`},
+		{name: "other project, not allowlisted", jobID: target, token: otherToken, status: 403, body: `{"message":"` + tokenauth.AllowlistMessage("lib", "app") + `"}`},
 		{name: "unknown job", jobID: 999999, token: dependentToken, status: 403, body: `{"message":"403 Forbidden"}`},
 		{name: "job without archive", jobID: empty, token: dependentToken, status: 404, body: `{"message":"404 Not Found"}`},
 		{name: "same project", jobID: target, token: dependentToken, status: 200},
