@@ -36,9 +36,9 @@ const (
 	apiTokenExpired    = "glpat-expired-1a8b5c6d7e"
 	apiTokenBad        = "glpat-not-a-real-token-000"
 
-	apiJobTokenOwn      = "glcbt-own-project-2b7c9d0e1f" // running job 107 of project 1
-	apiJobTokenAllowed  = "glcbt-allowlisted-4d9e1f2a3b" // running job 300 of project 3, allowlisted by project 1
-	apiJobTokenDenied   = "glcbt-not-allowed-6f1a3b4c5d" // running job 400 of project 4
+	apiJobTokenOwn      = "glcbt-own-project-2b7c9d0e1f"  // running job 107 of project 1
+	apiJobTokenAllowed  = "glcbt-allowlisted-4d9e1f2a3b"  // running job 300 of project 3, allowlisted by project 1
+	apiJobTokenDenied   = "glcbt-not-allowed-6f1a3b4c5d"  // running job 400 of project 4
 	apiJobTokenFinished = "glcbt-finished-job-8a3b5c6d7e" // job 100, which succeeded: no longer valid
 )
 
@@ -81,7 +81,9 @@ func apiBuildZip(t testing.TB, entries ...apiZipEntry) []byte {
 	return buf.Bytes()
 }
 
-func deflated(name, body string) apiZipEntry { return apiZipEntry{name: name, body: body, method: zip.Deflate} }
+func deflated(name, body string) apiZipEntry {
+	return apiZipEntry{name: name, body: body, method: zip.Deflate}
+}
 
 // apiOddArchive is job 100's archive: names that must be matched exactly,
 // and one entry of each compression method served.
@@ -142,6 +144,8 @@ type apiFixtureConfig struct {
 	// wrapAuthz replaces the Authorizer the handler sees.
 	wrapAuthz func(jobartifacts.Authorizer) jobartifacts.Authorizer
 	options   []jobartifacts.Option
+	// tls serves over HTTPS.
+	tls bool
 }
 
 // newAPIFixture seeds projects 1–5, their pipelines, jobs, users and job
@@ -169,7 +173,12 @@ func newAPIFixture(t testing.TB, cfg apiFixtureConfig) *apiFixture {
 		jobartifacts.WithClock(func() time.Time { return apiNow }),
 		jobartifacts.WithLogger(slog.New(slog.NewTextHandler(f.logs, nil))),
 	}, cfg.options...)
-	f.server = httptest.NewServer(jobartifacts.New(store, authz, opts...))
+	f.server = httptest.NewUnstartedServer(jobartifacts.New(store, authz, opts...))
+	if cfg.tls {
+		f.server.StartTLS()
+	} else {
+		f.server.Start()
+	}
 	t.Cleanup(f.server.Close)
 	client := *f.server.Client()
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -227,14 +236,27 @@ func (f *apiFixture) seed(t testing.TB) {
 		job(108, 1, 10, "docs", "success"),
 		job(109, 1, 10, "unicode-name", "success"),
 		job(113, 1, 13, "test", "success"),
+		job(110, 1, 10, "artifacts-for-developers", "success"),
+		job(111, 1, 10, "artifacts-for-nobody", "success"),
+		job(112, 1, 10, "latin-name", "success"),
+		job(114, 1, 10, "nameless", "success"),
 		job(200, 2, 20, "build", "success"),
 		job(300, 3, 30, "build", "running"),
 		job(400, 4, 40, "build", "running"),
 		job(500, 5, 50, "build", "success"),
 	}
-	jobs[5].ArtifactsLocked = true // job 105: kept, so its expired archive is still available
+	byID := make(map[int64]jobartifacts.Job, len(jobs))
 	for _, j := range jobs {
+		switch j.ID {
+		case 105:
+			j.ArtifactsLocked = true // kept, so its expired archive is still available
+		case 110:
+			j.ArtifactsAccess = "developer"
+		case 111:
+			j.ArtifactsAccess = "none"
+		}
 		require.NoError(t, f.store.PutJob(ctx, j))
+		byID[j.ID] = j
 	}
 
 	archives := []struct {
@@ -243,27 +265,31 @@ func (f *apiFixture) seed(t testing.TB) {
 		expireAt *time.Time
 		filename string
 	}{
-		{job: jobs[0], entries: apiOddArchive},
-		{job: jobs[1], entries: apiTestArchive},
-		{job: jobs[2], entries: []apiZipEntry{deflated("feature.txt", "feature branch\n")}},
-		{job: jobs[4], entries: []apiZipEntry{deflated("old.txt", "expired but not swept\n")}, expireAt: &past},
-		{job: jobs[5], entries: []apiZipEntry{deflated("kept.txt", "kept forever\n")}, expireAt: &past},
-		{job: jobs[6], entries: []apiZipEntry{deflated("rspec.xml", "<testsuites/>\n")}, expireAt: ptr(apiNow.Add(7 * 24 * time.Hour))},
-		{job: jobs[8], entries: apiTreeArchive},
-		{job: jobs[9], entries: []apiZipEntry{deflated("x.txt", "x\n")}, filename: "日本.zip"},
-		{job: jobs[10], entries: []apiZipEntry{deflated("hello.txt", "from a failed pipeline\n")}},
-		{job: jobs[11], entries: []apiZipEntry{deflated("public.txt", "public artifact\n")}},
-		{job: jobs[14], entries: []apiZipEntry{deflated("nopipes.txt", "no public pipelines\n")}},
+		{job: byID[100], entries: apiOddArchive},
+		{job: byID[101], entries: apiTestArchive},
+		{job: byID[102], entries: []apiZipEntry{deflated("feature.txt", "feature branch\n")}},
+		{job: byID[104], entries: []apiZipEntry{deflated("old.txt", "expired but not swept\n")}, expireAt: &past},
+		{job: byID[105], entries: []apiZipEntry{deflated("kept.txt", "kept forever\n")}, expireAt: &past},
+		{job: byID[106], entries: []apiZipEntry{deflated("rspec.xml", "<testsuites/>\n")}, expireAt: ptr(apiNow.Add(7 * 24 * time.Hour))},
+		{job: byID[108], entries: apiTreeArchive},
+		{job: byID[109], entries: []apiZipEntry{deflated("x.txt", "x\n")}, filename: "日本.zip"},
+		{job: byID[113], entries: []apiZipEntry{deflated("hello.txt", "from a failed pipeline\n")}},
+		{job: byID[110], entries: []apiZipEntry{deflated("dev.txt", "developers only\n")}},
+		{job: byID[111], entries: []apiZipEntry{deflated("none.txt", "nobody\n")}},
+		{job: byID[112], entries: []apiZipEntry{deflated("x.txt", "x\n")}, filename: "résumé.zip"},
+		{job: byID[114], entries: []apiZipEntry{deflated("x.txt", "x\n")}, filename: "-"},
+		{job: byID[200], entries: []apiZipEntry{deflated("public.txt", "public artifact\n")}},
+		{job: byID[500], entries: []apiZipEntry{deflated("nopipes.txt", "no public pipelines\n")}},
 	}
 	for _, a := range archives {
 		data := apiBuildZip(t, a.entries...)
 		f.storeArtifact(t, a.job, jobartifacts.Artifact{FileType: jobartifacts.ArtifactTypeArchive, FileFormat: "zip",
-			Filename: cmpOr(a.filename, "artifacts.zip"), ExpireAt: a.expireAt}, data)
+			Filename: artifactFilename(a.filename), ExpireAt: a.expireAt}, data)
 		f.archives[a.job.ID] = data
 	}
 	// Job 103 has a log but no archive; job 106 a log next to its archive.
-	f.storeArtifact(t, jobs[3], jobartifacts.Artifact{FileType: jobartifacts.ArtifactTypeTrace, FileFormat: "raw", Filename: "job.log"}, []byte("log\n"))
-	f.storeArtifact(t, jobs[6], jobartifacts.Artifact{FileType: jobartifacts.ArtifactTypeTrace, FileFormat: "raw", Filename: "job.log",
+	f.storeArtifact(t, byID[103], jobartifacts.Artifact{FileType: jobartifacts.ArtifactTypeTrace, FileFormat: "raw", Filename: "job.log"}, []byte("log\n"))
+	f.storeArtifact(t, byID[106], jobartifacts.Artifact{FileType: jobartifacts.ArtifactTypeTrace, FileFormat: "raw", Filename: "job.log",
 		ExpireAt: ptr(apiNow.Add(7 * 24 * time.Hour))}, []byte("rspec log\n"))
 
 	users := []tokenauth.User{
@@ -281,6 +307,19 @@ func (f *apiFixture) seed(t testing.TB) {
 		apiJobTokenOwn: 107, apiJobTokenAllowed: 300, apiJobTokenDenied: 400, apiJobTokenFinished: 100,
 	} {
 		require.NoError(t, f.authz.AddJobToken(token, jobID))
+	}
+}
+
+// artifactFilename is the seeded archive's Filename: "" means the usual
+// "artifacts.zip", "-" none at all.
+func artifactFilename(name string) string {
+	switch name {
+	case "":
+		return "artifacts.zip"
+	case "-":
+		return ""
+	default:
+		return name
 	}
 }
 
@@ -315,7 +354,7 @@ func apiFullJob() jobartifacts.Job {
 			ID: 1, Username: "root", Name: "Administrator", State: "active", Locked: false,
 			AvatarURL: "https://gravatar.example/avatar/root", WebURL: "https://gitlab.example.com/root",
 			CreatedAt: ptr(time.Date(2015, 12, 21, 13, 14, 24, 77_000_000, time.UTC)),
-			Bio: "bio", Location: "Earth", PublicEmail: "root@example.com", LinkedIn: "in/root", Twitter: "@root",
+			Bio:       "bio", Location: "Earth", PublicEmail: "root@example.com", LinkedIn: "in/root", Twitter: "@root",
 			Discord: "root#1", WebsiteURL: "https://root.example", Organization: "Example", JobTitle: "Admin",
 			Pronouns: "they/them", Bot: false, WorkInformation: "Admin at Example", Followers: 2, Following: 3,
 			LocalTime: "12:00 PM",

@@ -276,6 +276,7 @@ func TestServerErrorsAreLoggedNotShown(t *testing.T) {
 		method string
 		target string
 		header http.Header
+		logs   string // also in the log: which action failed
 	}{
 		{name: "project lookup", fault: "Project", target: p1 + "/jobs/100/artifacts", header: asReporter},
 		{name: "project lookup by path", fault: "ProjectByPath", target: "/api/v4/projects/group%2Fsub%2Fmy%2Eproj/jobs/100/artifacts?private_token=" + apiTokenReporter},
@@ -290,7 +291,10 @@ func TestServerErrorsAreLoggedNotShown(t *testing.T) {
 		{name: "delete blob", fault: "DeleteBlob", method: "DELETE", target: p1 + "/jobs/106/artifacts", header: asMaintainer},
 		{name: "expire project artifacts", fault: "ExpireProjectArtifacts", method: "DELETE", target: p1 + "/artifacts", header: asMaintainer},
 		{name: "authenticate", authz: true, target: p1 + "/jobs/100/artifacts", header: asReporter},
-		{name: "authorize", authz: true, target: "/api/v4/projects/2/jobs/200/artifacts", header: asMaintainer},
+		{name: "authorize read", authz: true, target: "/api/v4/projects/2/jobs/200/artifacts", header: asMaintainer, logs: "read_artifacts"},
+		{name: "authorize keep", authz: true, method: "POST", target: "/api/v4/projects/2/jobs/200/artifacts/keep", header: asMaintainer, logs: "keep_artifacts"},
+		{name: "authorize delete", authz: true, method: "DELETE", target: "/api/v4/projects/2/jobs/200/artifacts", header: asMaintainer, logs: "delete_artifacts"},
+		{name: "authorize delete project", authz: true, method: "DELETE", target: "/api/v4/projects/2/artifacts", header: asMaintainer, logs: "delete_project_artifacts"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -315,6 +319,7 @@ func TestServerErrorsAreLoggedNotShown(t *testing.T) {
 			logs := f.logs.String()
 			assert.Contains(t, logs, "disk on fire", "the cause is logged")
 			assert.Contains(t, logs, "status=500")
+			assert.Contains(t, logs, tc.logs)
 			for _, token := range []string{apiTokenReporter, apiTokenDeveloper, apiTokenMaintainer, apiJobTokenOwn} {
 				assert.NotContains(t, logs, token, "a token reached the log")
 			}
@@ -423,6 +428,16 @@ func TestAuthorizerSentinels(t *testing.T) {
 			assert.Equal(t, tc.body, string(resp.body))
 		})
 	}
+	t.Run("a hidden job looks missing", func(t *testing.T) {
+		f := newAPIFixture(t, apiFixtureConfig{wrapAuthz: func(a jobartifacts.Authorizer) jobartifacts.Authorizer {
+			return hideJobsAuthorizer{a}
+		}})
+		hidden := f.do(t, "GET", p1+"/jobs/100/artifacts/hello.txt", asReporter)
+		missing := f.do(t, "GET", p1+"/jobs/999999/artifacts/hello.txt", asReporter)
+		assert.Equal(t, 404, hidden.status)
+		assert.Equal(t, bodyJobNotFound, string(hidden.body))
+		assert.Equal(t, string(missing.body), string(hidden.body))
+	})
 	t.Run("authenticate ErrUnauthorized", func(t *testing.T) {
 		f := newAPIFixture(t, apiFixtureConfig{wrapAuthz: func(a jobartifacts.Authorizer) jobartifacts.Authorizer {
 			return &faultyAuthorizer{Authorizer: a, authnFailToken: apiTokenReporter, err: fmt.Errorf("expired: %w", jobartifacts.ErrUnauthorized)}
@@ -447,4 +462,24 @@ type anonymousAuthorizer struct{ jobartifacts.Authorizer }
 
 func (anonymousAuthorizer) Authenticate(context.Context, jobartifacts.Credential) (jobartifacts.Principal, error) {
 	return nil, nil
+}
+
+// hideJobsAuthorizer hides every job while allowing at project level.
+type hideJobsAuthorizer struct{ jobartifacts.Authorizer }
+
+func (a hideJobsAuthorizer) Authorize(ctx context.Context, p jobartifacts.Principal, action jobartifacts.Action, project *jobartifacts.Project, job *jobartifacts.Job) (jobartifacts.Decision, error) {
+	if job != nil {
+		return jobartifacts.Hide(), nil
+	}
+	return a.Authorizer.Authorize(ctx, p, action, project, job)
+}
+
+// TestTreeLinksOverHTTPS: pagination links carry the request's scheme.
+func TestTreeLinksOverHTTPS(t *testing.T) {
+	f := newAPIFixture(t, apiFixtureConfig{tls: true})
+	require.True(t, strings.HasPrefix(f.server.URL, "https://"))
+	resp := f.do(t, "GET", tree+"?per_page=2", asReporter)
+	require.Equal(t, 200, resp.status)
+	link := "<" + f.server.URL + tree + "?page=%d&per_page=2>"
+	assert.Equal(t, fmt.Sprintf(link+`; rel="next", `+link+`; rel="first", `+link+`; rel="last"`, 2, 1, 2), resp.header.Get("Link"))
 }
