@@ -321,14 +321,13 @@ func (h *Handler) storeUploadedFile(ctx context.Context, project *Project, job *
 			return nil, fmt.Errorf("store uploaded artifact: %w", err)
 		}
 	}
-	a.Size = info.Size
-	a.SHA256 = hex.EncodeToString(src.sum.Sum(nil))
-	up := &receivedUpload{artifact: a}
 	if info.Size != src.n {
 		h.discardBlob(ctx, a.Blob)
 		return nil, fmt.Errorf("store uploaded artifact: stored %d bytes of %d", info.Size, src.n)
 	}
-	return up, nil
+	a.Size = info.Size
+	a.SHA256 = hex.EncodeToString(src.sum.Sum(nil))
+	return &receivedUpload{artifact: a}, nil
 }
 
 // validateArchiveBlob checks that a stored archive is a zip whose central
