@@ -80,7 +80,7 @@ func TestParseExpireIn(t *testing.T) {
 		{in: "1.5 days", want: 36 * time.Hour},
 		{in: ".5 hours", want: 30 * time.Minute},
 		{in: "1 day 30", want: day + 30*time.Second}, // a trailing number counts seconds
-		{in: "1 2 days", want: 2 * day},             // a number before a number adds nothing
+		{in: "1 2 days", want: 2 * day},              // a number before a number adds nothing
 		{in: "1 Week", want: week},
 		{in: "2 HOURS", want: 2 * time.Hour},
 		{in: "week", want: week}, // a leading unit counts once
