@@ -57,6 +57,22 @@ func TestHiddenProjectLooksMissing(t *testing.T) {
 	}
 }
 
+// TestHiddenProjectBeforeJobLookup: visibility is decided before the job is
+// looked up, so a failing job lookup cannot reveal a hidden project.
+func TestHiddenProjectBeforeJobLookup(t *testing.T) {
+	f := newAPIFixture(t, apiFixtureConfig{wrapStore: func(s *memstore.Store) jobartifacts.Store {
+		return &faultyStore{Store: s, faults: map[string]error{"Job": errDiskOnFire}}
+	}})
+	hidden := f.do(t, "GET", p1+"/jobs/100/artifacts", asOutsider)
+	assert.Equal(t, 404, hidden.status)
+	assert.Equal(t, bodyProjectNotFound, string(hidden.body))
+	forbidden := f.do(t, "GET", p1+"/jobs/100/artifacts", asGuest)
+	assert.Equal(t, 403, forbidden.status, "project-level 403 also comes before the job")
+	assert.Empty(t, f.logs.String())
+	member := f.do(t, "GET", p1+"/jobs/100/artifacts", asReporter)
+	assert.Equal(t, 500, member.status, "a member's request does reach the job lookup")
+}
+
 // apiStep is one request of a scenario whose steps change the store.
 type apiStep struct {
 	apiCase
