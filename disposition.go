@@ -19,16 +19,54 @@ func archiveFilename(a Artifact) string {
 //
 //	attachment; filename="artifacts.zip"; filename*=UTF-8''artifacts.zip
 func attachmentDisposition(name string) string {
-	ascii := make([]rune, 0, len(name))
-	for _, c := range name {
-		if c > 0x7e || c < 0x20 {
-			c = '?' // Rails transliterates what it cannot show in ASCII
-		}
-		ascii = append(ascii, c)
-	}
 	return fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`,
-		percentEscape(string(ascii), isTraditionalSafe), percentEscape(name, isRFC5987Safe))
+		percentEscape(transliterate(name), isTraditionalSafe), percentEscape(name, isRFC5987Safe))
 }
+
+// transliterate spells name in ASCII as Rails' I18n.transliterate does:
+// Latin letters lose their accents ("résumé" → "resume"), ligatures are
+// spelled out, and anything else becomes "?".
+func transliterate(name string) string {
+	var b strings.Builder
+	for _, c := range name {
+		switch {
+		case c >= 0x20 && c <= 0x7e:
+			b.WriteRune(c)
+		case latinASCII[c] != "":
+			b.WriteString(latinASCII[c])
+		default:
+			b.WriteByte('?')
+		}
+	}
+	return b.String()
+}
+
+// latinASCII is the Latin-1 and Latin Extended-A part of Rails' default
+// transliteration table.
+var latinASCII = func() map[rune]string {
+	m := map[rune]string{
+		'Æ': "AE", 'æ': "ae", 'Ð': "D", 'ð': "d", 'Ø': "O", 'ø': "o", 'Þ': "Th", 'þ': "th",
+		'ß': "ss", 'Œ': "OE", 'œ': "oe", 'Đ': "D", 'đ': "d", 'Ħ': "H", 'ħ': "h", 'ı': "i",
+		'Ĳ': "IJ", 'ĳ': "ij", 'ĸ': "k", 'Ŀ': "L", 'ŀ': "l", 'Ł': "L", 'ł': "l", 'ŉ': "'n",
+		'Ŋ': "NG", 'ŋ': "ng", 'Ŧ': "T", 'ŧ': "t",
+	}
+	// Runs of accented letters, by the base letter each one carries.
+	for _, run := range []struct {
+		from rune
+		base string
+	}{
+		{'À', "AAAAAA"}, {'Ç', "CEEEEIIII"}, {'Ñ', "NOOOOO"}, {'Ù', "UUUUY"},
+		{'à', "aaaaaa"}, {'ç', "ceeeeiiii"}, {'ñ', "nooooo"}, {'ù', "uuuuy"}, {'ÿ', "y"},
+		{'Ā', "AaAaAaCcCcCcCcDd"}, {'Ē', "EeEeEeEeEeGgGgGgGgHh"}, {'Ĩ', "IiIiIiIi"}, {'İ', "I"},
+		{'Ĵ', "JjKk"}, {'Ĺ', "LlLlLl"}, {'Ń', "NnNnNn"}, {'Ō', "OoOoOo"}, {'Ŕ', "RrRrRrSsSsSsSs"},
+		{'Ţ', "TtTt"}, {'Ũ', "UuUuUuUuUuUuWwYyYZzZzZz"},
+	} {
+		for i, base := range run.base {
+			m[run.from+rune(i)] = string(base)
+		}
+	}
+	return m
+}()
 
 // isTraditionalSafe: the characters Rails leaves as they are in filename="…".
 func isTraditionalSafe(c byte) bool {
