@@ -337,6 +337,9 @@ func TestHandlerResponses(t *testing.T) {
 		{name: "tree last page", target: tree + "?recursive=true&per_page=3&page=3", header: asReporter, status: 200,
 			body:    `[{"name":"index.html","path":"docs/index.html","type":"file","size":14,"mode":"100644"}]`,
 			headers: map[string]string{"X-Page": "3", "X-Next-Page": "", "X-Prev-Page": "2"}},
+		{name: "tree page past the end has no previous page (Kaminari out_of_range)", target: tree + "?recursive=true&per_page=3&page=9", header: asReporter, status: 200,
+			body:    `[]`,
+			headers: map[string]string{"X-Page": "9", "X-Next-Page": "", "X-Prev-Page": "", "X-Total-Pages": "3"}},
 		{name: "tree per_page over 100 is capped", target: tree + "?per_page=500", header: asReporter, status: 200,
 			headers: map[string]string{"X-Per-Page": "100", "X-Total-Pages": "1"},
 			body: `[{"name":"bin","path":"bin","type":"directory","mode":"040000"},{"name":"docs","path":"docs","type":"directory","mode":"040000"},` +

@@ -57,10 +57,10 @@ func (p pagination) apply(w http.ResponseWriter, r *http.Request, items []treeEn
 	link := func(rel string, page int) {
 		links = append(links, fmt.Sprintf(`<%s>; rel="%s"`, pageURL(r, page, p.perPage), rel))
 	}
-	if p.page > 1 {
-		prev := min(p.page-1, totalPages)
-		hdr.Set("X-Prev-Page", strconv.Itoa(prev))
-		link("prev", prev)
+	// Kaminari has no previous page past the last one (out of range).
+	if p.page > 1 && p.page <= totalPages {
+		hdr.Set("X-Prev-Page", strconv.Itoa(p.page-1))
+		link("prev", p.page-1)
 	}
 	if p.page < totalPages {
 		hdr.Set("X-Next-Page", strconv.Itoa(p.page+1))
