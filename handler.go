@@ -101,6 +101,20 @@ func (h *Handler) projectAccess(r *http.Request, action Action, acceptJobToken b
 	return access{principal: p, project: project}, nil
 }
 
+// jobAccess runs the checks of a job route: those of projectAccess, then the
+// job (404) and the job-level permission.
+func (h *Handler) jobAccess(r *http.Request, action Action, acceptJobToken bool) (access, *Job, error) {
+	a, err := h.projectAccess(r, action, acceptJobToken)
+	if err != nil {
+		return access{}, nil, err
+	}
+	j, err := h.job(r, a, action)
+	if err != nil {
+		return access{}, nil, err
+	}
+	return a, j, nil
+}
+
 // project resolves the :id route variable: a decimal id, or a URL-encoded
 // full path. A path without a "/" names no project.
 func (h *Handler) project(ctx context.Context, rawID string) (*Project, error) {
@@ -190,11 +204,7 @@ func artifactPath(raw string) (string, error) {
 // downloadJobArchive is route 1: the whole archive of a job. Expiry is not
 // checked here, as in GitLab: expired archives are served until swept.
 func (h *Handler) downloadJobArchive(w http.ResponseWriter, r *http.Request) error {
-	a, err := h.projectAccess(r, ActionReadArtifacts, true)
-	if err != nil {
-		return err
-	}
-	j, err := h.job(r, a, ActionReadArtifacts)
+	_, j, err := h.jobAccess(r, ActionReadArtifacts, true)
 	if err != nil {
 		return err
 	}
@@ -279,11 +289,7 @@ func (h *Handler) downloadRefFile(w http.ResponseWriter, r *http.Request, rawRef
 // downloadJobFile is route 3: one file of a job's archive, which must not
 // have expired (unless kept). The Content-Type follows the file extension.
 func (h *Handler) downloadJobFile(w http.ResponseWriter, r *http.Request) error {
-	a, err := h.projectAccess(r, ActionReadArtifacts, true)
-	if err != nil {
-		return err
-	}
-	j, err := h.job(r, a, ActionReadArtifacts)
+	_, j, err := h.jobAccess(r, ActionReadArtifacts, true)
 	if err != nil {
 		return err
 	}
@@ -377,11 +383,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, j *Job, name
 // keepArtifacts is route 5: the job's artifacts stop expiring; the answer is
 // GitLab's Job entity.
 func (h *Handler) keepArtifacts(w http.ResponseWriter, r *http.Request) error {
-	a, err := h.projectAccess(r, ActionKeepArtifacts, false)
-	if err != nil {
-		return err
-	}
-	j, err := h.job(r, a, ActionKeepArtifacts)
+	a, j, err := h.jobAccess(r, ActionKeepArtifacts, false)
 	if err != nil {
 		return err
 	}
@@ -399,11 +401,7 @@ func (h *Handler) keepArtifacts(w http.ResponseWriter, r *http.Request) error {
 // deleteJobArtifacts is route 6: every artifact of the job but its log goes;
 // 204 also when there was nothing to delete.
 func (h *Handler) deleteJobArtifacts(w http.ResponseWriter, r *http.Request) error {
-	a, err := h.projectAccess(r, ActionDeleteArtifacts, false)
-	if err != nil {
-		return err
-	}
-	j, err := h.job(r, a, ActionDeleteArtifacts)
+	a, j, err := h.jobAccess(r, ActionDeleteArtifacts, false)
 	if err != nil {
 		return err
 	}
@@ -444,11 +442,7 @@ func (h *Handler) listArtifactsTree(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	a, err := h.projectAccess(r, ActionReadArtifacts, true)
-	if err != nil {
-		return err
-	}
-	j, err := h.job(r, a, ActionReadArtifacts)
+	_, j, err := h.jobAccess(r, ActionReadArtifacts, true)
 	if err != nil {
 		return err
 	}
