@@ -35,6 +35,15 @@
 // job. Package tokenauth is a ready-made Authorizer with GitLab's roles,
 // public pipelines and CI/CD job tokens.
 //
+// # Runner and expiry
+//
+// The runner routes take GitLab Runner's upload (POST /jobs/:id/artifacts,
+// a chunked multipart body streamed to the BlobStore, at most
+// WithMaxUploadSize bytes, expire_in parsed by ParseExpireIn) and its
+// download (GET /jobs/:id/artifacts), both with the job token of a running
+// job. A Sweeper deletes expired artifacts that were not kept: call
+// Sweep once, or Run it every so often.
+//
 // # Errors
 //
 // Stores and Authorizers report failures with the sentinel errors of this
