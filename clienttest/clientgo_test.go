@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"testing"
 
@@ -339,7 +340,7 @@ func TestClientGoErrors(t *testing.T) {
 			func(j gitlab.JobsServiceInterface) (*gitlab.Response, error) {
 				_, r, err := j.GetJobArtifacts(otherPath, otherJobID)
 				return r, err
-			}, http.StatusForbidden, "{message: 403 Forbidden - Authentication by CI/CD job token not allowed from " + projectPath + " to " + otherPath + ".}"},
+			}, http.StatusForbidden, "{message: 403 Forbidden - Authentication by CI/CD job token not allowed from " + path.Base(projectPath) + " to " + path.Base(otherPath) + ".}"},
 		{"reporter cannot keep", reporter,
 			func(j gitlab.JobsServiceInterface) (*gitlab.Response, error) {
 				_, r, err := j.KeepArtifacts(projectPath, olderBuildJobID)
