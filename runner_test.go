@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/zipcorpus"
 	"github.com/ciartifacts/jobartifacts/memstore"
 	"github.com/ciartifacts/jobartifacts/tokenauth"
 )
@@ -162,7 +163,7 @@ func TestUploadTypesAndFormats(t *testing.T) {
 			require.Equal(t, tt.stored, a.FileType)
 			require.Equal(t, "upload.bin", a.Filename)
 			require.Equal(t, int64(len(tt.data)), a.Size)
-			require.Equal(t, runnerSHA256(tt.data), a.SHA256)
+			require.Equal(t, zipcorpus.SHA256(tt.data), a.SHA256)
 		})
 	}
 }

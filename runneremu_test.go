@@ -1,10 +1,7 @@
 package jobartifacts_test
 
 import (
-	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -21,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/zipcorpus"
 	"github.com/ciartifacts/jobartifacts/memstore"
 	"github.com/ciartifacts/jobartifacts/tokenauth"
 )
@@ -254,77 +252,17 @@ func (f *runnerFixture) get(rawPath, token string) runnerResponse {
 	return f.runner.do(f.t, req)
 }
 
-// runnerCorpusDir finds ../shared/testdata/zips walking up from the package
-// directory; the corpus is required.
-func runnerCorpusDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		candidate := filepath.Join(dir, "..", "shared", "testdata", "zips")
-		if _, err := os.Stat(filepath.Join(candidate, "MANIFEST.tsv")); err == nil {
-			return candidate
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("shared/testdata/zips/MANIFEST.tsv not found above the package directory")
-		}
-		dir = parent
-	}
-}
-
-// runnerCorpusRow is one MANIFEST.tsv row, as far as these tests need it.
-type runnerCorpusRow struct {
-	file, entry, sha256, expect string
-}
-
-func runnerReadManifest(t testing.TB, dir string) []runnerCorpusRow {
-	t.Helper()
-	f, err := os.Open(filepath.Join(dir, "MANIFEST.tsv"))
-	require.NoError(t, err)
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	require.True(t, sc.Scan())
-	col := make(map[string]int)
-	for i, name := range strings.Split(sc.Text(), "\t") {
-		col[name] = i
-	}
-	var rows []runnerCorpusRow
-	for sc.Scan() {
-		if sc.Text() == "" {
-			continue
-		}
-		fields := strings.Split(sc.Text(), "\t")
-		row := runnerCorpusRow{file: fields[col["file"]], entry: fields[col["entry"]], sha256: fields[col["sha256"]], expect: fields[col["expect"]]}
-		if h, ok := strings.CutPrefix(row.entry, "hex:"); ok {
-			raw, err := hex.DecodeString(h)
-			require.NoError(t, err)
-			row.entry = string(raw)
-		}
-		rows = append(rows, row)
-	}
-	require.NoError(t, sc.Err())
-	require.NotEmpty(t, rows)
-	return rows
-}
-
-func runnerSHA256(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
 // TestRunnerEmulatorCorpus uploads every archive of the zip corpus as GitLab
 // Runner would, downloads it back through the runner route, and reads every
 // servable entry through route 3, comparing SHA-256 with the manifest.
 // Archives that cannot be opened must be refused with 400, storing nothing.
 func TestRunnerEmulatorCorpus(t *testing.T) {
-	dir := runnerCorpusDir(t)
-	rows := runnerReadManifest(t, dir)
+	dir := zipcorpus.Dir(t)
+	rows := zipcorpus.Manifest(t)
 	opens := make(map[string]bool)
 	for _, row := range rows {
-		if row.entry == "*" {
-			opens[row.file] = row.expect == "opens"
+		if row.Entry == "*" {
+			opens[row.File] = row.Expect == "opens"
 		}
 	}
 	files, err := filepath.Glob(filepath.Join(dir, "*.zip"))
@@ -355,17 +293,17 @@ func TestRunnerEmulatorCorpus(t *testing.T) {
 
 		got := f.runner.download(t, jobID, token, false)
 		require.Equal(t, http.StatusOK, got.status, name)
-		require.Equal(t, runnerSHA256(data), runnerSHA256(got.body), "%s: downloaded archive", name)
+		require.Equal(t, zipcorpus.SHA256(data), zipcorpus.SHA256(got.body), "%s: downloaded archive", name)
 	}
 	for _, row := range rows {
 		// Route 8 shadows a root entry named "tree" on route 3 (spec §1).
-		if row.entry == "*" || row.expect != "serve" || row.entry == "tree" {
+		if row.Entry == "*" || row.Expect != "serve" || row.Entry == "tree" {
 			continue
 		}
-		path := fmt.Sprintf("/projects/%d/jobs/%d/artifacts/%s", runnerProjectID, jobs[row.file], url.PathEscape(row.entry))
-		resp := f.get(path, tokens[row.file])
-		require.Equal(t, http.StatusOK, resp.status, "%s %q: %s", row.file, row.entry, resp.body)
-		require.Equal(t, row.sha256, runnerSHA256(resp.body), "%s %q", row.file, row.entry)
+		path := fmt.Sprintf("/projects/%d/jobs/%d/artifacts/%s", runnerProjectID, jobs[row.File], url.PathEscape(row.Entry))
+		resp := f.get(path, tokens[row.File])
+		require.Equal(t, http.StatusOK, resp.status, "%s %q: %s", row.File, row.Entry, resp.body)
+		require.Equal(t, row.SHA256, zipcorpus.SHA256(resp.body), "%s %q", row.File, row.Entry)
 		served++
 	}
 	require.Positive(t, served)

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/zipcorpus"
 	"github.com/ciartifacts/jobartifacts/memstore"
 )
 
@@ -190,7 +191,7 @@ func TestSweepDuringDownload(t *testing.T) {
 
 	rest, err := io.ReadAll(body)
 	if err == nil {
-		require.Equal(t, runnerSHA256(archive), runnerSHA256(append(head, rest...)), "a download in flight never mixes bytes")
+		require.Equal(t, zipcorpus.SHA256(archive), zipcorpus.SHA256(append(head, rest...)), "a download in flight never mixes bytes")
 	} else {
 		require.Less(t, len(head)+len(rest), len(archive), "a failed download is cut short, never wrong")
 	}

@@ -1,9 +1,6 @@
 package jobartifacts
 
 import (
-	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,93 +16,20 @@ import (
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/ciartifacts/jobartifacts/internal/zipcorpus"
 )
 
-// zipCorpusDir finds ../shared/testdata/zips by walking up from the package
-// directory; the corpus is required, so its absence fails the test.
-func zipCorpusDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		candidate := filepath.Join(dir, "..", "shared", "testdata", "zips")
-		if _, err := os.Stat(filepath.Join(candidate, "MANIFEST.tsv")); err == nil {
-			return candidate
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("shared/testdata/zips/MANIFEST.tsv not found above the package directory")
-		}
-		dir = parent
-	}
-}
-
-// zipManifestRow is one line of MANIFEST.tsv.
-type zipManifestRow struct {
-	file   string
-	entry  string // decoded: "hex:" names are raw bytes here
-	whole  bool   // the "*" row about the archive as a whole
-	size   int64  // -1 when "-"
-	sha256 string
-	expect string
-}
-
-func readZipManifest(t testing.TB) []zipManifestRow {
-	t.Helper()
-	f, err := os.Open(filepath.Join(zipCorpusDir(t), "MANIFEST.tsv"))
-	require.NoError(t, err)
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	require.True(t, sc.Scan(), "manifest header")
-	header := strings.Split(sc.Text(), "\t")
-	col := make(map[string]int, len(header))
-	for i, h := range header {
-		col[h] = i
-	}
-	for _, name := range []string{"file", "entry", "size", "sha256", "expect"} {
-		require.Contains(t, col, name, "manifest column")
-	}
-	var rows []zipManifestRow
-	for sc.Scan() {
-		if sc.Text() == "" {
-			continue
-		}
-		fields := strings.Split(sc.Text(), "\t")
-		require.Len(t, fields, len(header), "manifest line %q", sc.Text())
-		row := zipManifestRow{
-			file:   fields[col["file"]],
-			entry:  fields[col["entry"]],
-			sha256: fields[col["sha256"]],
-			expect: fields[col["expect"]],
-			size:   -1,
-		}
-		row.whole = row.entry == "*"
-		if hexName, ok := strings.CutPrefix(row.entry, "hex:"); ok {
-			raw, err := hex.DecodeString(hexName)
-			require.NoError(t, err, "manifest hex name %q", row.entry)
-			row.entry = string(raw)
-		}
-		if s := fields[col["size"]]; s != "-" {
-			row.size, err = strconv.ParseInt(s, 10, 64)
-			require.NoError(t, err)
-		}
-		rows = append(rows, row)
-	}
-	require.NoError(t, sc.Err())
-	require.NotEmpty(t, rows)
-	return rows
-}
-
 // zipManifestEntry returns the manifest row of entry in file.
-func zipManifestEntry(t testing.TB, file, entry string) zipManifestRow {
+func zipManifestEntry(t testing.TB, file, entry string) zipcorpus.Row {
 	t.Helper()
-	for _, row := range readZipManifest(t) {
-		if row.file == file && row.entry == entry && !row.whole {
+	for _, row := range zipcorpus.Manifest(t) {
+		if row.File == file && row.Entry == entry && !row.Whole {
 			return row
 		}
 	}
 	t.Fatalf("manifest has no row %s %q", file, entry)
-	return zipManifestRow{}
+	return zipcorpus.Row{}
 }
 
 // zipTestBlob is a Blob over any io.ReaderAt, as a store would hand out.
@@ -129,7 +53,7 @@ var zipTestModTime = time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
 // openCorpusBlob opens a corpus archive as a Blob (an os.File as io.ReaderAt).
 func openCorpusBlob(t testing.TB, file string) *zipTestBlob {
 	t.Helper()
-	f, err := os.Open(filepath.Join(zipCorpusDir(t), file))
+	f, err := os.Open(filepath.Join(zipcorpus.Dir(t), file))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = f.Close() })
 	fi, err := f.Stat()
@@ -301,33 +225,28 @@ func (s *zipEntryServer) get(t testing.TB, method, name string, header http.Head
 	return zipEntryResponse{status: resp.StatusCode, header: resp.Header, body: body, err: err, request: req}
 }
 
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
 // TestZipCorpusManifest drives every row of MANIFEST.tsv through real HTTP.
 func TestZipCorpusManifest(t *testing.T) {
-	rows := readZipManifest(t)
+	rows := zipcorpus.Manifest(t)
 	servers := make(map[string]*zipEntryServer)
 	blobs := make(map[string]*zipTestBlob)
 	for _, row := range rows {
-		if servers[row.file] == nil {
-			blobs[row.file] = openCorpusBlob(t, row.file)
-			servers[row.file] = newZipEntryServer(t, blobs[row.file], entryOptions{contentType: contentTypeByExtension})
+		if servers[row.File] == nil {
+			blobs[row.File] = openCorpusBlob(t, row.File)
+			servers[row.File] = newZipEntryServer(t, blobs[row.File], entryOptions{contentType: contentTypeByExtension})
 		}
 	}
 
 	for _, row := range rows {
-		srv, blob := servers[row.file], blobs[row.file]
-		t.Run(row.file+"/"+row.entry+"/"+row.expect, func(t *testing.T) {
+		srv, blob := servers[row.File], blobs[row.File]
+		t.Run(row.File+"/"+row.Entry+"/"+row.Expect, func(t *testing.T) {
 			switch {
-			case row.whole && row.expect == "opens":
+			case row.Whole && row.Expect == "opens":
 				require.NoError(t, validateZipArchive(blob, blob.info.Size))
 				_, err := listArchiveTree(blob, blob.info.Size, "", true)
 				require.NoError(t, err)
 
-			case row.whole && row.expect == "error-before-headers":
+			case row.Whole && row.Expect == "error-before-headers":
 				require.ErrorIs(t, validateZipArchive(blob, blob.info.Size), ErrInvalidArchive)
 				_, err := listArchiveTree(blob, blob.info.Size, "", false)
 				require.ErrorIs(t, err, ErrInvalidArchive)
@@ -341,26 +260,26 @@ func TestZipCorpusManifest(t *testing.T) {
 					require.False(t, res.touched, "headers touched before the error")
 				}
 
-			case row.expect == "serve":
-				resp := srv.get(t, http.MethodGet, row.entry, nil)
+			case row.Expect == "serve":
+				resp := srv.get(t, http.MethodGet, row.Entry, nil)
 				require.NoError(t, resp.err)
 				require.Equal(t, http.StatusOK, resp.status)
-				require.Equal(t, strconv.FormatInt(row.size, 10), resp.header.Get("Content-Length"))
-				require.Len(t, resp.body, int(row.size))
-				require.Equal(t, row.sha256, sha256Hex(resp.body))
+				require.Equal(t, strconv.FormatInt(row.Size, 10), resp.header.Get("Content-Length"))
+				require.Len(t, resp.body, int(row.Size))
+				require.Equal(t, row.SHA256, zipcorpus.SHA256(resp.body))
 				res := srv.awaitResult(t)
 				require.NoError(t, res.err)
 
-			case row.expect == "404":
-				resp := srv.get(t, http.MethodGet, row.entry, nil)
+			case row.Expect == "404":
+				resp := srv.get(t, http.MethodGet, row.Entry, nil)
 				require.NoError(t, resp.err)
 				require.Equal(t, http.StatusNotFound, resp.status)
 				res := srv.awaitResult(t)
 				require.ErrorIs(t, res.err, ErrNotFound)
 				require.False(t, res.touched, "headers touched before the error")
 
-			case row.expect == "error-before-headers":
-				resp := srv.get(t, http.MethodGet, row.entry, nil)
+			case row.Expect == "error-before-headers":
+				resp := srv.get(t, http.MethodGet, row.Entry, nil)
 				require.NoError(t, resp.err)
 				require.Equal(t, http.StatusUnprocessableEntity, resp.status)
 				require.Empty(t, resp.body)
@@ -368,25 +287,25 @@ func TestZipCorpusManifest(t *testing.T) {
 				require.ErrorIs(t, res.err, ErrInvalidArchive)
 				require.False(t, res.touched, "headers touched before the error")
 
-			case row.expect == "abort-mid-stream":
-				resp := srv.get(t, http.MethodGet, row.entry, nil)
+			case row.Expect == "abort-mid-stream":
+				resp := srv.get(t, http.MethodGet, row.Entry, nil)
 				require.False(t, resp.complete(), "client got a complete 200 for a damaged entry")
-				require.NotEqual(t, row.sha256, sha256Hex(resp.body))
+				require.NotEqual(t, row.SHA256, zipcorpus.SHA256(resp.body))
 				res := srv.awaitResult(t)
 				require.ErrorIs(t, res.err, errStreamAborted)
 
-			case row.expect == "400-invalid-path":
-				resp := srv.get(t, http.MethodGet, row.entry, nil)
+			case row.Expect == "400-invalid-path":
+				resp := srv.get(t, http.MethodGet, row.Entry, nil)
 				require.NoError(t, resp.err)
 				require.Equal(t, http.StatusBadRequest, resp.status)
 				require.True(t, srv.notCalled(), "archive opened for an invalid path")
 				// Listings still cope with the entry: it is there, raw.
 				entries, err := listArchiveTree(blob, blob.info.Size, "", false)
 				require.NoError(t, err)
-				require.Contains(t, treeEntryPaths(entries), row.entry)
+				require.Contains(t, treeEntryPaths(entries), row.Entry)
 
 			default:
-				t.Fatalf("manifest expect %q on row %q not handled", row.expect, row.entry)
+				t.Fatalf("manifest expect %q on row %q not handled", row.Expect, row.Entry)
 			}
 		})
 	}

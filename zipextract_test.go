@@ -18,6 +18,8 @@ import (
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zip"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ciartifacts/jobartifacts/internal/zipcorpus"
 )
 
 // zipTestEntry is one entry of an archive built in a test. With raw, data is
@@ -108,7 +110,7 @@ func TestServeArchiveEntryHTTPFeatures(t *testing.T) {
 			require.NoError(t, full.err)
 			require.Equal(t, http.StatusOK, full.status)
 			require.NoError(t, srv.awaitResult(t).err)
-			require.Equal(t, want.sha256, sha256Hex(full.body))
+			require.Equal(t, want.SHA256, zipcorpus.SHA256(full.body))
 			require.Equal(t, "bytes", full.header.Get("Accept-Ranges"))
 			require.Equal(t, "nosniff", full.header.Get("X-Content-Type-Options"))
 			require.Equal(t, `attachment; filename="big.log"`, full.header.Get("Content-Disposition"))
@@ -231,7 +233,7 @@ func TestServeArchiveEntryContentType(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, http.StatusOK, rec.Code)
 			require.Equal(t, tc.want, rec.Header().Get("Content-Type"))
-			require.Equal(t, zipManifestEntry(t, "infozip-tree.zip", tc.entry).sha256, sha256Hex(rec.Body.Bytes()),
+			require.Equal(t, zipManifestEntry(t, "infozip-tree.zip", tc.entry).SHA256, zipcorpus.SHA256(rec.Body.Bytes()),
 				"sniffing must not lose or repeat the head")
 		})
 	}
@@ -292,7 +294,7 @@ func TestEntryETag(t *testing.T) {
 
 func TestServeArchiveEntryMaxEntrySize(t *testing.T) {
 	blob := openCorpusBlob(t, "infozip-tree.zip")
-	size := zipManifestEntry(t, "infozip-tree.zip", "nested/a/big.log").size
+	size := zipManifestEntry(t, "infozip-tree.zip", "nested/a/big.log").Size
 	cases := []struct {
 		name    string
 		max     int64
@@ -416,8 +418,8 @@ func TestServeArchiveEntryWithholdsFinalBytes(t *testing.T) {
 	rec, err := serveEntryRecorded(t, blob, httptest.NewRequest(http.MethodGet, "/", nil), "bad.log", entryOptions{})
 	require.ErrorIs(t, err, errStreamAborted)
 	require.ErrorIs(t, err, zip.ErrChecksum)
-	require.Equal(t, strconv.FormatInt(row.size, 10), rec.Header().Get("Content-Length"))
-	require.Less(t, int64(rec.Body.Len()), row.size)
+	require.Equal(t, strconv.FormatInt(row.Size, 10), rec.Header().Get("Content-Length"))
+	require.Less(t, int64(rec.Body.Len()), row.Size)
 
 	// A range that stops before the end cannot check the CRC and is served.
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -573,6 +575,6 @@ func TestServeArchiveEntryInsecurePathSetting(t *testing.T) {
 	row := zipManifestEntry(t, "py-odd-names.zip", "../evil.txt")
 	rec, err := serveEntryRecorded(t, blob, httptest.NewRequest(http.MethodGet, "/", nil), "../evil.txt", entryOptions{})
 	require.NoError(t, err)
-	require.Equal(t, row.sha256, sha256Hex(rec.Body.Bytes()))
+	require.Equal(t, row.SHA256, zipcorpus.SHA256(rec.Body.Bytes()))
 	require.NoError(t, validateZipArchive(blob, blob.info.Size))
 }

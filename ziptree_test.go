@@ -66,7 +66,7 @@ func TestListArchiveTreeCorpus(t *testing.T) {
 				}
 				require.Equal(t, "100644", e.Mode)
 				require.NotNil(t, e.Size)
-				require.Equal(t, zipManifestEntry(t, "infozip-tree.zip", e.Path).size, *e.Size)
+				require.Equal(t, zipManifestEntry(t, "infozip-tree.zip", e.Path).Size, *e.Size)
 			}
 		})
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -12,33 +11,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/ciartifacts/jobartifacts"
 	"github.com/ciartifacts/jobartifacts/fsstore"
+	"github.com/ciartifacts/jobartifacts/internal/zipcorpus"
 )
-
-// sharedZips returns the directory of the team's test archives, found by
-// walking up from the package directory.
-func sharedZips(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(".")
-	require.NoError(t, err)
-	for {
-		candidate := filepath.Join(dir, "..", "shared", "testdata", "zips")
-		if _, err := os.Stat(filepath.Join(candidate, "MANIFEST.tsv")); err == nil {
-			return candidate
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("shared/testdata/zips not found above the package directory")
-		}
-		dir = parent
-	}
-}
 
 // importArgs are the flags of the README's import example, for dir.
 func importArgs(dir string, extra ...string) []string {
@@ -52,7 +32,7 @@ func importArgs(dir string, extra ...string) []string {
 // imports another archive over it.
 func TestImportThenServe(t *testing.T) {
 	ctx := context.Background()
-	zips := sharedZips(t)
+	zips := zipcorpus.Dir(t)
 	dir := t.TempDir()
 	first := filepath.Join(zips, "infozip-tree.zip")
 	var stdout, stderr bytes.Buffer
@@ -90,7 +70,7 @@ func TestImportThenServe(t *testing.T) {
 	status, body = get("/api/v4/projects/7/jobs/99/artifacts/report.json")
 	require.Equal(t, http.StatusOK, status)
 	sum := sha256.Sum256(body)
-	require.Equal(t, manifestSHA256(t, zips, "infozip-tree.zip", "report.json"), hex.EncodeToString(sum[:]))
+	require.Equal(t, manifestSHA256(t, "infozip-tree.zip", "report.json"), hex.EncodeToString(sum[:]))
 
 	before, err := store.JobByID(ctx, 99)
 	require.NoError(t, err)
@@ -114,8 +94,8 @@ func TestImportThenServe(t *testing.T) {
 // are imported.
 func TestImportValidatesArchives(t *testing.T) {
 	ctx := context.Background()
-	zips := sharedZips(t)
-	for file, servable := range manifestServable(t, zips) {
+	zips := zipcorpus.Dir(t)
+	for file, servable := range manifestServable(t) {
 		t.Run(file, func(t *testing.T) {
 			dir := t.TempDir()
 			var stdout, stderr bytes.Buffer
@@ -138,7 +118,7 @@ func TestImportValidatesArchives(t *testing.T) {
 // TestImportRefuses checks flag errors and conflicts with stored data.
 func TestImportRefuses(t *testing.T) {
 	ctx := context.Background()
-	archive := filepath.Join(sharedZips(t), "py-stored.zip")
+	archive := filepath.Join(zipcorpus.Dir(t), "py-stored.zip")
 	tests := []struct {
 		name    string
 		args    []string
@@ -196,57 +176,31 @@ func TestImportRefuses(t *testing.T) {
 // manifestServable reads MANIFEST.tsv: archive file → whether every entry
 // can be served (no row expects an error before headers or an aborted
 // stream).
-func manifestServable(t *testing.T, zips string) map[string]bool {
+func manifestServable(t *testing.T) map[string]bool {
 	t.Helper()
 	servable := map[string]bool{}
-	forEachManifestRow(t, zips, func(row map[string]string) {
-		file := row["file"]
-		if _, seen := servable[file]; !seen {
-			servable[file] = true
+	for _, row := range zipcorpus.Manifest(t) {
+		if _, seen := servable[row.File]; !seen {
+			servable[row.File] = true
 		}
-		switch row["expect"] {
+		switch row.Expect {
 		case "error-before-headers", "abort-mid-stream":
-			servable[file] = false
+			servable[row.File] = false
 		}
-	})
+	}
 	require.NotEmpty(t, servable)
 	return servable
 }
 
 // manifestSHA256 returns the SHA-256 that MANIFEST.tsv gives for an entry.
-func manifestSHA256(t *testing.T, zips, file, entry string) string {
+func manifestSHA256(t *testing.T, file, entry string) string {
 	t.Helper()
 	var sum string
-	forEachManifestRow(t, zips, func(row map[string]string) {
-		if row["file"] == file && row["entry"] == entry {
-			sum = row["sha256"]
+	for _, row := range zipcorpus.Manifest(t) {
+		if row.File == file && row.Entry == entry {
+			sum = row.SHA256
 		}
-	})
+	}
 	require.NotEmpty(t, sum, "%s %s in MANIFEST.tsv", file, entry)
 	return sum
-}
-
-func forEachManifestRow(t *testing.T, zips string, fn func(row map[string]string)) {
-	t.Helper()
-	f, err := os.Open(filepath.Join(zips, "MANIFEST.tsv"))
-	require.NoError(t, err)
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	var columns []string
-	for sc.Scan() {
-		fields := strings.Split(sc.Text(), "\t")
-		if columns == nil {
-			columns = fields
-			continue
-		}
-		row := map[string]string{}
-		for i, c := range columns {
-			if i < len(fields) {
-				row[c] = fields[i]
-			}
-		}
-		fn(row)
-	}
-	require.NoError(t, sc.Err())
 }
