@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -22,21 +21,6 @@ import (
 	"github.com/ciartifacts/jobartifacts/memstore"
 	"github.com/ciartifacts/jobartifacts/tokenauth"
 )
-
-// escapeAll percent-encodes every byte outside RFC 3986's unreserved set,
-// "/" included; the server must decode exactly once.
-func escapeAll(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
-			b.WriteByte(c)
-			continue
-		}
-		fmt.Fprintf(&b, "%%%02X", c)
-	}
-	return b.String()
-}
 
 // TestHandlerCorpus attaches every archive of the shared zip corpus to a job
 // and requests every MANIFEST.tsv row through the real handler: route 3 for
@@ -93,14 +77,14 @@ func TestHandlerCorpus(t *testing.T) {
 				var entries []map[string]any
 				require.NoError(t, json.Unmarshal(resp.body, &entries), "a listing, not the entry")
 			default:
-				resp := f.send("GET", jobPath+"/"+escapeAll(row.Entry), asReporter)
+				resp := f.send("GET", jobPath+"/"+zipcorpus.EscapePath(row.Entry), asReporter)
 				checkCorpusEntry(t, row, resp)
 			}
 		})
 		if !row.Whole && row.Expect == "serve" && (sampledRoute4[row.File] < 3 || row.Entry == "tree") {
 			sampledRoute4[row.File]++
 			t.Run(name+"/route4", func(t *testing.T) {
-				target := "/api/v4/projects/1/jobs/artifacts/main/raw/" + escapeAll(row.Entry) + "?job=" + url.QueryEscape(row.File)
+				target := "/api/v4/projects/1/jobs/artifacts/main/raw/" + zipcorpus.EscapePath(row.Entry) + "?job=" + url.QueryEscape(row.File)
 				checkCorpusEntry(t, row, f.send("GET", target, asReporter))
 			})
 		}

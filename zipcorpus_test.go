@@ -179,21 +179,6 @@ func (t *zipWriteTracker) Write(p []byte) (int, error) {
 	return t.ResponseWriter.Write(p)
 }
 
-// escapeEveryByte percent-encodes every byte outside RFC 3986's unreserved
-// set, "/" included, as careful clients do.
-func escapeEveryByte(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
-			b.WriteByte(c)
-			continue
-		}
-		fmt.Fprintf(&b, "%%%02X", c)
-	}
-	return b.String()
-}
-
 // zipEntryResponse is what a client saw.
 type zipEntryResponse struct {
 	status  int
@@ -211,7 +196,7 @@ func (r zipEntryResponse) complete() bool {
 
 func (s *zipEntryServer) get(t testing.TB, method, name string, header http.Header) zipEntryResponse {
 	t.Helper()
-	req, err := http.NewRequest(method, s.URL+"/e/"+escapeEveryByte(name), nil)
+	req, err := http.NewRequest(method, s.URL+"/e/"+zipcorpus.EscapePath(name), nil)
 	require.NoError(t, err)
 	for k, v := range header {
 		req.Header[k] = v

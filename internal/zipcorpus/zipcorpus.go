@@ -133,6 +133,22 @@ func parse(sc *bufio.Scanner) ([]Row, error) {
 	return rows, nil
 }
 
+// EscapePath percent-encodes every byte of name outside RFC 3986's
+// unreserved set, "/" included, as careful clients do: a server must decode
+// exactly once to get the entry name back.
+func EscapePath(name string) string {
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}
+
 // SHA256 returns the lower-case hex SHA-256 of b, as MANIFEST.tsv writes it.
 func SHA256(b []byte) string {
 	sum := sha256.Sum256(b)
