@@ -58,6 +58,7 @@ var (
 	errArtifactNotFound = newAPIError(http.StatusNotFound, "404 Not Found")
 	errRecentJobMissing = newAPIError(http.StatusNotFound, "404 Job Not Found")
 	errPathNotFound     = newAPIError(http.StatusNotFound, "404 Path Not Found")
+	errTreeNoArtifacts  = newAPIError(http.StatusNotFound, "404 Artifacts Not Found") // not_found!('Artifacts')
 	errUnauthorized     = newAPIError(http.StatusUnauthorized, "401 Unauthorized")
 	errForbidden        = newAPIError(http.StatusForbidden, "403 Forbidden")
 	errTooLarge         = newAPIError(http.StatusRequestEntityTooLarge, "file size has reached maximum size limit")

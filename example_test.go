@@ -137,7 +137,7 @@ func ExampleWithBasePath() {
 	getWithToken(srv.URL + "/api/v4/projects/1/jobs/100/artifacts/tree")
 	// Output:
 	// 200 OK
-	// [{"name":"out","path":"out","type":"directory","mode":"040000"},{"name":"app.txt","path":"out/app.txt","type":"file","size":21,"mode":"100644"}]
+	// [{"name":"out","path":"out/","type":"directory","mode":null},{"name":"app.txt","path":"out/app.txt","type":"file","size":21,"mode":"100644"}]
 	// 404 Not Found
 	// {"error":"404 Not Found"}
 }

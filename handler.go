@@ -447,7 +447,7 @@ func (h *Handler) listArtifactsTree(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	if _, err := h.availableArchive(j); err != nil {
-		return err
+		return errTreeNoArtifacts
 	}
 	_, b, err := h.openArchive(r.Context(), j)
 	if err != nil {

@@ -13,18 +13,19 @@ import (
 
 // GitLab's response bodies, byte for byte (spec §3–§7).
 const (
-	bodyProjectNotFound = `{"message":"404 Project Not Found"}`
-	bodyJobNotFound     = `{"message":"404 Not found"}` // Rails record-not-found: lower-case f
-	bodyNotFound        = `{"message":"404 Not Found"}`
-	bodyRecentNotFound  = `{"message":"404 Job Not Found"}`
-	bodyPathNotFound    = `{"message":"404 Path Not Found"}`
-	bodyUnauthorized    = `{"message":"401 Unauthorized"}`
-	bodyForbidden       = `{"message":"403 Forbidden"}`
-	bodyJobMissing      = `{"error":"job is missing"}`
-	bodyRouteNotFound   = `{"error":"404 Not Found"}`
-	bodyMethodNotAllow  = `{"error":"405 Method Not Allowed"}`
-	bodyAccepted        = `{"message":"202 Accepted"}`
-	bodyInternal        = `{"message":"500 Internal Server Error"}`
+	bodyProjectNotFound   = `{"message":"404 Project Not Found"}`
+	bodyJobNotFound       = `{"message":"404 Not found"}` // Rails record-not-found: lower-case f
+	bodyNotFound          = `{"message":"404 Not Found"}`
+	bodyArtifactsNotFound = `{"message":"404 Artifacts Not Found"}` // the tree route: not_found!('Artifacts')
+	bodyRecentNotFound    = `{"message":"404 Job Not Found"}`
+	bodyPathNotFound      = `{"message":"404 Path Not Found"}`
+	bodyUnauthorized      = `{"message":"401 Unauthorized"}`
+	bodyForbidden         = `{"message":"403 Forbidden"}`
+	bodyJobMissing        = `{"error":"job is missing"}`
+	bodyRouteNotFound     = `{"error":"404 Not Found"}`
+	bodyMethodNotAllow    = `{"error":"405 Method Not Allowed"}`
+	bodyAccepted          = `{"message":"202 Accepted"}`
+	bodyInternal          = `{"message":"500 Internal Server Error"}`
 	// GitLab names both projects by Project#path, the last segment.
 	bodyDenied = `{"message":"403 Forbidden - Authentication by CI/CD job token not allowed from denied to my.proj."}`
 	// GitLab answers an invalid artifact path with a bare bad_request!
@@ -156,7 +157,7 @@ func TestHandlerResponses(t *testing.T) {
 		{name: "non-numeric job id, tree", target: p1 + "/jobs/abc/artifacts/tree", header: asMaintainer, status: 404, body: bodyJobNotFound},
 		{name: "job without archive", target: p1 + "/jobs/103/artifacts", header: asMaintainer, status: 404, body: bodyNotFound},
 		{name: "job without archive, route 3", target: file(103, "hello.txt"), header: asMaintainer, status: 404, body: bodyNotFound},
-		{name: "job without archive, tree", target: p1 + "/jobs/103/artifacts/tree", header: asMaintainer, status: 404, body: bodyNotFound},
+		{name: "job without archive, tree", target: p1 + "/jobs/103/artifacts/tree", header: asMaintainer, status: 404, body: bodyArtifactsNotFound},
 		{name: "route 1 serves an expired archive", target: p1 + "/jobs/104/artifacts", header: asReporter, status: 200, archiveOf: 104},
 		{name: "non-ASCII archive filename", target: p1 + "/jobs/109/artifacts", header: asReporter, status: 200, archiveOf: 109,
 			headers: map[string]string{"Content-Disposition": `attachment; filename="%3F%3F.zip"; filename*=UTF-8''%E6%97%A5%E6%9C%AC.zip`}},
@@ -305,25 +306,25 @@ func TestHandlerResponses(t *testing.T) {
 
 		// --- Route 8: tree.
 		{name: "tree root", target: tree, header: asReporter, status: 200,
-			body: `[{"name":"bin","path":"bin","type":"directory","mode":"040000"},{"name":"docs","path":"docs","type":"directory","mode":"040000"},` +
+			body: `[{"name":"bin","path":"bin/","type":"directory","mode":"040755"},{"name":"docs","path":"docs/","type":"directory","mode":null},` +
 				`{"name":"README.md","path":"README.md","type":"file","size":9,"mode":"100644"}]`,
 			headers: map[string]string{"X-Total": "3", "X-Total-Pages": "1", "X-Page": "1", "X-Per-Page": "20", "X-Next-Page": "", "X-Prev-Page": "",
 				"Content-Type": "application/json",
 				"Link":         treeLink("page=1&per_page=20") + `; rel="first", ` + treeLink("page=1&per_page=20") + `; rel="last"`}},
 		{name: "tree path", target: tree + "?path=docs", header: asReporter, status: 200,
-			body: `[{"name":"guide","path":"docs/guide","type":"directory","mode":"040000"},{"name":"index.html","path":"docs/index.html","type":"file","size":14,"mode":"100644"}]`},
+			body: `[{"name":"guide","path":"docs/guide/","type":"directory","mode":null},{"name":"index.html","path":"docs/index.html","type":"file","size":14,"mode":"100644"}]`},
 		{name: "tree path with trailing slash", target: tree + "?path=docs/", header: asReporter, status: 200,
-			body: `[{"name":"guide","path":"docs/guide","type":"directory","mode":"040000"},{"name":"index.html","path":"docs/index.html","type":"file","size":14,"mode":"100644"}]`},
+			body: `[{"name":"guide","path":"docs/guide/","type":"directory","mode":null},{"name":"index.html","path":"docs/index.html","type":"file","size":14,"mode":"100644"}]`},
 		{name: "tree synthesized directory", target: tree + "?path=docs%2Fguide", header: asReporter, status: 200,
 			body: `[{"name":"intro.txt","path":"docs/guide/intro.txt","type":"file","size":6,"mode":"100644"}]`},
 		{name: "tree recursive", target: tree + "?recursive=true", header: asReporter, status: 200,
-			body: `[{"name":"bin","path":"bin","type":"directory","mode":"040000"},{"name":"docs","path":"docs","type":"directory","mode":"040000"},` +
-				`{"name":"guide","path":"docs/guide","type":"directory","mode":"040000"},` +
+			body: `[{"name":"bin","path":"bin/","type":"directory","mode":"040755"},{"name":"docs","path":"docs/","type":"directory","mode":null},` +
+				`{"name":"guide","path":"docs/guide/","type":"directory","mode":null},` +
 				`{"name":"README.md","path":"README.md","type":"file","size":9,"mode":"100644"},{"name":"app","path":"bin/app","type":"file","size":4,"mode":"100644"},` +
 				`{"name":"intro.txt","path":"docs/guide/intro.txt","type":"file","size":6,"mode":"100644"},{"name":"index.html","path":"docs/index.html","type":"file","size":14,"mode":"100644"}]`,
 			headers: map[string]string{"X-Total": "7"}},
 		{name: "tree recursive below a path", target: tree + "?path=docs&recursive=true", header: asReporter, status: 200,
-			body: `[{"name":"guide","path":"docs/guide","type":"directory","mode":"040000"},` +
+			body: `[{"name":"guide","path":"docs/guide/","type":"directory","mode":null},` +
 				`{"name":"intro.txt","path":"docs/guide/intro.txt","type":"file","size":6,"mode":"100644"},{"name":"index.html","path":"docs/index.html","type":"file","size":14,"mode":"100644"}]`},
 		{name: "tree missing path", target: tree + "?path=nope", header: asReporter, status: 404, body: bodyPathNotFound},
 		{name: "tree path that is a file", target: tree + "?path=README.md", header: asReporter, status: 404, body: bodyPathNotFound},
@@ -342,13 +343,13 @@ func TestHandlerResponses(t *testing.T) {
 			headers: map[string]string{"X-Page": "9", "X-Next-Page": "", "X-Prev-Page": "", "X-Total-Pages": "3"}},
 		{name: "tree per_page over 100 is capped", target: tree + "?per_page=500", header: asReporter, status: 200,
 			headers: map[string]string{"X-Per-Page": "100", "X-Total-Pages": "1"},
-			body: `[{"name":"bin","path":"bin","type":"directory","mode":"040000"},{"name":"docs","path":"docs","type":"directory","mode":"040000"},` +
+			body: `[{"name":"bin","path":"bin/","type":"directory","mode":"040755"},{"name":"docs","path":"docs/","type":"directory","mode":null},` +
 				`{"name":"README.md","path":"README.md","type":"file","size":9,"mode":"100644"}]`},
 		{name: "tree page 0 is page 1", target: tree + "?page=0&per_page=1", header: asReporter, status: 200,
-			body: `[{"name":"bin","path":"bin","type":"directory","mode":"040000"}]`, headers: map[string]string{"X-Page": "1", "X-Total-Pages": "3", "X-Next-Page": "2"}},
+			body: `[{"name":"bin","path":"bin/","type":"directory","mode":"040755"}]`, headers: map[string]string{"X-Page": "1", "X-Total-Pages": "3", "X-Next-Page": "2"}},
 		{name: "tree bad page", target: tree + "?page=abc", header: asReporter, status: 400, body: `{"error":"page is invalid"}`},
 		{name: "tree bad per_page", target: tree + "?per_page=ten", header: asReporter, status: 400, body: `{"error":"per_page is invalid"}`},
-		{name: "tree of an expired archive", target: p1 + "/jobs/104/artifacts/tree", header: asReporter, status: 404, body: bodyNotFound},
+		{name: "tree of an expired archive", target: p1 + "/jobs/104/artifacts/tree", header: asReporter, status: 404, body: bodyArtifactsNotFound},
 		{name: "tree HEAD", method: "HEAD", target: tree, header: asReporter, status: 200, headers: map[string]string{"X-Total": "3"}},
 
 		// --- Routing.

@@ -143,7 +143,7 @@ func TestDeleteProjectArtifacts(t *testing.T) {
 				assert.True(t, j.ArtifactsExpireAt.Equal(apiNow))
 			}},
 		{apiCase: apiCase{name: "unkept file now expired", target: p1 + "/jobs/100/artifacts/hello.txt", header: asReporter, status: 404, body: bodyNotFound}},
-		{apiCase: apiCase{name: "unkept tree now expired", target: tree, header: asReporter, status: 404, body: bodyNotFound}},
+		{apiCase: apiCase{name: "unkept tree now expired", target: tree, header: asReporter, status: 404, body: bodyArtifactsNotFound}},
 		{apiCase: apiCase{name: "unkept cannot be kept any more", method: "POST", target: p1 + "/jobs/100/artifacts/keep", header: asDeveloper, status: 404, body: bodyNotFound}},
 		{apiCase: apiCase{name: "route 1 still serves until swept", target: p1 + "/jobs/100/artifacts", header: asReporter, status: 200, archiveOf: 100}},
 		{apiCase: apiCase{name: "kept artifacts remain", target: p1 + "/jobs/105/artifacts/kept.txt", header: asReporter, status: 200, body: "kept forever\n"}},

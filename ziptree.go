@@ -9,24 +9,37 @@ import (
 	"strings"
 )
 
-// Tree entry types and modes (spec §7). Modes follow GitLab's repository tree
-// API: regular files are "100644", directories "040000".
+// Tree entry types (spec §7).
 const (
 	treeTypeFile      = "file"
 	treeTypeDirectory = "directory"
-	treeModeFile      = "100644"
-	treeModeDirectory = "040000"
 )
 
-// treeEntry is one row of the tree listing (spec §7). Size is set for files
-// only. Path is the full path inside the archive, without a trailing "/" for
-// directories.
+// treeEntry is one row of the tree listing, as GitLab's JobArtifactEntry
+// renders it. Path is the full path inside the archive; a directory's ends
+// with "/". Size is set for files only. Mode is the entry's Unix mode in
+// octal, six digits ("100644", "040755"); a directory that has no entry of
+// its own in the archive has none (null), as in GitLab.
 type treeEntry struct {
-	Name string `json:"name"`
-	Path string `json:"path"`
-	Type string `json:"type"`
-	Size *int64 `json:"size,omitempty"`
-	Mode string `json:"mode"`
+	Name string     `json:"name"`
+	Path string     `json:"path"`
+	Type string     `json:"type"`
+	Size *int64     `json:"size,omitempty"`
+	Mode nullString `json:"mode"`
+}
+
+// zipEntryMode is the Unix mode GitLab's metadata records for a zip entry:
+// the high 16 bits of its external attributes. Archives written elsewhere
+// (MS-DOS attributes only) get the usual 100644 and 040755.
+func zipEntryMode(externalAttrs uint32, isDir bool) nullString {
+	switch unix := externalAttrs >> 16; {
+	case unix != 0:
+		return nullString(fmt.Sprintf("%06o", unix))
+	case isDir:
+		return "040755"
+	default:
+		return "100644"
+	}
 }
 
 // listArchiveTree lists directory dir of the zip archive in ra ("" = the root;
@@ -55,26 +68,30 @@ func listArchiveTree(ra io.ReaderAt, size int64, dir string, recursive bool) ([]
 		prefix += "/"
 	}
 
-	seen := make(map[string]bool)
-	var dirs, files []treeEntry
+	// Rows by path; a directory's path ends with "/".
+	index := make(map[string]int)
+	var rows []treeEntry
 	found := prefix == ""
-	add := func(p string, isDir bool, fileSize int64) {
+	add := func(p string, isDir bool, fileSize int64, mode nullString) {
 		key := p
 		if isDir {
 			key += "/"
 		}
-		if seen[key] {
+		if i, ok := index[key]; ok {
+			// A directory seen in a path first takes the mode of its own entry.
+			if rows[i].Mode == "" {
+				rows[i].Mode = mode
+			}
 			return
 		}
-		seen[key] = true
-		e := treeEntry{Name: p[strings.LastIndexByte(p, '/')+1:], Path: p}
+		e := treeEntry{Name: p[strings.LastIndexByte(p, '/')+1:], Path: key, Type: treeTypeFile, Mode: mode}
 		if isDir {
-			e.Type, e.Mode = treeTypeDirectory, treeModeDirectory
-			dirs = append(dirs, e)
-			return
+			e.Type = treeTypeDirectory
+		} else {
+			e.Size = &fileSize
 		}
-		e.Type, e.Mode, e.Size = treeTypeFile, treeModeFile, &fileSize
-		files = append(files, e)
+		index[key] = len(rows)
+		rows = append(rows, e)
 	}
 
 	for _, f := range zr.File {
@@ -94,7 +111,7 @@ func listArchiveTree(ra io.ReaderAt, size int64, dir string, recursive bool) ([]
 			if rest[i] != '/' {
 				continue
 			}
-			add(prefix+rest[:i], true, 0)
+			add(prefix+rest[:i], true, 0, "")
 			if !recursive {
 				break
 			}
@@ -102,16 +119,18 @@ func listArchiveTree(ra io.ReaderAt, size int64, dir string, recursive bool) ([]
 		if !recursive && strings.Contains(rest, "/") {
 			continue
 		}
-		add(clean, isDir, int64(f.UncompressedSize64))
+		add(clean, isDir, int64(f.UncompressedSize64), zipEntryMode(f.ExternalAttrs, isDir))
 	}
 	if !found {
 		return nil, fmt.Errorf("%w: directory %q", ErrNotFound, dir)
 	}
 
-	byPath := func(a, b treeEntry) int { return cmp.Compare(a.Path, b.Path) }
-	slices.SortFunc(dirs, byPath)
-	slices.SortFunc(files, byPath)
-	return append(dirs, files...), nil
+	// Directories first, then files, each by path: GitLab lists
+	// entry.directories + entry.files.
+	slices.SortFunc(rows, func(a, b treeEntry) int {
+		return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.Path, b.Path)) // "directory" < "file"
+	})
+	return rows, nil
 }
 
 // treePathValid reports whether p (without a trailing "/") has no empty, "."

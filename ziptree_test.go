@@ -1,14 +1,17 @@
 package jobartifacts
 
 import (
+	"bytes"
 	"encoding/json"
+	"io/fs"
+	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/zip"
 	"github.com/stretchr/testify/require"
 )
 
-// treeRow is a listing row in short form: "d path" or "f path size".
+// treeRows gives listing rows in short form: "d dir/" or "f path".
 func treeRows(entries []treeEntry) []string {
 	rows := make([]string, len(entries))
 	for i, e := range entries {
@@ -31,19 +34,19 @@ func TestListArchiveTreeCorpus(t *testing.T) {
 		want      []string
 	}{
 		{name: "root", dir: "", want: []string{
-			"d dir with space", "d empty-dir", "d names", "d nested", "d some",
+			"d dir with space/", "d empty-dir/", "d names/", "d nested/", "d some/",
 			"f README.txt", "f app.js", "f empty.txt", "f index.html", "f junit.xml", "f link-abs",
 			"f link-dir", "f link-to-readme", "f logo.svg", "f pixel.png", "f report.json",
 		}},
 		{name: "root as slash", dir: "/", want: []string{
-			"d dir with space", "d empty-dir", "d names", "d nested", "d some",
+			"d dir with space/", "d empty-dir/", "d names/", "d nested/", "d some/",
 			"f README.txt", "f app.js", "f empty.txt", "f index.html", "f junit.xml", "f link-abs",
 			"f link-dir", "f link-to-readme", "f logo.svg", "f pixel.png", "f report.json",
 		}},
-		{name: "nested dir", dir: "nested/a", want: []string{"d nested/a/b", "f nested/a/big.log"}},
-		{name: "nested dir with slash", dir: "nested/a/", want: []string{"d nested/a/b", "f nested/a/big.log"}},
+		{name: "nested dir", dir: "nested/a", want: []string{"d nested/a/b/", "f nested/a/big.log"}},
+		{name: "nested dir with slash", dir: "nested/a/", want: []string{"d nested/a/b/", "f nested/a/big.log"}},
 		{name: "recursive", dir: "nested", recursive: true, want: []string{
-			"d nested/a", "d nested/a/b", "d nested/a/b/c",
+			"d nested/a/", "d nested/a/b/", "d nested/a/b/c/",
 			"f nested/a/b/c/deep.txt", "f nested/a/b/random.bin", "f nested/a/big.log",
 		}},
 		{name: "odd names stay raw", dir: "names", want: []string{
@@ -58,13 +61,15 @@ func TestListArchiveTreeCorpus(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, tc.want, treeRows(entries))
 			for _, e := range entries {
-				require.Equal(t, e.Path[len(e.Path)-len(e.Name):], e.Name, "name is the last segment of path")
+				p := strings.TrimSuffix(e.Path, "/")
+				require.Equal(t, p[len(p)-len(e.Name):], e.Name, "name is the last segment of path")
+				require.Equal(t, e.Type == treeTypeDirectory, strings.HasSuffix(e.Path, "/"), "only a directory's path ends with /")
 				if e.Type == treeTypeDirectory {
 					require.Nil(t, e.Size)
-					require.Equal(t, "040000", e.Mode)
+					require.Regexp(t, `^040[0-7]{3}$`, string(e.Mode), "an explicit directory entry carries its Unix mode")
 					continue
 				}
-				require.Equal(t, "100644", e.Mode)
+				require.Regexp(t, `^1[02]0[0-7]{3}$`, string(e.Mode), "a regular file's or a symlink's Unix mode")
 				require.NotNil(t, e.Size)
 				require.Equal(t, zipManifestEntry(t, "infozip-tree.zip", e.Path).Size, *e.Size)
 			}
@@ -103,11 +108,11 @@ func TestListArchiveTreeBuilt(t *testing.T) {
 		recursive bool
 		want      []string
 	}{
-		{name: "root", want: []string{"d b", "d x", `f b`, "f dup.txt", `f w\in.txt`}},
+		{name: "root", want: []string{"d b/", "d x/", `f b`, "f dup.txt", `f w\in.txt`}},
 		{name: "recursive root", recursive: true, want: []string{
-			"d b", "d x", "d x/y", "f b", "f dup.txt", `f w\in.txt`, "f x/a.txt", "f x/y/z.txt",
+			"d b/", "d x/", "d x/y/", "f b", "f dup.txt", `f w\in.txt`, "f x/a.txt", "f x/y/z.txt",
 		}},
-		{name: "synthesized dir", dir: "x", want: []string{"d x/y", "f x/a.txt"}},
+		{name: "synthesized dir", dir: "x", want: []string{"d x/y/", "f x/a.txt"}},
 		{name: "synthesized nested dir", dir: "x/y/", want: []string{"f x/y/z.txt"}},
 	}
 	for _, tc := range cases {
@@ -140,9 +145,47 @@ func TestTreeEntryJSON(t *testing.T) {
 	got, err := json.Marshal(entries)
 	require.NoError(t, err)
 	require.JSONEq(t, `[
-		{"name":"d","path":"d","type":"directory","mode":"040000"},
+		{"name":"d","path":"d/","type":"directory","mode":null},
 		{"name":"f.txt","path":"d/f.txt","type":"file","size":5,"mode":"100644"}
 	]`, string(got))
+}
+
+// TestListArchiveTreeModes pins where modes come from: the Unix mode in an
+// entry's external attributes, GitLab's usual ones for entries without one,
+// and none (null) for a directory that has no entry of its own.
+func TestListArchiveTreeModes(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, e := range []struct {
+		name string
+		mode fs.FileMode
+	}{
+		{"bin/", fs.ModeDir | 0o750},
+		{"bin/tool", 0o755},
+		{"bin/link", fs.ModeSymlink | 0o777},
+		{"plain.txt", 0}, // no Unix mode recorded
+		{"dos/", 0},
+		{"synth/only.txt", 0o600},
+	} {
+		fh := &zip.FileHeader{Name: e.name, Method: zip.Store}
+		if e.mode != 0 {
+			fh.SetMode(e.mode)
+		}
+		_, err := zw.CreateHeader(fh)
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	blob := memZipBlob(buf.Bytes())
+	entries, err := listArchiveTree(blob, blob.info.Size, "", true)
+	require.NoError(t, err)
+	modes := make(map[string]nullString)
+	for _, e := range entries {
+		modes[e.Path] = e.Mode
+	}
+	require.Equal(t, map[string]nullString{
+		"bin/": "040750", "dos/": "040755", "synth/": "",
+		"bin/tool": "100755", "bin/link": "120777", "plain.txt": "100644", "synth/only.txt": "100600",
+	}, modes)
 }
 
 func TestListArchiveTreeArchives(t *testing.T) {
@@ -167,7 +210,7 @@ func TestListArchiveTreeArchives(t *testing.T) {
 		entries, err := listArchiveTree(blob, blob.info.Size, "", false)
 		require.NoError(t, err)
 		require.Equal(t, []string{
-			"d a", `f ..\win-evil.txt`, `f a\b.txt`, "f cafe\u0301.txt", "f café.txt", "f trailing-space.txt ", "f tree",
+			"d a/", `f ..\win-evil.txt`, `f a\b.txt`, "f cafe\u0301.txt", "f café.txt", "f trailing-space.txt ", "f tree",
 		}, treeRows(entries))
 	})
 	for _, file := range []string{"neg-not-a-zip.zip", "neg-empty-file.zip", "neg-truncated-in-cd.zip", "neg-truncated-in-data.zip"} {

@@ -115,7 +115,7 @@ func TestDocsExamples(t *testing.T) {
 		// Download a single artifact file by job id.
 		{name: "file by job id", url: "/api/v4/projects/1/jobs/5/artifacts/some/release/file.pdf", header: private, status: 200, check: isPDF},
 		// List the archive's files.
-		{name: "tree", url: "/api/v4/projects/1/jobs/42/artifacts/tree", header: private, status: 200, check: treeHas("ci_build_artifacts.zip", "other_artifacts_0.1.2")},
+		{name: "tree", url: "/api/v4/projects/1/jobs/42/artifacts/tree", header: private, status: 200, check: treeHas("ci_build_artifacts.zip", "other_artifacts_0.1.2/")},
 		{name: "tree of a directory", url: "/api/v4/projects/1/jobs/42/artifacts/tree?path=coverage/reports", header: private, status: 200, check: treeHas("coverage/reports/index.html", "coverage/reports/coverage.txt")},
 		{name: "tree, recursive", url: "/api/v4/projects/1/jobs/42/artifacts/tree?recursive=true", header: private, status: 200, check: treeHas("junit.xml", "other_artifacts_0.1.2/README.txt", "coverage/reports/coverage.txt")},
 		{name: "tree, job_token=", url: "/api/v4/projects/1/jobs/42/artifacts/tree?job_token=" + testJobToken, status: 200, check: treeHas("ci_build_artifacts.zip")},
