@@ -104,10 +104,11 @@ func toAPIError(err error, notFound *apiError) *apiError {
 	}
 }
 
-// Answers for requests that match no route, as Grape words them.
+// Answers for requests that match no route, as Grape words them
+// (Grape::Exceptions::MethodNotAllowed says "405 Not Allowed").
 var (
 	errRouteNotFound    = &apiError{status: http.StatusNotFound, key: "error", text: "404 Not Found"}
-	errMethodNotAllowed = &apiError{status: http.StatusMethodNotAllowed, key: "error", text: "405 Method Not Allowed"}
+	errMethodNotAllowed = &apiError{status: http.StatusMethodNotAllowed, key: "error", text: "405 Not Allowed"}
 )
 
 // writeError is the one place that writes an error response. Anything that

@@ -2,6 +2,7 @@ package jobartifacts
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/mux"
 )
@@ -13,7 +14,10 @@ import (
 func (h *Handler) routes() *mux.Router {
 	root := mux.NewRouter().UseEncodedPath().SkipClean(true)
 	root.NotFoundHandler = h.serve(func(http.ResponseWriter, *http.Request) error { return errRouteNotFound })
-	root.MethodNotAllowedHandler = h.serve(func(http.ResponseWriter, *http.Request) error { return errMethodNotAllowed })
+	root.MethodNotAllowedHandler = h.serve(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", strings.Join(allowedMethods(root, r), ", "))
+		return errMethodNotAllowed
+	})
 	// The base path is part of each pattern rather than a PathPrefix
 	// subrouter: gorilla/mux loses "method not allowed" (405) in subrouters.
 	handle := func(pattern string, fn endpoint, methods ...string) {
@@ -39,4 +43,21 @@ func (h *Handler) routes() *mux.Router {
 	handle("/jobs/{job_id}/artifacts", h.uploadArtifact, http.MethodPost) // 9
 	handle("/jobs/{job_id}/artifacts", h.runnerDownloadArchive, read...)  // 10
 	return root
+}
+
+// allowedMethods lists the methods some route takes for r's path, for the
+// Allow header of a 405 (Grape sends one).
+func allowedMethods(router *mux.Router, r *http.Request) []string {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		// Match reports the fallback handlers as matches too: only a
+		// match without error is a route.
+		var match mux.RouteMatch
+		if router.Match(probe, &match) && match.MatchErr == nil {
+			allowed = append(allowed, m)
+		}
+	}
+	return allowed
 }
