@@ -21,6 +21,8 @@ type Handler struct {
 	authz  Authorizer
 	cfg    config
 	router *mux.Router
+	// uploads serialises the check-then-record of uploads to one job.
+	uploads jobLocks
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -208,7 +210,7 @@ func (h *Handler) downloadJobArchive(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	return h.serveArchive(w, r, j)
+	return h.serveArchive(w, r, j, true)
 }
 
 // refRoute tells routes 2 and 4 apart. What follows "jobs/artifacts/" is
@@ -269,7 +271,7 @@ func (h *Handler) downloadRefArchive(w http.ResponseWriter, r *http.Request, raw
 	if err != nil {
 		return err
 	}
-	return h.serveArchive(w, r, j)
+	return h.serveArchive(w, r, j, true)
 }
 
 // downloadRefFile is route 4: one file of the latest successful job's
@@ -327,16 +329,17 @@ func (h *Handler) openArchive(ctx context.Context, j *Job) (Artifact, Blob, erro
 	return a, b, nil
 }
 
-// serveArchive sends a job's whole archive: a redirect where the store hands
-// out URLs, else the bytes through http.ServeContent, which answers Range,
-// If-Range, If-None-Match, If-Modified-Since and HEAD.
-func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job) error {
+// serveArchive sends a job's whole archive: where redirect is allowed and the
+// store hands out URLs, a redirect; else the bytes through
+// http.ServeContent, which answers Range, If-Range, If-None-Match,
+// If-Modified-Since and HEAD.
+func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job, redirect bool) error {
 	a, ok := j.Archive()
 	if !ok {
 		return errArtifactNotFound
 	}
 	filename := archiveFilename(a)
-	if u, ok := h.store.(BlobURLer); ok {
+	if u, ok := h.store.(BlobURLer); ok && redirect {
 		loc, err := u.BlobURL(r.Context(), a.Blob, filename)
 		switch {
 		case err == nil:

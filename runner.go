@@ -13,6 +13,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -353,6 +354,10 @@ func (h *Handler) validateArchiveBlob(ctx context.Context, a Artifact) error {
 // blob is deleted whenever it is not recorded.
 func (h *Handler) recordUpload(ctx context.Context, project *Project, job *Job, up *receivedUpload) error {
 	a := up.artifact
+	// Two uploads of one type racing must not both see "none yet" and
+	// both record: the loser's blob would be orphaned.
+	unlock := h.uploads.lock(job.ID)
+	defer unlock()
 	current, err := h.store.Job(ctx, project.ID, job.ID)
 	if err != nil {
 		h.discardBlob(ctx, a.Blob)
@@ -453,14 +458,43 @@ func (h *Handler) runnerDownloadArchive(w http.ResponseWriter, r *http.Request) 
 		return errArtifactNotFound
 	}
 	direct, _ := strconv.ParseBool(r.URL.Query().Get("direct_download"))
-	if direct {
-		return h.serveArchive(w, r, job)
-	}
-	proxy := *h
-	proxy.store = bytesOnlyStore{h.store}
-	return proxy.serveArchive(w, r, job)
+	return h.serveArchive(w, r, job, direct)
 }
 
-// bytesOnlyStore hides a store's optional BlobURLer, so that serveArchive
-// sends the bytes instead of a redirect.
-type bytesOnlyStore struct{ Store }
+// jobLocks is a mutex per job id, held only while a request needs it. It
+// serialises uploads within one process; stores shared by several processes
+// need their own guard.
+type jobLocks struct {
+	mu    sync.Mutex
+	locks map[int64]*jobLock
+}
+
+type jobLock struct {
+	mu    sync.Mutex
+	users int
+}
+
+// lock locks job id and returns its unlock.
+func (l *jobLocks) lock(id int64) (unlock func()) {
+	l.mu.Lock()
+	if l.locks == nil {
+		l.locks = make(map[int64]*jobLock)
+	}
+	jl := l.locks[id]
+	if jl == nil {
+		jl = &jobLock{}
+		l.locks[id] = jl
+	}
+	jl.users++
+	l.mu.Unlock()
+
+	jl.mu.Lock()
+	return func() {
+		jl.mu.Unlock()
+		l.mu.Lock()
+		if jl.users--; jl.users == 0 {
+			delete(l.locks, id)
+		}
+		l.mu.Unlock()
+	}
+}

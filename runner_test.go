@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -419,4 +420,79 @@ func (f *runnerFixture) post(path string, header map[string]string, body io.Read
 		req.Header.Set(k, v)
 	}
 	return f.runner.do(f.t, req)
+}
+
+// TestUploadSameTypeConcurrently races uploads of one type to one job: one
+// is recorded, the identical ones are 201, the others 400, and no blob is
+// left behind by a loser.
+func TestUploadSameTypeConcurrently(t *testing.T) {
+	f := newRunnerFixture(t)
+	jobID, token := f.addJob(runnerProjectID, jobartifacts.StatusRunning)
+	f.store.mu.Lock()
+	f.store.jobLookupDelay = 20 * time.Millisecond // let the uploads overlap
+	f.store.mu.Unlock()
+	const uploads = 8
+	bodies := make([][]byte, uploads)
+	for i := range bodies {
+		bodies[i] = runnerZip(fmt.Sprintf("upload %d", i%2)) // two distinct archives
+	}
+	statuses := make([]int, uploads)
+	errs := make([]error, uploads)
+	var wg sync.WaitGroup
+	for i := range bodies {
+		wg.Go(func() {
+			var buf bytes.Buffer
+			mpw := multipart.NewWriter(&buf)
+			part, err := mpw.CreateFormFile("file", "artifacts.zip")
+			if err == nil {
+				_, err = part.Write(bodies[i])
+			}
+			if err == nil {
+				err = mpw.Close()
+			}
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/jobs/%d/artifacts", f.runner.apiURL, jobID), &buf)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			req.Header.Set("Content-Type", mpw.FormDataContentType())
+			req.Header.Set("JOB-TOKEN", token)
+			resp, err := f.runner.client.Do(req)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			_ = resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+
+	archive, ok := f.job(jobID).Archive()
+	require.True(t, ok)
+	got := f.runner.download(t, jobID, token, false)
+	require.Equal(t, http.StatusOK, got.status)
+	winner := -1
+	for i, b := range bodies {
+		if bytes.Equal(b, got.body) {
+			winner = i % 2
+		}
+	}
+	require.NotEqual(t, -1, winner, "the recorded archive is one of the uploads")
+	require.Equal(t, int64(len(got.body)), archive.Size)
+	for i, status := range statuses {
+		if i%2 == winner {
+			require.Equal(t, http.StatusCreated, status, "upload %d has the recorded bytes", i)
+		} else {
+			require.Equal(t, http.StatusBadRequest, status, "upload %d has other bytes", i)
+		}
+	}
+	f.requireNoStrayBlobs(jobID)
 }

@@ -128,6 +128,18 @@ type runnerTrackingStore struct {
 	*memstore.Store
 	mu   sync.Mutex
 	puts []jobartifacts.BlobKey
+	// jobLookupDelay, when set, holds the answer of every Job lookup that
+	// long, which widens the window between an upload's check and its record.
+	jobLookupDelay time.Duration
+}
+
+func (s *runnerTrackingStore) Job(ctx context.Context, projectID, jobID int64) (*jobartifacts.Job, error) {
+	s.mu.Lock()
+	delay := s.jobLookupDelay
+	s.mu.Unlock()
+	j, err := s.Store.Job(ctx, projectID, jobID)
+	time.Sleep(delay)
+	return j, err
 }
 
 func (s *runnerTrackingStore) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Reader) (jobartifacts.BlobInfo, error) {
