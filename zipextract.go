@@ -106,7 +106,7 @@ type entryFinder func(ctx context.Context, ra io.ReaderAt, size int64, name stri
 // have been sent it returns an error wrapping errStreamAborted if the data
 // proved bad; the caller must then abort the response. Otherwise nil.
 func serveArchiveEntry(w http.ResponseWriter, r *http.Request, blob Blob, name string, opts entryOptions) error {
-	return serveArchiveEntryWith(w, r, blob, name, opts, findZipEntry)
+	return serveArchiveEntryWith(w, r, blob, name, opts, findZipEntryByWalk)
 }
 
 func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, name string, opts entryOptions, find entryFinder) error {
@@ -286,10 +286,10 @@ func (r errorReader) Read([]byte) (int, error) { return 0, r.err }
 
 // validateZipArchive reports whether the bytes of ra are a zip whose central
 // directory can be read completely: nil, or an error wrapping
-// ErrInvalidArchive (or the blob's own read error).
+// ErrInvalidArchive (or the blob's own read error). It streams the directory,
+// so its memory does not grow with the number of entries.
 func validateZipArchive(ra io.ReaderAt, size int64) error {
-	_, err := openZipReader(context.Background(), ra, size)
-	return err
+	return validateZipArchiveByWalk(context.Background(), ra, size)
 }
 
 // entryReader is the io.ReadSeeker that http.ServeContent streams an entry
