@@ -399,8 +399,12 @@ func TestFindZipEntryByWalkBuiltArchives(t *testing.T) {
 		{
 			// The directory's start is its end minus its size; a size larger
 			// than the archive puts it before the first byte.
-			name:            "central directory size larger than the archive",
-			archive:         func() []byte { b := rawZipArchive{entries: abc}.bytes(); binary.LittleEndian.PutUint32(b[len(b)-10:], 1<<30); return b }(),
+			name: "central directory size larger than the archive",
+			archive: func() []byte {
+				b := rawZipArchive{entries: abc}.bytes()
+				binary.LittleEndian.PutUint32(b[len(b)-10:], 1<<30)
+				return b
+			}(),
 			lookups:         []lookup{{name: "a.txt", findErr: ErrInvalidArchive}},
 			sameAsZipReader: true,
 		},
