@@ -178,7 +178,9 @@ func checkEntryServable(e *archiveEntry, blobSize int64, opts entryOptions) erro
 }
 
 // findZipEntry is the entryFinder over klauspost/compress/zip.NewReader: it
-// reads the central directory through ra and scans it in order.
+// reads the whole central directory through ra and scans it in order. The
+// default is findZipEntryByWalk (zipwalk.go); this one is the reference the
+// tests compare it with.
 func findZipEntry(ctx context.Context, ra io.ReaderAt, size int64, name string) (*archiveEntry, error) {
 	zr, err := openZipReader(ctx, ra, size)
 	if err != nil {

@@ -84,7 +84,7 @@ func findZipEntryByWalk(ctx context.Context, ra io.ReaderAt, size int64, name st
 		return nil, classifyArchiveError(ctx, rec, err)
 	}
 	for {
-		r, matched, err := walk.next(ctx, name)
+		r, matched, err := walk.next(ctx, name, true)
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -111,7 +111,7 @@ func validateZipArchiveByWalk(ctx context.Context, ra io.ReaderAt, size int64) e
 		return classifyArchiveError(ctx, rec, err)
 	}
 	for {
-		_, _, err := walk.next(ctx, "")
+		_, _, err := walk.next(ctx, "", false)
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -146,12 +146,11 @@ func newZipCentralDirectoryWalk(ra io.ReaderAt, size int64) (*zipCentralDirector
 	}, nil
 }
 
-// next reads the next record. matched reports whether its name is want (and
-// then the record's name is set); want == "" matches nothing, since no lookup
-// is for an empty name. io.EOF means there are no more records: the directory
+// next reads the next record. When lookingUp, matched reports whether its
+// name is want (and then the record's name is set). io.EOF means there are no more records: the directory
 // ended or the next bytes are not a central-directory header (as the zip
 // reader, which then relies on the count).
-func (w *zipCentralDirectoryWalk) next(ctx context.Context, want string) (rec zipCentralRecord, matched bool, err error) {
+func (w *zipCentralDirectoryWalk) next(ctx context.Context, want string, lookingUp bool) (rec zipCentralRecord, matched bool, err error) {
 	if w.read%zipWalkContextEvery == zipWalkContextEvery-1 {
 		if err := ctx.Err(); err != nil {
 			return rec, false, err
@@ -188,7 +187,7 @@ func (w *zipCentralDirectoryWalk) next(ctx context.Context, want string) (rec zi
 		return rec, false, w.truncated(err)
 	}
 	// The conversion in a comparison does not allocate.
-	if want != "" && string(name) == want {
+	if lookingUp && string(name) == want {
 		matched = true
 		rec.name = want
 	}

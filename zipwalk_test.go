@@ -315,6 +315,13 @@ func TestFindZipEntryByWalkBuiltArchives(t *testing.T) {
 			sameAsZipReader: true,
 		},
 		{
+			name:            "an entry with an empty name",
+			archive:         rawZipArchive{entries: []rawZipEntry{{name: "a.txt", data: "alpha"}, {name: "", data: "anonymous"}}}.bytes(),
+			valid:           true,
+			lookups:         []lookup{{name: "", wantBody: "anonymous"}},
+			sameAsZipReader: true,
+		},
+		{
 			name:            "empty archive",
 			archive:         rawZipArchive{}.bytes(),
 			valid:           true,
