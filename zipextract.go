@@ -112,14 +112,17 @@ func serveArchiveEntry(w http.ResponseWriter, r *http.Request, blob Blob, name s
 func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, name string, opts entryOptions, find entryFinder) error {
 	ctx := r.Context()
 	info := blob.Info()
-	entry, err := find(ctx, blob, info.Size, name)
+	// Reads go through a recorder, so that a failure to open the entry is
+	// blamed on storage when the blob failed, on the archive otherwise.
+	reads := &readErrorRecorder{ra: blob}
+	entry, err := find(ctx, reads, info.Size, name)
 	if err != nil {
 		return err
 	}
 	if err := checkEntryServable(entry, info.Size, opts); err != nil {
 		return err
 	}
-	content, err := newEntryReader(ctx, blob, entry)
+	content, err := newEntryReader(ctx, reads, entry)
 	if err != nil {
 		return err
 	}
@@ -309,7 +312,7 @@ func validateZipArchive(ra io.ReaderAt, size int64) error {
 // after ServeContent returned.
 type entryReader struct {
 	ctx   context.Context
-	blob  io.ReaderAt
+	blob  *readErrorRecorder
 	entry *archiveEntry
 	size  int64
 
@@ -328,7 +331,7 @@ type entryReader struct {
 
 var errEntryReaderClosed = errors.New("jobartifacts: entry reader closed")
 
-func newEntryReader(ctx context.Context, blob io.ReaderAt, e *archiveEntry) (*entryReader, error) {
+func newEntryReader(ctx context.Context, blob *readErrorRecorder, e *archiveEntry) (*entryReader, error) {
 	er := &entryReader{ctx: ctx, blob: blob, entry: e, size: int64(e.uncompressedSize)}
 	// Open once now so that a bad local header is an error before headers.
 	if err := er.openAt(0); err != nil {
@@ -352,7 +355,7 @@ func (er *entryReader) openAt(off int64) error {
 	if er.entry.method == zipMethodStore && off > 0 {
 		start, err := er.entry.dataOffset()
 		if err != nil {
-			return fmt.Errorf("%w: entry %q: %w", ErrInvalidArchive, er.entry.name, err)
+			return classifyArchiveError(er.ctx, er.blob, fmt.Errorf("entry %q: %w", er.entry.name, err))
 		}
 		er.stream = io.NewSectionReader(er.blob, start+off, er.size-off)
 		er.at = off
@@ -360,7 +363,7 @@ func (er *entryReader) openAt(off int64) error {
 	}
 	rc, err := er.entry.open()
 	if err != nil {
-		return fmt.Errorf("%w: entry %q: %w", ErrInvalidArchive, er.entry.name, err)
+		return classifyArchiveError(er.ctx, er.blob, fmt.Errorf("entry %q: %w", er.entry.name, err))
 	}
 	er.stream, er.closer, er.at = rc, rc, 0
 	return nil
@@ -630,27 +633,9 @@ func entryDisposition(base string) string {
 	}
 	v := `attachment; filename="` + quoted.String() + `"`
 	if !exact && utf8.ValidString(base) {
-		v += "; filename*=UTF-8''" + escapeRFC5987(base)
+		v += "; filename*=UTF-8''" + percentEscape(base, isRFC5987Safe)
 	}
 	return v
-}
-
-// escapeRFC5987 percent-encodes every byte outside RFC 5987's attr-char.
-func escapeRFC5987(s string) string {
-	const hexDigits = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			strings.IndexByte("!#$&+-.^_`|~", c) >= 0 {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hexDigits[c>>4])
-		b.WriteByte(hexDigits[c&0xf])
-	}
-	return b.String()
 }
 
 // entryETag is a strong ETag for one entry of one blob version: it changes

@@ -494,6 +494,40 @@ func TestServeArchiveEntryStorageError(t *testing.T) {
 	require.ErrorIs(t, validateZipArchive(blob, blob.info.Size), errStorage)
 }
 
+// TestServeArchiveEntryStorageErrorAtLocalHeader: the central directory
+// reads fine, then the blob fails on the entry's local header; that too is
+// the storage's fault, not the archive's.
+func TestServeArchiveEntryStorageErrorAtLocalHeader(t *testing.T) {
+	// Large enough that reading the central directory stays clear of the
+	// local header at offset 0.
+	archive := buildTestZip(t, storedEntry("a.txt", strings.Repeat("a", 64<<10)))
+	errStorage := errors.New("storage offline")
+	blob := &zipTestBlob{
+		ReaderAt: headFailingReaderAt{data: archive, failBelow: 30, err: errStorage},
+		info:     BlobInfo{Size: int64(len(archive))},
+	}
+	for name, find := range map[string]entryFinder{"walk": findZipEntryByWalk, "zip.NewReader": findZipEntry} {
+		err := serveArchiveEntryWith(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil), blob, "a.txt", entryOptions{}, find)
+		require.ErrorIs(t, err, errStorage, name)
+		require.NotErrorIs(t, err, ErrInvalidArchive, name)
+	}
+}
+
+// headFailingReaderAt serves data but fails any read that starts below
+// failBelow, where a zip keeps its first local header.
+type headFailingReaderAt struct {
+	data      []byte
+	failBelow int64
+	err       error
+}
+
+func (r headFailingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < r.failBelow {
+		return 0, r.err
+	}
+	return bytes.NewReader(r.data).ReadAt(p, off)
+}
+
 type failingReaderAt struct{ err error }
 
 func (r failingReaderAt) ReadAt([]byte, int64) (int, error) { return 0, r.err }
@@ -504,7 +538,7 @@ func TestEntryReaderSeek(t *testing.T) {
 		blob := memZipBlob(buildTestZip(t, entry))
 		e, err := findZipEntry(context.Background(), blob, blob.info.Size, "e")
 		require.NoError(t, err)
-		er, err := newEntryReader(context.Background(), blob, e)
+		er, err := newEntryReader(context.Background(), &readErrorRecorder{ra: blob}, e)
 		require.NoError(t, err)
 
 		end, err := er.Seek(0, io.SeekEnd)
