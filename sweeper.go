@@ -127,7 +127,7 @@ func (s *Sweeper) sweepJob(ctx context.Context, listed *Job, now time.Time) (int
 	}
 	var types []string
 	for _, a := range j.Artifacts {
-		if a.FileType != ArtifactTypeTrace && a.ExpireAt != nil && !a.ExpireAt.After(now) {
+		if a.FileType != ArtifactTypeTrace && a.expiredAt(now) {
 			types = append(types, a.FileType)
 		}
 	}

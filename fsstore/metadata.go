@@ -411,44 +411,20 @@ func (s *Store) namedJob(p *jobartifacts.Pipeline, name string, ok func(*jobarti
 
 // KeepArtifacts clears the expiry of the job's artifacts and locks them.
 func (s *Store) KeepArtifacts(ctx context.Context, projectID, jobID int64) (*jobartifacts.Job, error) {
-	return s.updateJob(ctx, projectID, jobID, func(j *jobartifacts.Job) {
-		j.ArtifactsExpireAt = nil
-		for i := range j.Artifacts {
-			j.Artifacts[i].ExpireAt = nil
-		}
-		j.ArtifactsLocked = true
-	})
+	return s.updateJob(ctx, projectID, jobID, (*jobartifacts.Job).Keep)
 }
 
 // RecordArtifact adds a to the job's artifacts, replacing the one of the same
 // FileType, and sets the job's ArtifactsExpireAt to a.ExpireAt.
 func (s *Store) RecordArtifact(ctx context.Context, projectID, jobID int64, a jobartifacts.Artifact) (*jobartifacts.Job, error) {
-	return s.updateJob(ctx, projectID, jobID, func(j *jobartifacts.Job) {
-		i := slices.IndexFunc(j.Artifacts, func(old jobartifacts.Artifact) bool { return old.FileType == a.FileType })
-		if i >= 0 {
-			j.Artifacts[i] = a
-		} else {
-			j.Artifacts = append(j.Artifacts, a)
-		}
-		j.ArtifactsExpireAt = a.ExpireAt
-	})
+	return s.updateJob(ctx, projectID, jobID, func(j *jobartifacts.Job) { j.PutArtifact(a) })
 }
 
 // ForgetArtifacts removes the records of the job's artifacts whose FileType
 // is in types (all of them when types is empty) and returns them.
 func (s *Store) ForgetArtifacts(ctx context.Context, projectID, jobID int64, types ...string) ([]jobartifacts.Artifact, error) {
 	var removed []jobartifacts.Artifact
-	_, err := s.updateJob(ctx, projectID, jobID, func(j *jobartifacts.Job) {
-		var kept []jobartifacts.Artifact
-		for _, a := range j.Artifacts {
-			if len(types) == 0 || slices.Contains(types, a.FileType) {
-				removed = append(removed, a)
-			} else {
-				kept = append(kept, a)
-			}
-		}
-		j.Artifacts = kept
-	})
+	_, err := s.updateJob(ctx, projectID, jobID, func(j *jobartifacts.Job) { removed = j.RemoveArtifacts(types...) })
 	if err != nil {
 		return nil, err
 	}
@@ -479,12 +455,6 @@ func (s *Store) updateJob(ctx context.Context, projectID, jobID int64, change fu
 // jobs' ArtifactsExpireAt follow the same rule. It reads every job of the
 // project (through its pipelines' job indexes) and rewrites those it changes.
 func (s *Store) ExpireProjectArtifacts(ctx context.Context, projectID int64, now time.Time) error {
-	expire := func(t *time.Time) (*time.Time, bool) {
-		if t == nil || t.After(now) {
-			return &now, true
-		}
-		return t, false
-	}
 	return s.write(ctx, func() error {
 		if _, err := s.loadProject(projectID); err != nil {
 			return err
@@ -513,18 +483,10 @@ func (s *Store) ExpireProjectArtifacts(ctx context.Context, projectID int64, now
 					}
 					// A stale entry may name a job that moved; only the
 					// pipeline the job names now counts.
-					if j.ProjectID != projectID || j.Pipeline.ID != pipelineID || j.ArtifactsLocked || len(j.Artifacts) == 0 {
+					if j.ProjectID != projectID || j.Pipeline.ID != pipelineID {
 						continue
 					}
-					changed := false
-					for i := range j.Artifacts {
-						var c bool
-						j.Artifacts[i].ExpireAt, c = expire(j.Artifacts[i].ExpireAt)
-						changed = changed || c
-					}
-					var c bool
-					j.ArtifactsExpireAt, c = expire(j.ArtifactsExpireAt)
-					if changed || c {
+					if j.ExpireArtifacts(now) {
 						if err := s.writeJSON(s.jobFile(jobID), j); err != nil {
 							return err
 						}
@@ -565,10 +527,7 @@ func (s *Store) ExpiredArtifacts(ctx context.Context, now time.Time, limit int) 
 			if err != nil {
 				return err
 			}
-			expired := slices.ContainsFunc(j.Artifacts, func(a jobartifacts.Artifact) bool {
-				return a.ExpireAt != nil && !a.ExpireAt.After(now)
-			})
-			if j.ArtifactsLocked || !expired {
+			if !j.HasExpiredArtifacts(now) {
 				continue
 			}
 			if j, err = s.withPipeline(j); err != nil {

@@ -331,28 +331,13 @@ func (s *Store) namedJob(pipelineID int64, name string, ok func(jobartifacts.Job
 
 // KeepArtifacts clears the expiry of the job's artifacts and locks them.
 func (s *Store) KeepArtifacts(ctx context.Context, projectID, jobID int64) (*jobartifacts.Job, error) {
-	return s.updateJob(ctx, projectID, jobID, func(j *jobartifacts.Job) {
-		j.ArtifactsExpireAt = nil
-		for i := range j.Artifacts {
-			j.Artifacts[i].ExpireAt = nil
-		}
-		j.ArtifactsLocked = true
-	})
+	return s.updateJob(ctx, projectID, jobID, (*jobartifacts.Job).Keep)
 }
 
 // RecordArtifact adds a to the job's artifacts, replacing the one of the same
 // FileType, and sets the job's ArtifactsExpireAt to a.ExpireAt.
 func (s *Store) RecordArtifact(ctx context.Context, projectID, jobID int64, a jobartifacts.Artifact) (*jobartifacts.Job, error) {
-	return s.updateJob(ctx, projectID, jobID, func(j *jobartifacts.Job) {
-		a := cloneArtifact(a)
-		i := slices.IndexFunc(j.Artifacts, func(old jobartifacts.Artifact) bool { return old.FileType == a.FileType })
-		if i >= 0 {
-			j.Artifacts[i] = a
-		} else {
-			j.Artifacts = append(j.Artifacts, a)
-		}
-		j.ArtifactsExpireAt = cloneTime(a.ExpireAt)
-	})
+	return s.updateJob(ctx, projectID, jobID, func(j *jobartifacts.Job) { j.PutArtifact(cloneArtifact(a)) })
 }
 
 // ForgetArtifacts removes the records of the job's artifacts whose FileType
@@ -360,15 +345,9 @@ func (s *Store) RecordArtifact(ctx context.Context, projectID, jobID int64, a jo
 func (s *Store) ForgetArtifacts(ctx context.Context, projectID, jobID int64, types ...string) ([]jobartifacts.Artifact, error) {
 	var removed []jobartifacts.Artifact
 	_, err := s.updateJob(ctx, projectID, jobID, func(j *jobartifacts.Job) {
-		var kept []jobartifacts.Artifact
-		for _, a := range j.Artifacts {
-			if len(types) == 0 || slices.Contains(types, a.FileType) {
-				removed = append(removed, cloneArtifact(a))
-			} else {
-				kept = append(kept, a)
-			}
+		for _, a := range j.RemoveArtifacts(types...) {
+			removed = append(removed, cloneArtifact(a))
 		}
-		j.Artifacts = kept
 	})
 	if err != nil {
 		return nil, err
@@ -407,24 +386,12 @@ func (s *Store) ExpireProjectArtifacts(ctx context.Context, projectID int64, now
 	if _, ok := s.projects[projectID]; !ok {
 		return fmt.Errorf("memstore: project %d: %w", projectID, jobartifacts.ErrNotFound)
 	}
-	expire := func(t *time.Time) *time.Time {
-		if t == nil || t.After(now) {
-			return &now
-		}
-		return t
-	}
 	for pipelineID := range s.projectPipelines[projectID] {
 		for jobID := range s.pipelineJobs[pipelineID] {
-			j := s.jobs[jobID]
-			if j.ArtifactsLocked || len(j.Artifacts) == 0 {
-				continue
+			// Change a copy: values handed out earlier share no slice with it.
+			if j := cloneJob(s.jobs[jobID]); j.ExpireArtifacts(now) {
+				s.jobs[jobID] = j
 			}
-			j = cloneJob(j)
-			for i := range j.Artifacts {
-				j.Artifacts[i].ExpireAt = cloneTime(expire(j.Artifacts[i].ExpireAt))
-			}
-			j.ArtifactsExpireAt = cloneTime(expire(j.ArtifactsExpireAt))
-			s.jobs[jobID] = j
 		}
 	}
 	return nil
@@ -441,13 +408,7 @@ func (s *Store) ExpiredArtifacts(ctx context.Context, now time.Time, limit int) 
 	defer s.mu.RUnlock()
 	var ids []int64
 	for id, j := range s.jobs {
-		if j.ArtifactsLocked {
-			continue
-		}
-		expired := slices.ContainsFunc(j.Artifacts, func(a jobartifacts.Artifact) bool {
-			return a.ExpireAt != nil && !a.ExpireAt.After(now)
-		})
-		if expired {
+		if j.HasExpiredArtifacts(now) {
 			ids = append(ids, id)
 		}
 	}
