@@ -42,104 +42,143 @@ func zipEntryMode(externalAttrs uint32, isDir bool) nullString {
 	}
 }
 
-// listArchiveTree lists directory dir of the zip archive in ra ("" = the root;
-// a trailing "/" is optional): its immediate children, or everything below it
-// when recursive. Directories come from explicit "dir/" entries and from the
-// paths of the entries below them. Rows are ordered directories first, then
-// files, each by path in byte order. When names repeat, the first in
-// central-directory order wins.
+// listArchiveTree is listArchiveTreeContext for callers without a request
+// context.
+func listArchiveTree(ra io.ReaderAt, size int64, dir string, recursive bool) ([]treeEntry, error) {
+	return listArchiveTreeContext(context.Background(), ra, size, dir, recursive)
+}
+
+// listArchiveTreeContext lists directory dir of the zip archive in ra ("" =
+// the root; a trailing "/" is optional): its immediate children, or
+// everything below it when recursive. Directories come from explicit "dir/"
+// entries and from the paths of the entries below them. Rows are ordered
+// directories first, then files, each by path in byte order. When names
+// repeat, the first in central-directory order wins.
 //
 // Entries whose names cannot sit in a tree (an empty, "." or ".." segment, as
 // in "/abs.txt", "a//b.txt" or "../x") are left out; they can still be
 // downloaded by their exact name.
 //
-// It returns an error wrapping ErrNotFound when dir does not exist, and one
-// wrapping ErrInvalidArchive when the archive cannot be read.
-func listArchiveTree(ra io.ReaderAt, size int64, dir string, recursive bool) ([]treeEntry, error) {
-	zr, err := openZipReader(context.Background(), ra, size)
+// It streams the central directory (walkCentralDirectory) and keeps only the
+// rows it returns, so listing one directory of a huge archive costs what that
+// directory holds. It returns an error wrapping ErrNotFound when dir does not
+// exist, one wrapping ErrInvalidArchive when the archive cannot be read, and
+// the blob's (or ctx's) own error when reading fails.
+func listArchiveTreeContext(ctx context.Context, ra io.ReaderAt, size int64, dir string, recursive bool) ([]treeEntry, error) {
+	prefix := strings.TrimSuffix(dir, "/")
+	prefixValid := treePathValid(prefix)
+	if prefix != "" {
+		prefix += "/"
+	}
+	listing := treeListing{prefix: prefix, recursive: recursive, index: make(map[string]int), found: prefix == ""}
+	// The whole directory is read even for an impossible dir, so that an
+	// unreadable archive is reported as such first.
+	err := walkCentralDirectory(ctx, ra, size, func(rec zipCentralRecord) (bool, error) {
+		if prefixValid {
+			listing.addRecord(rec)
+		}
+		return false, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	prefix := strings.TrimSuffix(dir, "/")
-	if prefix != "" {
-		if !treePathValid(prefix) {
-			return nil, fmt.Errorf("%w: directory %q", ErrNotFound, dir)
-		}
-		prefix += "/"
-	}
-
-	// Rows by path; a directory's path ends with "/".
-	index := make(map[string]int)
-	var rows []treeEntry
-	found := prefix == ""
-	add := func(p string, isDir bool, fileSize int64, mode nullString) {
-		key := p
-		if isDir {
-			key += "/"
-		}
-		if i, ok := index[key]; ok {
-			// A directory seen in a path first takes the mode of its own entry.
-			if rows[i].Mode == "" {
-				rows[i].Mode = mode
-			}
-			return
-		}
-		e := treeEntry{Name: p[strings.LastIndexByte(p, '/')+1:], Path: key, Type: treeTypeFile, Mode: mode}
-		if isDir {
-			e.Type = treeTypeDirectory
-		} else {
-			e.Size = &fileSize
-		}
-		index[key] = len(rows)
-		rows = append(rows, e)
-	}
-
-	for _, f := range zr.File {
-		name := f.Name
-		isDir := strings.HasSuffix(name, "/")
-		clean := strings.TrimSuffix(name, "/")
-		if clean == "" || !treePathValid(clean) || !strings.HasPrefix(name, prefix) {
-			continue
-		}
-		found = true
-		if len(clean) <= len(prefix) {
-			continue // the directory's own "dir/" entry
-		}
-		rest := clean[len(prefix):]
-		// Every directory between prefix and the entry, as far as listed.
-		for i := 0; i < len(rest); i++ {
-			if rest[i] != '/' {
-				continue
-			}
-			add(prefix+rest[:i], true, 0, "")
-			if !recursive {
-				break
-			}
-		}
-		if !recursive && strings.Contains(rest, "/") {
-			continue
-		}
-		add(clean, isDir, int64(f.UncompressedSize64), zipEntryMode(f.ExternalAttrs, isDir))
-	}
-	if !found {
+	if !prefixValid || !listing.found {
 		return nil, fmt.Errorf("%w: directory %q", ErrNotFound, dir)
 	}
 
 	// Directories first, then files, each by path: GitLab lists
 	// entry.directories + entry.files.
+	rows := listing.rows
 	slices.SortFunc(rows, func(a, b treeEntry) int {
 		return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.Path, b.Path)) // "directory" < "file"
 	})
 	return rows, nil
 }
 
+// treeListing gathers the rows of one listing from the central-directory
+// records, in order.
+type treeListing struct {
+	prefix    string // the listed directory with its "/", or "" for the root
+	recursive bool
+	found     bool           // some entry lies in (or is) the listed directory
+	index     map[string]int // row by path; a directory's path ends with "/"
+	rows      []treeEntry
+}
+
+// addRecord adds the rows record rec contributes: the directories on its
+// path below the listed one (as far as listed), and itself if listed. Keys
+// are slices of its name, which is looked up without a copy; only a new row
+// allocates.
+func (l *treeListing) addRecord(rec zipCentralRecord) {
+	name := rec.nameBytes
+	isDir := len(name) > 0 && name[len(name)-1] == '/'
+	clean := name
+	if isDir {
+		clean = name[:len(name)-1]
+	}
+	if len(clean) == 0 || !treePathValid(clean) || len(name) < len(l.prefix) || string(name[:len(l.prefix)]) != l.prefix {
+		return
+	}
+	l.found = true
+	if len(clean) <= len(l.prefix) {
+		return // the directory's own "dir/" entry
+	}
+	rest := clean[len(l.prefix):]
+	// Every directory between the prefix and the entry, as far as listed.
+	for i, c := range rest {
+		if c != '/' {
+			continue
+		}
+		l.add(name[:len(l.prefix)+i+1], nil)
+		if !l.recursive {
+			return // the entry itself lies deeper than listed
+		}
+	}
+	l.add(name, &rec)
+}
+
+// add adds the row for path key (a directory's ends with "/") unless there
+// is one: explicit is the entry's own record, nil for a directory only seen
+// in a longer path, which has no mode until its own entry comes.
+func (l *treeListing) add(key []byte, explicit *zipCentralRecord) {
+	isDir := key[len(key)-1] == '/'
+	if i, ok := l.index[string(key)]; ok {
+		if explicit != nil && l.rows[i].Mode == "" {
+			l.rows[i].Mode = zipEntryMode(explicit.externalAttrs, isDir)
+		}
+		return
+	}
+	path := string(key)
+	trimmed := strings.TrimSuffix(path, "/")
+	e := treeEntry{Name: trimmed[strings.LastIndexByte(trimmed, '/')+1:], Path: path, Type: treeTypeFile}
+	if explicit != nil {
+		e.Mode = zipEntryMode(explicit.externalAttrs, isDir)
+	}
+	if isDir {
+		e.Type = treeTypeDirectory
+	} else {
+		fileSize := int64(explicit.uncompressedSize)
+		e.Size = &fileSize
+	}
+	l.index[path] = len(l.rows)
+	l.rows = append(l.rows, e)
+}
+
 // treePathValid reports whether p (without a trailing "/") has no empty, "."
-// or ".." segment.
-func treePathValid(p string) bool {
-	for seg := range strings.SplitSeq(p, "/") {
-		if seg == "" || seg == "." || seg == ".." {
+// or ".." segment; "" (the root) is valid.
+func treePathValid[P ~string | ~[]byte](p P) bool {
+	segStart := 0
+	for i := 0; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			continue
+		}
+		switch seg := p[segStart:i]; {
+		case len(seg) == 0 && len(p) > 0,
+			len(seg) == 1 && seg[0] == '.',
+			len(seg) == 2 && seg[0] == '.' && seg[1] == '.':
 			return false
 		}
+		segStart = i + 1
 	}
 	return true
 }

@@ -63,66 +63,84 @@ type zipCentralDirectory struct {
 	zip64 bool
 }
 
-// zipCentralRecord is what the walk keeps of one central-directory record.
+// zipCentralRecord is one central-directory record as the walk reads it.
 type zipCentralRecord struct {
-	name             string // only set for the record that matched
+	// nameBytes is the entry's name, raw. It aliases the walk's buffer, so it
+	// is valid only until the visitor returns; keep a copy (name) instead.
+	nameBytes        []byte
+	name             string // set by whoever keeps the record
 	flags            uint16
 	method           uint16
 	crc32            uint32
 	compressedSize   uint64
 	uncompressedSize uint64
+	externalAttrs    uint32
 	headerOffset     int64
 }
 
-// findZipEntryByWalk is the entryFinder that streams the central directory
-// and stops at the first record named name. Its memory is bounded by its
-// buffers (at most two of 64 KiB), whatever the number of entries.
-func findZipEntryByWalk(ctx context.Context, ra io.ReaderAt, size int64, name string) (*archiveEntry, error) {
-	rec := &readErrorRecorder{ra: ra}
-	walk, err := newZipCentralDirectoryWalk(rec, size)
+// walkCentralDirectory streams the central directory of ra, calling visit
+// with each record in order, until visit says stop (then the rest, and the
+// record count, go unchecked) or the records end (then their count must match
+// the end record's). Its memory is bounded by its buffers (at most two of
+// 64 KiB, and a copy of the longest name), whatever the number of entries.
+//
+// An error from visit is returned as it is; a walk failure wraps
+// ErrInvalidArchive, or is the blob's own read error or the context's.
+func walkCentralDirectory(ctx context.Context, ra io.ReaderAt, size int64, visit func(rec zipCentralRecord) (stop bool, err error)) error {
+	recorder := &readErrorRecorder{ra: ra}
+	walk, err := newZipCentralDirectoryWalk(recorder, size)
 	if err != nil {
-		return nil, classifyArchiveError(ctx, rec, err)
+		return classifyArchiveError(ctx, recorder, err)
 	}
 	for {
-		r, matched, err := walk.next(ctx, name, true)
+		rec, err := walk.next(ctx)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, classifyArchiveError(ctx, rec, err)
+			return classifyArchiveError(ctx, recorder, err)
 		}
-		if matched {
-			return newWalkedArchiveEntry(ra, r), nil
+		stop, err := visit(rec)
+		if err != nil {
+			return err
+		}
+		if stop {
+			return nil
 		}
 	}
 	if err := walk.checkCount(); err != nil {
-		return nil, classifyArchiveError(ctx, rec, err)
+		return classifyArchiveError(ctx, recorder, err)
 	}
-	return nil, fmt.Errorf("%w: no entry %q in archive", ErrNotFound, name)
+	return nil
+}
+
+// findZipEntryByWalk is the entryFinder that streams the central directory
+// and stops at the first record named name.
+func findZipEntryByWalk(ctx context.Context, ra io.ReaderAt, size int64, name string) (*archiveEntry, error) {
+	var found *archiveEntry
+	err := walkCentralDirectory(ctx, ra, size, func(rec zipCentralRecord) (bool, error) {
+		// The conversion in a comparison does not allocate.
+		if string(rec.nameBytes) != name {
+			return false, nil
+		}
+		rec.nameBytes, rec.name = nil, name
+		found = newWalkedArchiveEntry(ra, rec)
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if found == nil {
+		return nil, fmt.Errorf("%w: no entry %q in archive", ErrNotFound, name)
+	}
+	return found, nil
 }
 
 // validateZipArchiveByWalk reads every central-directory record of ra with
 // the same streaming parser and checks their count against the end record:
 // nil, or an error wrapping ErrInvalidArchive (or the blob's read error).
 func validateZipArchiveByWalk(ctx context.Context, ra io.ReaderAt, size int64) error {
-	rec := &readErrorRecorder{ra: ra}
-	walk, err := newZipCentralDirectoryWalk(rec, size)
-	if err != nil {
-		return classifyArchiveError(ctx, rec, err)
-	}
-	for {
-		_, _, err := walk.next(ctx, "", false)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return classifyArchiveError(ctx, rec, err)
-		}
-	}
-	if err := walk.checkCount(); err != nil {
-		return classifyArchiveError(ctx, rec, err)
-	}
-	return nil
+	return walkCentralDirectory(ctx, ra, size, func(zipCentralRecord) (bool, error) { return false, nil })
 }
 
 // zipCentralDirectoryWalk reads central-directory records one at a time.
@@ -130,7 +148,13 @@ type zipCentralDirectoryWalk struct {
 	dir  zipCentralDirectory
 	br   *bufio.Reader
 	read uint64 // records read so far
+	// name holds the current record's name: the record is read past it
+	// (its extra field and comment may refill br) before it is visited.
+	name []byte
 }
+
+// zipWalkNameCapacity fits almost every name, so the copy rarely grows.
+const zipWalkNameCapacity = 256
 
 func newZipCentralDirectoryWalk(ra io.ReaderAt, size int64) (*zipCentralDirectoryWalk, error) {
 	dir, err := locateZipCentralDirectory(ra, size)
@@ -141,31 +165,32 @@ func newZipCentralDirectoryWalk(ra io.ReaderAt, size int64) (*zipCentralDirector
 	// either way, and the record is truncated.
 	bufSize := int(min(dir.end-dir.start, zipWalkBufferSize))
 	return &zipCentralDirectoryWalk{
-		dir: dir,
-		br:  bufio.NewReaderSize(io.NewSectionReader(ra, dir.start, dir.end-dir.start), bufSize),
+		dir:  dir,
+		br:   bufio.NewReaderSize(io.NewSectionReader(ra, dir.start, dir.end-dir.start), bufSize),
+		name: make([]byte, 0, zipWalkNameCapacity),
 	}, nil
 }
 
-// next reads the next record. When lookingUp, matched reports whether its
-// name is want (and then the record's name is set). io.EOF means there are no more records: the directory
-// ended or the next bytes are not a central-directory header (as the zip
-// reader, which then relies on the count).
-func (w *zipCentralDirectoryWalk) next(ctx context.Context, want string, lookingUp bool) (rec zipCentralRecord, matched bool, err error) {
+// next reads the next record; its nameBytes are valid until the next call.
+// io.EOF means there are no more records: the directory ended or the next
+// bytes are not a central-directory header (as the zip reader, which then
+// relies on the count).
+func (w *zipCentralDirectoryWalk) next(ctx context.Context) (rec zipCentralRecord, err error) {
 	if w.read%zipWalkContextEvery == zipWalkContextEvery-1 {
 		if err := ctx.Err(); err != nil {
-			return rec, false, err
+			return rec, err
 		}
 	}
 	sig, err := w.br.Peek(4)
 	if err != nil || binary.LittleEndian.Uint32(sig) != zipCentralHeaderSignature {
 		if err != nil && !errors.Is(err, io.EOF) {
-			return rec, false, err
+			return rec, err
 		}
-		return rec, false, io.EOF
+		return rec, io.EOF
 	}
 	fixed, err := w.br.Peek(zipCentralHeaderLen)
 	if err != nil {
-		return rec, false, w.truncated(err)
+		return rec, w.truncated(err)
 	}
 	rec.flags = binary.LittleEndian.Uint16(fixed[8:])
 	rec.method = binary.LittleEndian.Uint16(fixed[10:])
@@ -175,41 +200,39 @@ func (w *zipCentralDirectoryWalk) next(ctx context.Context, want string, looking
 	nameLen := int(binary.LittleEndian.Uint16(fixed[28:]))
 	extraLen := int(binary.LittleEndian.Uint16(fixed[30:]))
 	commentLen := int(binary.LittleEndian.Uint16(fixed[32:]))
+	rec.externalAttrs = binary.LittleEndian.Uint32(fixed[38:])
 	offset32 := binary.LittleEndian.Uint32(fixed[42:])
 	rec.compressedSize, rec.uncompressedSize = uint64(compressed32), uint64(uncompressed32)
 	rec.headerOffset = int64(offset32)
 	if _, err := w.br.Discard(zipCentralHeaderLen); err != nil {
-		return rec, false, w.truncated(err)
+		return rec, w.truncated(err)
 	}
 
 	name, err := w.br.Peek(nameLen)
 	if err != nil {
-		return rec, false, w.truncated(err)
+		return rec, w.truncated(err)
 	}
-	// The conversion in a comparison does not allocate.
-	if lookingUp && string(name) == want {
-		matched = true
-		rec.name = want
-	}
+	w.name = append(w.name[:0], name...)
+	rec.nameBytes = w.name
 	if _, err := w.br.Discard(nameLen); err != nil {
-		return rec, false, w.truncated(err)
+		return rec, w.truncated(err)
 	}
 
 	extra, err := w.br.Peek(extraLen)
 	if err != nil {
-		return rec, false, w.truncated(err)
+		return rec, w.truncated(err)
 	}
 	if compressed32 == math.MaxUint32 || uncompressed32 == math.MaxUint32 || offset32 == math.MaxUint32 {
 		if err := applyZip64Extra(&rec, extra, compressed32, uncompressed32, offset32); err != nil {
-			return rec, false, fmt.Errorf("central directory record %d: %w", w.read, err)
+			return rec, fmt.Errorf("central directory record %d: %w", w.read, err)
 		}
 	}
 	if _, err := w.br.Discard(extraLen + commentLen); err != nil {
-		return rec, false, w.truncated(err)
+		return rec, w.truncated(err)
 	}
 	w.read++
 	rec.headerOffset += w.dir.baseOffset
-	return rec, matched, nil
+	return rec, nil
 }
 
 // truncated describes a record cut short; a storage failure stays as it is
