@@ -2,13 +2,22 @@ package jobartifacts
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"io/fs"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/zip"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ciartifacts/jobartifacts/internal/zipcorpus"
 )
 
 // treeRows gives listing rows in short form: "d dir/" or "f path".
@@ -272,4 +281,247 @@ func BenchmarkListArchiveTree(b *testing.B) {
 			b.Fatalf("root listing: %d rows, %v", len(entries), err)
 		}
 	}
+}
+
+// referenceArchiveTree lists dir the declarative way, from every header
+// zip.NewReader holds: the listed keys are the explicit entries (the first of
+// each name wins) and every directory their paths imply, below dir and, when
+// not recursive, one level deep. It is what listArchiveTree is compared with.
+func referenceArchiveTree(ra io.ReaderAt, size int64, dir string, recursive bool) ([]treeEntry, error) {
+	zr, err := openZipReader(context.Background(), ra, size)
+	if err != nil {
+		return nil, err
+	}
+	prefix := strings.TrimSuffix(dir, "/")
+	if prefix != "" {
+		prefix += "/"
+	}
+	segmentsValid := func(p string) bool {
+		return !slices.ContainsFunc(strings.Split(p, "/"), func(seg string) bool { return seg == "" || seg == "." || seg == ".." })
+	}
+	explicit := make(map[string]*zip.File) // by name, a directory's with its "/"
+	implied := make(map[string]bool)       // directory paths, with their "/"
+	found := prefix == ""
+	for _, f := range zr.File {
+		clean := strings.TrimSuffix(f.Name, "/")
+		if !segmentsValid(clean) {
+			continue
+		}
+		if prefix != "" && strings.HasPrefix(f.Name, prefix) && segmentsValid(strings.TrimSuffix(prefix, "/")) {
+			found = true
+		}
+		if _, seen := explicit[f.Name]; !seen {
+			explicit[f.Name] = f
+		}
+		for i := range len(clean) {
+			if clean[i] == '/' {
+				implied[clean[:i+1]] = true
+			}
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: directory %q", ErrNotFound, dir)
+	}
+	listed := func(key string) bool {
+		if !strings.HasPrefix(key, prefix) || len(key) == len(prefix) {
+			return false
+		}
+		return recursive || !strings.Contains(strings.TrimSuffix(key[len(prefix):], "/"), "/")
+	}
+	var rows []treeEntry // nil when empty, as listArchiveTree (the pager renders [])
+	for key := range implied {
+		if listed(key) && explicit[key] == nil {
+			name := strings.TrimSuffix(key, "/")
+			rows = append(rows, treeEntry{Name: name[strings.LastIndex(name, "/")+1:], Path: key, Type: treeTypeDirectory})
+		}
+	}
+	for key, f := range explicit {
+		if !listed(key) {
+			continue
+		}
+		name := strings.TrimSuffix(key, "/")
+		e := treeEntry{Name: name[strings.LastIndex(name, "/")+1:], Path: key, Type: treeTypeDirectory}
+		isDir := strings.HasSuffix(key, "/")
+		e.Mode = zipEntryMode(f.ExternalAttrs, isDir)
+		if !isDir {
+			size := int64(f.UncompressedSize64)
+			e.Type, e.Size = treeTypeFile, &size
+		}
+		rows = append(rows, e)
+	}
+	slices.SortFunc(rows, func(a, b treeEntry) int { return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.Path, b.Path)) })
+	return rows, nil
+}
+
+// treeListingCase is one listing both listers are asked for.
+type treeListingCase struct {
+	dir       string
+	recursive bool
+}
+
+// treeListingCases are the root, the recursive root, a missing directory and
+// up to maxDirs directories of the archive (plainly and recursively, with and
+// without their "/"), taken from the reference's recursive listing.
+func treeListingCases(ra io.ReaderAt, size int64, maxDirs int) []treeListingCase {
+	cases := []treeListingCase{{"", false}, {"", true}, {"no such dir", false}, {"/", false}}
+	all, err := referenceArchiveTree(ra, size, "", true)
+	if err != nil {
+		return cases
+	}
+	dirs := 0
+	for _, e := range all {
+		if e.Type != treeTypeDirectory || dirs == maxDirs {
+			continue
+		}
+		dirs++
+		cases = append(cases,
+			treeListingCase{e.Path, false}, treeListingCase{strings.TrimSuffix(e.Path, "/"), true})
+	}
+	return cases
+}
+
+// requireSameListing asserts that listArchiveTree and the reference agree
+// on one listing: the same rows, or errors of the same class.
+func requireSameListing(t *testing.T, ra io.ReaderAt, size int64, c treeListingCase) {
+	t.Helper()
+	want, wantErr := referenceArchiveTree(ra, size, c.dir, c.recursive)
+	got, gotErr := listArchiveTree(ra, size, c.dir, c.recursive)
+	require.Equal(t, zipErrorClass(wantErr), zipErrorClass(gotErr), "dir %q recursive %v: %v", c.dir, c.recursive, gotErr)
+	require.Equal(t, want, got, "dir %q recursive %v", c.dir, c.recursive)
+}
+
+// TestListArchiveTreeMatchesZipReaderCorpus lists every corpus archive both
+// ways: the streamed listing must equal the reference built on zip.NewReader.
+func TestListArchiveTreeMatchesZipReaderCorpus(t *testing.T) {
+	files := make(map[string]bool)
+	for _, row := range zipcorpus.Manifest(t) {
+		files[row.File] = true
+	}
+	require.NotEmpty(t, files)
+	for _, file := range slices.Sorted(func(yield func(string) bool) {
+		for f := range files {
+			if !yield(f) {
+				return
+			}
+		}
+	}) {
+		t.Run(file, func(t *testing.T) {
+			blob := openCorpusBlob(t, file)
+			for _, c := range treeListingCases(blob, blob.info.Size, 6) {
+				requireSameListing(t, blob, blob.info.Size, c)
+			}
+		})
+	}
+}
+
+// TestListArchiveTreeMatchesZipReaderBuilt covers the orders the corpus does
+// not: a directory's own entry after, between or before its contents, repeated
+// directory entries with different modes, and names no tree can hold.
+func TestListArchiveTreeMatchesZipReaderBuilt(t *testing.T) {
+	type entry struct {
+		name string
+		mode fs.FileMode // 0: no Unix mode
+	}
+	cases := []struct {
+		name    string
+		entries []entry
+	}{
+		{name: "directory entry after its contents", entries: []entry{
+			{"a/b/c.txt", 0o640}, {"a/x.txt", 0}, {"a/b/", fs.ModeDir | 0o700}, {"a/", fs.ModeDir | 0o711},
+		}},
+		{name: "repeated directory entries: the first mode wins", entries: []entry{
+			{"d/", fs.ModeDir | 0o700}, {"d/f", 0o600}, {"d/", fs.ModeDir | 0o755}, {"d/", 0},
+		}},
+		{name: "repeated files: the first size and mode win", entries: []entry{
+			{"f.txt", 0o600}, {"g/f.txt", 0}, {"f.txt", 0o644}, {"g/f.txt", 0o777},
+		}},
+		{name: "file and directory of one name", entries: []entry{
+			{"same", 0o644}, {"same/", fs.ModeDir | 0o755}, {"same/inner", 0o644},
+		}},
+		{name: "invalid names", entries: []entry{
+			{"/abs", 0}, {"a//b", 0}, {"./c", 0}, {"x/../y", 0}, {"..", 0}, {"/", 0}, {"", 0}, {"ok/fine", 0}, {`back\slash/x`, 0},
+		}},
+		{name: "deep synthesized tree", entries: []entry{
+			{"1/2/3/4/5/6.txt", 0}, {"1/2/other.txt", 0}, {"1/2/3/", fs.ModeDir | 0o750},
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			zw := zip.NewWriter(&buf)
+			for i, e := range tc.entries {
+				fh := &zip.FileHeader{Name: e.name, Method: zip.Store}
+				if e.mode != 0 {
+					fh.SetMode(e.mode)
+				}
+				w, err := zw.CreateHeader(fh)
+				require.NoError(t, err)
+				if !strings.HasSuffix(e.name, "/") {
+					_, err = io.WriteString(w, strings.Repeat("x", i))
+					require.NoError(t, err)
+				}
+			}
+			require.NoError(t, zw.Close())
+			ra, size := bytes.NewReader(buf.Bytes()), int64(buf.Len())
+			for _, c := range treeListingCases(ra, size, -1) {
+				requireSameListing(t, ra, size, c)
+			}
+		})
+	}
+}
+
+// TestListArchiveTreeBoundedMemory: listing the root of an archive whose
+// 20,000 entries all sit in one directory keeps one row, not the entries:
+// as many allocations as with 20 entries, and bytes bounded by the walk's
+// buffers.
+func TestListArchiveTreeBoundedMemory(t *testing.T) {
+	listRoot := func(ra io.ReaderAt, size int64) {
+		entries, err := listArchiveTree(ra, size, "", false)
+		if err != nil || len(entries) != 1 || entries[0].Path != "entries/" {
+			panic(fmt.Sprintf("root listing: %v, %v", entries, err))
+		}
+	}
+	allocs := func(n int) float64 {
+		archive := manyEntryZip(t, n)
+		ra, size := bytes.NewReader(archive), int64(len(archive))
+		return testing.AllocsPerRun(5, func() { listRoot(ra, size) })
+	}
+	small, large := allocs(20), allocs(20_000)
+	require.Less(t, large, 24.0)
+	require.Equal(t, small, large, "allocations must not grow with the number of entries")
+
+	archive := manyEntryZip(t, 20_000)
+	ra, size := bytes.NewReader(archive), int64(len(archive))
+	listRoot(ra, size) // warm up
+	const runs = 5
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		listRoot(ra, size)
+	}
+	runtime.ReadMemStats(&after)
+	perRun := (after.TotalAlloc - before.TotalAlloc) / runs
+	require.Less(t, perRun, uint64(2*zipWalkBufferSize), "bytes per root listing")
+}
+
+// TestListArchiveTreeReadErrors: a blob that fails to read is reported as
+// itself, never as an invalid archive, and a cancelled request stops the walk.
+func TestListArchiveTreeReadErrors(t *testing.T) {
+	archive := manyEntryZip(t, 5_000)
+	errStorage := errors.New("storage offline")
+	for okReads := range 3 {
+		t.Run(fmt.Sprintf("fails after %d reads", okReads), func(t *testing.T) {
+			ra := &failAfterReadAt{ra: bytes.NewReader(archive), ok: okReads, err: errStorage}
+			_, err := listArchiveTree(ra, int64(len(archive)), "", true)
+			require.ErrorIs(t, err, errStorage)
+			require.NotErrorIs(t, err, ErrInvalidArchive)
+		})
+	}
+	t.Run("context cancelled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err := listArchiveTreeContext(ctx, bytes.NewReader(archive), int64(len(archive)), "", false)
+		require.ErrorIs(t, err, context.Canceled)
+		require.NotErrorIs(t, err, ErrInvalidArchive)
+	})
 }
