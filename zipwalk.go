@@ -15,9 +15,10 @@ import (
 	"github.com/klauspost/compress/zip"
 )
 
-// This file finds one entry by streaming the central directory record by
-// record and stopping at the first match, so that a request's memory does not
-// grow with the number of entries (zip.NewReader keeps every header).
+// This file streams the central directory record by record
+// (walkCentralDirectory), so that a request's memory does not grow with the
+// number of entries (zip.NewReader keeps every header). Finding one entry,
+// validating an upload and listing a tree (ziptree.go) all use that walk.
 
 // Zip record signatures and fixed lengths (APPNOTE 4.3).
 const (
