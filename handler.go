@@ -458,7 +458,7 @@ func (h *Handler) listArtifactsTree(w http.ResponseWriter, r *http.Request) erro
 	}
 	defer b.Close()
 	recursive, _ := strconv.ParseBool(q.Get("recursive"))
-	entries, err := listArchiveTreeContext(r.Context(), b, b.Info().Size, q.Get("path"), recursive)
+	entries, err := listArchiveTree(r.Context(), b, b.Info().Size, q.Get("path"), recursive)
 	if err != nil {
 		return wrapNotFound(err, errPathNotFound, "archive tree")
 	}

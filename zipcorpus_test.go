@@ -1,6 +1,7 @@
 package jobartifacts
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -228,12 +229,12 @@ func TestZipCorpusManifest(t *testing.T) {
 			switch {
 			case row.Whole && row.Expect == "opens":
 				require.NoError(t, validateZipArchive(blob, blob.info.Size))
-				_, err := listArchiveTree(blob, blob.info.Size, "", true)
+				_, err := listArchiveTree(context.Background(), blob, blob.info.Size, "", true)
 				require.NoError(t, err)
 
 			case row.Whole && row.Expect == "error-before-headers":
 				require.ErrorIs(t, validateZipArchive(blob, blob.info.Size), ErrInvalidArchive)
-				_, err := listArchiveTree(blob, blob.info.Size, "", false)
+				_, err := listArchiveTree(context.Background(), blob, blob.info.Size, "", false)
 				require.ErrorIs(t, err, ErrInvalidArchive)
 				// Every entry fails, whether the archive once had it or not.
 				for _, name := range []string{"README.txt", "good.txt", "no-such-entry"} {
@@ -285,7 +286,7 @@ func TestZipCorpusManifest(t *testing.T) {
 				require.Equal(t, http.StatusBadRequest, resp.status)
 				require.True(t, srv.notCalled(), "archive opened for an invalid path")
 				// Listings still cope with the entry: it is there, raw.
-				entries, err := listArchiveTree(blob, blob.info.Size, "", false)
+				entries, err := listArchiveTree(context.Background(), blob, blob.info.Size, "", false)
 				require.NoError(t, err)
 				require.Contains(t, treeEntryPaths(entries), row.Entry)
 

@@ -42,13 +42,7 @@ func zipEntryMode(externalAttrs uint32, isDir bool) nullString {
 	}
 }
 
-// listArchiveTree is listArchiveTreeContext for callers without a request
-// context.
-func listArchiveTree(ra io.ReaderAt, size int64, dir string, recursive bool) ([]treeEntry, error) {
-	return listArchiveTreeContext(context.Background(), ra, size, dir, recursive)
-}
-
-// listArchiveTreeContext lists directory dir of the zip archive in ra ("" =
+// listArchiveTree lists directory dir of the zip archive in ra ("" =
 // the root; a trailing "/" is optional): its immediate children, or
 // everything below it when recursive. Directories come from explicit "dir/"
 // entries and from the paths of the entries below them. Rows are ordered
@@ -64,7 +58,7 @@ func listArchiveTree(ra io.ReaderAt, size int64, dir string, recursive bool) ([]
 // directory holds. It returns an error wrapping ErrNotFound when dir does not
 // exist, one wrapping ErrInvalidArchive when the archive cannot be read, and
 // the blob's (or ctx's) own error when reading fails.
-func listArchiveTreeContext(ctx context.Context, ra io.ReaderAt, size int64, dir string, recursive bool) ([]treeEntry, error) {
+func listArchiveTree(ctx context.Context, ra io.ReaderAt, size int64, dir string, recursive bool) ([]treeEntry, error) {
 	prefix := strings.TrimSuffix(dir, "/")
 	prefixValid := treePathValid(prefix)
 	if prefix != "" {

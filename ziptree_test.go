@@ -66,7 +66,7 @@ func TestListArchiveTreeCorpus(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			entries, err := listArchiveTree(blob, blob.info.Size, tc.dir, tc.recursive)
+			entries, err := listArchiveTree(context.Background(), blob, blob.info.Size, tc.dir, tc.recursive)
 			require.NoError(t, err)
 			require.Equal(t, tc.want, treeRows(entries))
 			for _, e := range entries {
@@ -89,9 +89,9 @@ func TestListArchiveTreeCorpus(t *testing.T) {
 func TestListArchiveTreeNotFound(t *testing.T) {
 	blob := openCorpusBlob(t, "infozip-tree.zip")
 	for _, dir := range []string{"nope", "README.txt", "nested/a/big.log", "Nested", "nested//a", "./nested", "nested/a/b/c/deep.txt"} {
-		_, err := listArchiveTree(blob, blob.info.Size, dir, false)
+		_, err := listArchiveTree(context.Background(), blob, blob.info.Size, dir, false)
 		require.ErrorIs(t, err, ErrNotFound, "%q", dir)
-		_, err = listArchiveTree(blob, blob.info.Size, dir, true)
+		_, err = listArchiveTree(context.Background(), blob, blob.info.Size, dir, true)
 		require.ErrorIs(t, err, ErrNotFound, "%q recursive", dir)
 	}
 }
@@ -126,17 +126,17 @@ func TestListArchiveTreeBuilt(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			entries, err := listArchiveTree(blob, blob.info.Size, tc.dir, tc.recursive)
+			entries, err := listArchiveTree(context.Background(), blob, blob.info.Size, tc.dir, tc.recursive)
 			require.NoError(t, err)
 			require.Equal(t, tc.want, treeRows(entries))
 		})
 	}
 
 	// "q//r.txt" is left out whole, so "q" does not exist.
-	_, err := listArchiveTree(blob, blob.info.Size, "q", false)
+	_, err := listArchiveTree(context.Background(), blob, blob.info.Size, "q", false)
 	require.ErrorIs(t, err, ErrNotFound)
 
-	entries, err := listArchiveTree(blob, blob.info.Size, "", false)
+	entries, err := listArchiveTree(context.Background(), blob, blob.info.Size, "", false)
 	require.NoError(t, err)
 	for _, e := range entries {
 		if e.Path == "dup.txt" {
@@ -149,7 +149,7 @@ func TestListArchiveTreeBuilt(t *testing.T) {
 func TestTreeEntryJSON(t *testing.T) {
 	archive := buildTestZip(t, storedEntry("d/f.txt", "12345"))
 	blob := memZipBlob(archive)
-	entries, err := listArchiveTree(blob, blob.info.Size, "", true)
+	entries, err := listArchiveTree(context.Background(), blob, blob.info.Size, "", true)
 	require.NoError(t, err)
 	got, err := json.Marshal(entries)
 	require.NoError(t, err)
@@ -185,7 +185,7 @@ func TestListArchiveTreeModes(t *testing.T) {
 	}
 	require.NoError(t, zw.Close())
 	blob := memZipBlob(buf.Bytes())
-	entries, err := listArchiveTree(blob, blob.info.Size, "", true)
+	entries, err := listArchiveTree(context.Background(), blob, blob.info.Size, "", true)
 	require.NoError(t, err)
 	modes := make(map[string]nullString)
 	for _, e := range entries {
@@ -200,7 +200,7 @@ func TestListArchiveTreeModes(t *testing.T) {
 func TestListArchiveTreeArchives(t *testing.T) {
 	t.Run("zip64 with 70002 entries", func(t *testing.T) {
 		blob := openCorpusBlob(t, "py-zip64-70000-entries.zip")
-		entries, err := listArchiveTree(blob, blob.info.Size, "", false)
+		entries, err := listArchiveTree(context.Background(), blob, blob.info.Size, "", false)
 		require.NoError(t, err)
 		require.Len(t, entries, 70002)
 		require.Equal(t, "00000", entries[0].Name)
@@ -208,15 +208,15 @@ func TestListArchiveTreeArchives(t *testing.T) {
 	})
 	t.Run("empty archive", func(t *testing.T) {
 		blob := openCorpusBlob(t, "py-empty-archive.zip")
-		entries, err := listArchiveTree(blob, blob.info.Size, "", true)
+		entries, err := listArchiveTree(context.Background(), blob, blob.info.Size, "", true)
 		require.NoError(t, err)
 		require.Empty(t, entries)
-		_, err = listArchiveTree(blob, blob.info.Size, "anything", false)
+		_, err = listArchiveTree(context.Background(), blob, blob.info.Size, "anything", false)
 		require.ErrorIs(t, err, ErrNotFound)
 	})
 	t.Run("odd names", func(t *testing.T) {
 		blob := openCorpusBlob(t, "py-odd-names.zip")
-		entries, err := listArchiveTree(blob, blob.info.Size, "", false)
+		entries, err := listArchiveTree(context.Background(), blob, blob.info.Size, "", false)
 		require.NoError(t, err)
 		require.Equal(t, []string{
 			"d a/", `f ..\win-evil.txt`, `f a\b.txt`, "f cafe\u0301.txt", "f café.txt", "f trailing-space.txt ", "f tree",
@@ -225,7 +225,7 @@ func TestListArchiveTreeArchives(t *testing.T) {
 	for _, file := range []string{"neg-not-a-zip.zip", "neg-empty-file.zip", "neg-truncated-in-cd.zip", "neg-truncated-in-data.zip"} {
 		t.Run(file, func(t *testing.T) {
 			blob := openCorpusBlob(t, file)
-			_, err := listArchiveTree(blob, blob.info.Size, "", false)
+			_, err := listArchiveTree(context.Background(), blob, blob.info.Size, "", false)
 			require.ErrorIs(t, err, ErrInvalidArchive)
 		})
 	}
@@ -276,7 +276,7 @@ func BenchmarkListArchiveTree(b *testing.B) {
 	ra, size := bytes.NewReader(archive), int64(len(archive))
 	b.ReportAllocs()
 	for b.Loop() {
-		entries, err := listArchiveTree(ra, size, "", false)
+		entries, err := listArchiveTree(context.Background(), ra, size, "", false)
 		if err != nil || len(entries) != 1 {
 			b.Fatalf("root listing: %d rows, %v", len(entries), err)
 		}
@@ -385,7 +385,7 @@ func treeListingCases(ra io.ReaderAt, size int64, maxDirs int) []treeListingCase
 func requireSameListing(t *testing.T, ra io.ReaderAt, size int64, c treeListingCase) {
 	t.Helper()
 	want, wantErr := referenceArchiveTree(ra, size, c.dir, c.recursive)
-	got, gotErr := listArchiveTree(ra, size, c.dir, c.recursive)
+	got, gotErr := listArchiveTree(context.Background(), ra, size, c.dir, c.recursive)
 	require.Equal(t, zipErrorClass(wantErr), zipErrorClass(gotErr), "dir %q recursive %v: %v", c.dir, c.recursive, gotErr)
 	require.Equal(t, want, got, "dir %q recursive %v", c.dir, c.recursive)
 }
@@ -476,7 +476,7 @@ func TestListArchiveTreeMatchesZipReaderBuilt(t *testing.T) {
 // buffers.
 func TestListArchiveTreeBoundedMemory(t *testing.T) {
 	listRoot := func(ra io.ReaderAt, size int64) {
-		entries, err := listArchiveTree(ra, size, "", false)
+		entries, err := listArchiveTree(context.Background(), ra, size, "", false)
 		if err != nil || len(entries) != 1 || entries[0].Path != "entries/" {
 			panic(fmt.Sprintf("root listing: %v, %v", entries, err))
 		}
@@ -512,7 +512,7 @@ func TestListArchiveTreeReadErrors(t *testing.T) {
 	for okReads := range 3 {
 		t.Run(fmt.Sprintf("fails after %d reads", okReads), func(t *testing.T) {
 			ra := &failAfterReadAt{ra: bytes.NewReader(archive), ok: okReads, err: errStorage}
-			_, err := listArchiveTree(ra, int64(len(archive)), "", true)
+			_, err := listArchiveTree(context.Background(), ra, int64(len(archive)), "", true)
 			require.ErrorIs(t, err, errStorage)
 			require.NotErrorIs(t, err, ErrInvalidArchive)
 		})
@@ -520,7 +520,7 @@ func TestListArchiveTreeReadErrors(t *testing.T) {
 	t.Run("context cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		_, err := listArchiveTreeContext(ctx, bytes.NewReader(archive), int64(len(archive)), "", false)
+		_, err := listArchiveTree(ctx, bytes.NewReader(archive), int64(len(archive)), "", false)
 		require.ErrorIs(t, err, context.Canceled)
 		require.NotErrorIs(t, err, ErrInvalidArchive)
 	})
