@@ -6,38 +6,98 @@ import (
 )
 
 // The rules of the MetadataStore contract for a job's artifact records, in
-// one place: a store applies them to its copy of the job inside its own
-// update (memstore and fsstore do; so can a host's store).
+// one place: a store that keeps whole jobs applies them to its copy of the
+// job inside its own atomic update (memstore and fsstore do; so can a host's
+// store). Each reports what it removed, so that the store can queue exactly
+// those blobs.
 
-// Keep clears the expiry of the job's artifacts and locks them, as
-// MetadataStore.KeepArtifacts must.
-func (j *Job) Keep() {
+// CreateArtifact records a unless the job has an artifact of a.FileType, as
+// MetadataStore.CreateArtifact must. It returns the existing record and
+// false when there is one, changing nothing.
+func (j *Job) CreateArtifact(a Artifact) (existing *Artifact, created bool) {
+	if i := j.artifactIndex(a.FileType); i >= 0 {
+		old := j.Artifacts[i]
+		return &old, false
+	}
+	j.Artifacts = append(j.Artifacts, a)
+	j.ArtifactsExpireAt = copyTime(a.ExpireAt)
+	return nil, true
+}
+
+// ReplaceArtifact records a, replacing the artifact of the same FileType,
+// and sets the job's ArtifactsExpireAt to a.ExpireAt (the last upload
+// decides), as MetadataStore.ReplaceArtifact must. It returns the replaced
+// record, or nil.
+func (j *Job) ReplaceArtifact(a Artifact) (replaced *Artifact) {
+	j.ArtifactsExpireAt = copyTime(a.ExpireAt)
+	if i := j.artifactIndex(a.FileType); i >= 0 {
+		old := j.Artifacts[i]
+		j.Artifacts[i] = a
+		return &old
+	}
+	j.Artifacts = append(j.Artifacts, a)
+	return nil
+}
+
+func (j *Job) artifactIndex(fileType string) int {
+	return slices.IndexFunc(j.Artifacts, func(a Artifact) bool { return a.FileType == fileType })
+}
+
+// Keep keeps the job's artifacts, as MetadataStore.KeepArtifacts must: only
+// if the job has an archive that has not expired at now. It reports whether
+// it kept them; when it did not, nothing changed.
+func (j *Job) Keep(now time.Time) bool {
+	if !j.HasAvailableArchive(now) {
+		return false
+	}
 	j.ArtifactsExpireAt = nil
 	for i := range j.Artifacts {
 		j.Artifacts[i].ExpireAt = nil
 	}
 	j.ArtifactsLocked = true
+	return true
 }
 
-// PutArtifact records a, replacing the artifact of the same FileType, and
-// sets the job's ArtifactsExpireAt to a.ExpireAt (the last upload decides),
-// as MetadataStore.RecordArtifact must.
-func (j *Job) PutArtifact(a Artifact) {
-	if i := slices.IndexFunc(j.Artifacts, func(old Artifact) bool { return old.FileType == a.FileType }); i >= 0 {
-		j.Artifacts[i] = a
-	} else {
-		j.Artifacts = append(j.Artifacts, a)
-	}
-	j.ArtifactsExpireAt = copyTime(a.ExpireAt)
+// HasAvailableArchive reports whether the job has an archive that has not
+// expired at now (GitLab's available_artifacts?): the archive's expiry, or
+// the job's when the archive has none, is unset or later than now, or the
+// job's artifacts are kept.
+func (j *Job) HasAvailableArchive(now time.Time) bool {
+	a, ok := j.Archive()
+	return ok && !artifactExpired(j, a, now)
 }
 
-// RemoveArtifacts removes the artifacts whose FileType is in types (all of
-// them when types is empty) and returns them, as
+// RemoveArtifacts removes the artifacts whose FileType is not in except (all
+// of them when except is empty) and returns them, as
 // MetadataStore.ForgetArtifacts must.
-func (j *Job) RemoveArtifacts(types ...string) []Artifact {
+func (j *Job) RemoveArtifacts(except ...string) []Artifact {
+	return j.removeArtifacts(func(a Artifact) bool { return !slices.Contains(except, a.FileType) })
+}
+
+// SweepArtifacts removes the artifacts that MetadataStore.SweepExpiredArtifacts
+// removes at now: expired, not a log, of a job that is not locked. It
+// returns them.
+func (j *Job) SweepArtifacts(now time.Time) []Artifact {
+	if j.ArtifactsLocked {
+		return nil
+	}
+	return j.removeArtifacts(func(a Artifact) bool { return sweepable(a, now) })
+}
+
+// HasSweepableArtifacts reports whether SweepArtifacts at now would remove
+// anything, without changing the job.
+func (j *Job) HasSweepableArtifacts(now time.Time) bool {
+	return !j.ArtifactsLocked && slices.ContainsFunc(j.Artifacts, func(a Artifact) bool { return sweepable(a, now) })
+}
+
+func sweepable(a Artifact, now time.Time) bool {
+	return a.FileType != ArtifactTypeTrace && a.expiredAt(now)
+}
+
+func (j *Job) removeArtifacts(remove func(Artifact) bool) []Artifact {
 	var removed, kept []Artifact
 	for _, a := range j.Artifacts {
-		if len(types) == 0 || slices.Contains(types, a.FileType) {
+		if remove(a) {
 			removed = append(removed, a)
 		} else {
 			kept = append(kept, a)
@@ -68,13 +128,6 @@ func (j *Job) ExpireArtifacts(now time.Time) bool {
 	}
 	expire(&j.ArtifactsExpireAt)
 	return changed
-}
-
-// HasExpiredArtifacts reports whether the job is one that
-// MetadataStore.ExpiredArtifacts lists: not locked, with an artifact whose
-// ExpireAt is not after now.
-func (j *Job) HasExpiredArtifacts(now time.Time) bool {
-	return !j.ArtifactsLocked && slices.ContainsFunc(j.Artifacts, func(a Artifact) bool { return a.expiredAt(now) })
 }
 
 // expiredAt reports whether the artifact's own expiry has passed at now.

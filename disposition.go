@@ -2,7 +2,6 @@ package jobartifacts
 
 import (
 	"fmt"
-	"io"
 	"strings"
 )
 
@@ -93,12 +92,4 @@ func percentEscape(s string, safe func(byte) bool) string {
 		}
 	}
 	return b.String()
-}
-
-// blobReadSeeker gives http.ServeContent the io.ReadSeeker it wants over a
-// Blob's io.ReaderAt, without reading anything until asked.
-type blobReadSeeker = io.SectionReader
-
-func newBlobReadSeeker(b Blob, size int64) *blobReadSeeker {
-	return io.NewSectionReader(b, 0, size)
 }

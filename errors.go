@@ -21,6 +21,9 @@ var (
 	ErrUnauthorized = errors.New("jobartifacts: unauthorized")
 	// ErrForbidden: the principal may not do this (403).
 	ErrForbidden = errors.New("jobartifacts: forbidden")
+	// ErrConflict: a conditional write lost (the artifact exists already,
+	// the archive to keep is gone, the blob key is taken).
+	ErrConflict = errors.New("jobartifacts: conflict")
 	// ErrNotSupported: an optional capability is not available.
 	ErrNotSupported = errors.New("jobartifacts: not supported")
 	// ErrTooLarge: an upload or an archive entry is over the configured limit.

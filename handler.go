@@ -21,8 +21,6 @@ type Handler struct {
 	authz  Authorizer
 	cfg    config
 	router *mux.Router
-	// uploads serialises the check-then-record of uploads to one job.
-	uploads jobLocks
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -309,7 +307,7 @@ func (h *Handler) downloadJobFile(w http.ResponseWriter, r *http.Request) error 
 // (GitLab's available_artifacts?), else 404.
 func (h *Handler) availableArchive(j *Job) (Artifact, error) {
 	a, ok := j.Archive()
-	if !ok || artifactExpired(j, a, h.cfg.now()) {
+	if !ok || !j.HasAvailableArchive(h.cfg.now()) {
 		return Artifact{}, errArtifactNotFound
 	}
 	return a, nil
@@ -330,17 +328,29 @@ func (h *Handler) openArchive(ctx context.Context, j *Job) (Artifact, Blob, erro
 }
 
 // serveArchive sends a job's whole archive: where redirect is allowed and the
-// store hands out URLs, a redirect; else the bytes through
-// http.ServeContent, which answers Range, If-Range, If-None-Match,
-// If-Modified-Since and HEAD.
+// store hands out URLs, a redirect to a URL signed for the request's method
+// (a URL signed for GET answers HEAD with 403 on object storage); else the
+// bytes through http.ServeContent, which answers Range, If-Range,
+// If-None-Match, If-Modified-Since and HEAD. The job was read by this
+// request, so its record exists: a blob is deleted only a grace period after
+// its record is gone (MetadataStore), longer than a signed URL lives.
 func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job, redirect bool) error {
 	a, ok := j.Archive()
 	if !ok {
 		return errArtifactNotFound
 	}
 	filename := archiveFilename(a)
-	if u, ok := h.store.(BlobURLer); ok && redirect {
-		loc, err := u.BlobURL(r.Context(), a.Blob, filename)
+	if redirect {
+		method := http.MethodGet
+		if r.Method == http.MethodHead {
+			method = http.MethodHead
+		}
+		loc, err := h.store.SignedURL(r.Context(), a.Blob, SignedURLOptions{
+			Method:             method,
+			Expiry:             h.cfg.signedURLExpiry,
+			ContentDisposition: attachmentDisposition(filename),
+			ContentType:        "application/octet-stream",
+		})
 		switch {
 		case err == nil:
 			http.Redirect(w, r, loc, http.StatusFound)
@@ -361,8 +371,22 @@ func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job, r
 	if info.ETag != "" {
 		hdr.Set("ETag", info.ETag)
 	}
-	http.ServeContent(w, r, "", info.ModTime, newBlobReadSeeker(b, info.Size))
+	content := newBlobContent(b, info.Size)
+	defer content.Close()
+	http.ServeContent(w, r, "", info.ModTime, content)
+	if content.failure != nil {
+		h.abortStream(r, j, content.failure)
+	}
 	return nil
+}
+
+// abortStream logs a download that failed after its headers went out and
+// cuts the connection, so that the client sees a truncated transfer rather
+// than a short body it could take for the whole.
+func (h *Handler) abortStream(r *http.Request, j *Job, err error) {
+	h.cfg.logger.WarnContext(r.Context(), "jobartifacts: stream aborted",
+		"method", r.Method, "path", r.URL.EscapedPath(), "job", j.ID, "error", err)
+	panic(http.ErrAbortHandler)
 }
 
 // serveFile sends one entry of a job's archive (routes 3 and 4). A stream
@@ -376,9 +400,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, j *Job, name
 	defer b.Close()
 	err = serveArchiveEntry(w, r, b, name, entryOptions{contentType: rule, maxEntrySize: h.cfg.maxEntrySize})
 	if errors.Is(err, errStreamAborted) {
-		h.cfg.logger.WarnContext(r.Context(), "jobartifacts: stream aborted",
-			"method", r.Method, "path", r.URL.EscapedPath(), "job", j.ID, "error", err)
-		panic(http.ErrAbortHandler)
+		h.abortStream(r, j, err)
 	}
 	return err
 }
@@ -393,7 +415,12 @@ func (h *Handler) keepArtifacts(w http.ResponseWriter, r *http.Request) error {
 	if _, err := h.availableArchive(j); err != nil {
 		return err
 	}
-	kept, err := h.store.KeepArtifacts(r.Context(), a.project.ID, j.ID)
+	// The store checks the archive again, atomically with the keep: a sweep
+	// may have removed it since the check above.
+	kept, err := h.store.KeepArtifacts(r.Context(), a.project.ID, j.ID, h.cfg.now())
+	if errors.Is(err, ErrConflict) {
+		return errArtifactNotFound
+	}
 	if err != nil {
 		return wrapNotFound(err, errJobNotFound, "keep artifacts")
 	}
@@ -401,23 +428,17 @@ func (h *Handler) keepArtifacts(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// deleteJobArtifacts is route 6: every artifact of the job but its log goes;
-// 204 also when there was nothing to delete.
+// deleteJobArtifacts is route 6: every artifact of the job but its log goes,
+// in one store call; their blobs are queued and deleted by the Sweeper after
+// a grace period, so downloads under way stay whole. 204 also when there was
+// nothing to delete.
 func (h *Handler) deleteJobArtifacts(w http.ResponseWriter, r *http.Request) error {
 	a, j, err := h.jobAccess(r, ActionDeleteArtifacts, false)
 	if err != nil {
 		return err
 	}
-	var types []string
-	for _, art := range j.Artifacts {
-		if art.FileType != ArtifactTypeTrace {
-			types = append(types, art.FileType)
-		}
-	}
-	if len(types) > 0 {
-		if err := DeleteArtifacts(r.Context(), h.store, a.project.ID, j.ID, types...); err != nil {
-			return wrapNotFound(err, errJobNotFound, "delete artifacts")
-		}
+	if _, err := h.store.ForgetArtifacts(r.Context(), a.project.ID, j.ID, ArtifactTypeTrace); err != nil {
+		return wrapNotFound(err, errJobNotFound, "delete artifacts")
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

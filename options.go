@@ -18,6 +18,9 @@ type config struct {
 	maxEntrySize  int64
 	maxUploadSize int64
 	defaultExpiry time.Duration
+	// signedURLExpiry is how long redirect URLs live; keep it shorter than
+	// the Sweeper's blob grace period.
+	signedURLExpiry time.Duration
 }
 
 func defaultConfig() config {
@@ -27,6 +30,8 @@ func defaultConfig() config {
 		now:           time.Now,
 		maxUploadSize: 100 << 20,           // GitLab's default maximum artifacts size: 100 MiB
 		defaultExpiry: 30 * 24 * time.Hour, // GitLab's default expire_in
+		// GitLab's object storage URLs live for minutes too.
+		signedURLExpiry: 5 * time.Minute,
 	}
 }
 
@@ -76,4 +81,16 @@ func WithMaxUploadSize(n int64) Option {
 // expiration", 30 days unless set. d <= 0 means they never expire.
 func WithDefaultExpireIn(d time.Duration) Option {
 	return func(c *config) { c.defaultExpiry = max(d, 0) }
+}
+
+// WithSignedURLExpiry sets how long the URLs of whole-archive redirects stay
+// valid (default 5 minutes; see BlobStore.SignedURL). Keep it shorter than
+// the Sweeper's blob grace period (WithBlobGrace), so that no URL outlives
+// the blob it points at. d <= 0 keeps the default.
+func WithSignedURLExpiry(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.signedURLExpiry = d
+		}
+	}
 }

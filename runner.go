@@ -13,7 +13,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -351,29 +350,22 @@ func (h *Handler) validateArchiveBlob(ctx context.Context, a Artifact) error {
 // recordUpload makes the stored blob the job's artifact, unless the job has
 // an artifact of that type already: the same bytes are a successful no-op
 // (GitLab's sha256_matches_existing_artifact?), other bytes a conflict. The
-// blob is deleted whenever it is not recorded.
+// store decides atomically (CreateArtifact), so two uploads racing on two
+// replicas end as they do on one. The blob is deleted whenever it is not
+// recorded.
 func (h *Handler) recordUpload(ctx context.Context, project *Project, job *Job, up *receivedUpload) error {
 	a := up.artifact
-	// Two uploads of one type racing must not both see "none yet" and
-	// both record: the loser's blob would be orphaned.
-	unlock := h.uploads.lock(job.ID)
-	defer unlock()
-	current, err := h.store.Job(ctx, project.ID, job.ID)
-	if err != nil {
+	current, err := h.store.CreateArtifact(ctx, project.ID, job.ID, a)
+	if errors.Is(err, ErrConflict) && current != nil {
 		h.discardBlob(ctx, a.Blob)
-		return wrapNotFound(err, errForbidden, "job")
-	}
-	for _, prev := range current.Artifacts {
-		if prev.FileType != a.FileType {
-			continue
-		}
-		h.discardBlob(ctx, a.Blob)
-		if prev.SHA256 == a.SHA256 {
-			return nil
+		for _, prev := range current.Artifacts {
+			if prev.FileType == a.FileType && prev.SHA256 == a.SHA256 {
+				return nil
+			}
 		}
 		return errArtifactExists
 	}
-	if _, err := h.store.RecordArtifact(ctx, project.ID, job.ID, a); err != nil {
+	if err != nil {
 		h.discardBlob(ctx, a.Blob)
 		return wrapNotFound(err, errForbidden, "record artifact")
 	}
@@ -459,42 +451,4 @@ func (h *Handler) runnerDownloadArchive(w http.ResponseWriter, r *http.Request) 
 	}
 	direct, _ := strconv.ParseBool(r.URL.Query().Get("direct_download"))
 	return h.serveArchive(w, r, job, direct)
-}
-
-// jobLocks is a mutex per job id, held only while a request needs it. It
-// serialises uploads within one process; stores shared by several processes
-// need their own guard.
-type jobLocks struct {
-	mu    sync.Mutex
-	locks map[int64]*jobLock
-}
-
-type jobLock struct {
-	mu    sync.Mutex
-	users int
-}
-
-// lock locks job id and returns its unlock.
-func (l *jobLocks) lock(id int64) (unlock func()) {
-	l.mu.Lock()
-	if l.locks == nil {
-		l.locks = make(map[int64]*jobLock)
-	}
-	jl := l.locks[id]
-	if jl == nil {
-		jl = &jobLock{}
-		l.locks[id] = jl
-	}
-	jl.users++
-	l.mu.Unlock()
-
-	jl.mu.Lock()
-	return func() {
-		jl.mu.Unlock()
-		l.mu.Lock()
-		if jl.users--; jl.users == 0 {
-			delete(l.locks, id)
-		}
-		l.mu.Unlock()
-	}
 }

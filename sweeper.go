@@ -4,30 +4,44 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 )
 
-// Sweeper deletes expired artifacts: the records and the blobs of every
-// artifact whose expiry has passed, of jobs whose artifacts are not kept.
-// Job logs ("trace") are never swept. Route 7 only marks a project's
-// artifacts expired; a Sweeper is what removes them. Hosts run one
-// periodically (Run) or call Sweep from their own scheduler.
+// Sweeper deletes expired artifacts and the blobs that no record needs.
 //
-// A download already streaming an archive when it is swept completes with
-// the bytes it opened or fails; it never mixes bytes (BlobStore contract).
+// A sweep has two steps. First it removes the records of every artifact
+// whose expiry has passed, of jobs whose artifacts are not kept, except job
+// logs ("trace"), in batches of one atomic store call each
+// (MetadataStore.SweepExpiredArtifacts); the store queues their blobs. Then it
+// deletes the queued blobs whose grace period has passed (ClaimBlobDeletions).
+// Route 7 only marks a project's artifacts expired, and routes 6 and the
+// runner's uploads only queue blobs: a Sweeper is what frees the space.
+//
+// Every replica of a deployment may run its own Sweeper over the shared
+// store: the store's atomic calls let no record be removed twice, and claims
+// keep two Sweepers off one blob for the lease.
+//
+// CollectOrphanBlobs, which Run calls once a day by default, is the backstop
+// for blobs that no record names and no queue holds (a crash between an
+// upload's PutBlob and its record, a host's manual edit).
 type Sweeper struct {
-	store  Store
-	now    func() time.Time
-	batch  int
-	logger *slog.Logger
+	store          Store
+	now            func() time.Time
+	batch          int
+	grace          time.Duration
+	lease          time.Duration
+	orphanAge      time.Duration
+	orphanInterval time.Duration
+	logger         *slog.Logger
 }
 
 // SweeperOption configures a Sweeper.
 type SweeperOption func(*Sweeper)
 
-// WithSweeperClock sets the function that tells the time (default time.Now).
+// WithSweeperClock sets the function that tells the time for expiry and
+// blob ages (default time.Now). Grace periods of the deletion queue are
+// measured by the store's clock.
 func WithSweeperClock(now func() time.Time) SweeperOption {
 	return func(s *Sweeper) {
 		if now != nil {
@@ -36,13 +50,62 @@ func WithSweeperClock(now func() time.Time) SweeperOption {
 	}
 }
 
-// WithSweeperBatchSize sets how many jobs one ExpiredArtifacts call asks for
-// (default 100). n <= 0 asks for all at once.
+// WithSweeperBatchSize sets how many records or blobs one store call handles
+// (default 100). n <= 0 keeps the default.
 func WithSweeperBatchSize(n int) SweeperOption {
-	return func(s *Sweeper) { s.batch = n }
+	return func(s *Sweeper) {
+		if n > 0 {
+			s.batch = n
+		}
+	}
 }
 
-// WithSweeperLogger sets where Run reports failed sweeps (default: nowhere).
+// WithBlobGrace sets how long a blob stays after its record is removed
+// (default 1 hour): longer than the longest download and than a signed URL
+// lives (WithSignedURLExpiry). d < 0 keeps the default; 0 deletes at the next
+// sweep, which suits a store whose open blobs survive deletion (fsstore).
+func WithBlobGrace(d time.Duration) SweeperOption {
+	return func(s *Sweeper) {
+		if d >= 0 {
+			s.grace = d
+		}
+	}
+}
+
+// WithBlobDeletionLease sets how long a claimed blob deletion is held before
+// another Sweeper may retry it (default 10 minutes). d <= 0 keeps the
+// default.
+func WithBlobDeletionLease(d time.Duration) SweeperOption {
+	return func(s *Sweeper) {
+		if d > 0 {
+			s.lease = d
+		}
+	}
+}
+
+// WithOrphanBlobAge sets how old a blob without a record must be before
+// CollectOrphanBlobs queues it (default 24 hours): longer than any upload
+// takes from its first byte to its record. d < 0 keeps the default.
+func WithOrphanBlobAge(d time.Duration) SweeperOption {
+	return func(s *Sweeper) {
+		if d >= 0 {
+			s.orphanAge = d
+		}
+	}
+}
+
+// WithOrphanInterval sets how often Run calls CollectOrphanBlobs (default
+// 24 hours); d < 0 turns it off, 0 keeps the default.
+func WithOrphanInterval(d time.Duration) SweeperOption {
+	return func(s *Sweeper) {
+		if d != 0 {
+			s.orphanInterval = d
+		}
+	}
+}
+
+// WithSweeperLogger sets where the Sweeper reports what it did and what
+// failed (default: nowhere).
 func WithSweeperLogger(l *slog.Logger) SweeperOption {
 	return func(s *Sweeper) {
 		if l != nil {
@@ -54,10 +117,14 @@ func WithSweeperLogger(l *slog.Logger) SweeperOption {
 // NewSweeper returns a Sweeper over store.
 func NewSweeper(store Store, opts ...SweeperOption) *Sweeper {
 	s := &Sweeper{
-		store:  store,
-		now:    time.Now,
-		batch:  100,
-		logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		store:          store,
+		now:            time.Now,
+		batch:          100,
+		grace:          time.Hour,
+		lease:          10 * time.Minute,
+		orphanAge:      24 * time.Hour,
+		orphanInterval: 24 * time.Hour,
+		logger:         slog.New(slog.DiscardHandler),
 	}
 	for _, o := range opts {
 		o(s)
@@ -68,90 +135,161 @@ func NewSweeper(store Store, opts ...SweeperOption) *Sweeper {
 // ErrInvalidInterval is returned by Run for an interval that is not positive.
 var ErrInvalidInterval = errors.New("jobartifacts: sweep interval must be positive")
 
-// Sweep deletes every expired artifact of unkept jobs, as of now, except job
-// logs, and returns how many it deleted. It goes on past a job that fails
-// and returns the joined errors with the count of what it did delete.
+// Sweep removes every expired artifact record of unkept jobs, as of now,
+// except job logs, then deletes the queued blobs whose grace has passed. It
+// returns how many records it removed. A blob that fails to delete stays
+// queued and is retried once its claim's lease ends; the failures are
+// returned joined, after everything else was done.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
+	removed, err := s.sweepRecords(ctx)
+	if err != nil {
+		return removed, err
+	}
+	_, err = s.DeleteQueuedBlobs(ctx)
+	return removed, err
+}
+
+func (s *Sweeper) sweepRecords(ctx context.Context) (int, error) {
 	now := s.now()
+	removed := 0
+	for {
+		swept, err := s.store.SweepExpiredArtifacts(ctx, now, s.batch)
+		removed += len(swept)
+		if err != nil {
+			return removed, fmt.Errorf("sweep expired artifacts: %w", err)
+		}
+		for _, a := range swept {
+			s.logger.DebugContext(ctx, "jobartifacts: swept artifact",
+				"project", a.ProjectID, "job", a.JobID, "file_type", a.Artifact.FileType)
+		}
+		if len(swept) < s.batch {
+			return removed, nil
+		}
+	}
+}
+
+// DeleteQueuedBlobs deletes the blobs queued for deletion whose grace period
+// has passed, and returns how many it deleted. A queued key that a record
+// still names (queued by mistake) is taken off the queue, not deleted.
+func (s *Sweeper) DeleteQueuedBlobs(ctx context.Context) (int, error) {
 	deleted := 0
 	var errs []error
-	// Jobs that stay listed although nothing of them can go (only their log
-	// expired, kept meanwhile, or failed): each later listing asks for that
-	// many more jobs, so that they never hide the rest.
-	stuck := make(map[int64]bool)
 	for {
-		limit := 0
-		if s.batch > 0 {
-			limit = s.batch + len(stuck)
-		}
-		jobs, err := s.store.ExpiredArtifacts(ctx, now, limit)
+		keys, err := s.store.ClaimBlobDeletions(ctx, s.grace, s.lease, s.batch)
 		if err != nil {
-			return deleted, errors.Join(append(errs, fmt.Errorf("list expired artifacts: %w", err))...)
+			return deleted, errors.Join(append(errs, fmt.Errorf("claim blob deletions: %w", err))...)
 		}
-		fresh := 0
-		for _, j := range jobs {
-			if stuck[j.ID] {
+		var done []BlobKey
+		for _, key := range keys {
+			live, err := s.recorded(ctx, key)
+			if err == nil && !live {
+				err = s.store.DeleteBlob(ctx, key)
+				if err == nil || isNotFound(err) {
+					deleted++
+					err = nil
+				}
+			}
+			if err != nil {
+				// Claimed: retried once the lease ends, not by this sweep.
+				errs = append(errs, fmt.Errorf("delete blob %s: %w", key, err))
 				continue
 			}
-			if err := ctx.Err(); err != nil {
-				return deleted, errors.Join(append(errs, err)...)
-			}
-			fresh++
-			n, err := s.sweepJob(ctx, j, now)
-			deleted += n
-			if err != nil {
-				errs = append(errs, err)
-			}
-			if err != nil || n == 0 {
-				stuck[j.ID] = true
+			done = append(done, key)
+		}
+		if len(done) > 0 {
+			if err := s.store.FinishBlobDeletions(ctx, done...); err != nil {
+				return deleted, errors.Join(append(errs, fmt.Errorf("finish blob deletions: %w", err))...)
 			}
 		}
-		if limit <= 0 || len(jobs) < limit || fresh == 0 {
+		if len(keys) < s.batch {
 			return deleted, errors.Join(errs...)
 		}
 	}
 }
 
-// sweepJob deletes the job's expired artifacts, reading the job afresh so
-// that an artifact kept or re-uploaded since the listing is spared.
-func (s *Sweeper) sweepJob(ctx context.Context, listed *Job, now time.Time) (int, error) {
-	j, err := s.store.Job(ctx, listed.ProjectID, listed.ID)
+// recorded reports whether the job that key belongs to has a record naming
+// it. Keys not made by NewBlobKey belong to no job.
+func (s *Sweeper) recorded(ctx context.Context, key BlobKey) (bool, error) {
+	projectID, jobID, ok := ParseBlobKey(key)
+	if !ok {
+		return false, nil
+	}
+	j, err := s.store.Job(ctx, projectID, jobID)
 	if isNotFound(err) {
-		return 0, nil
+		return false, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("sweep job %d: %w", listed.ID, err)
+		return false, fmt.Errorf("look up job %d: %w", jobID, err)
 	}
-	if j.ArtifactsLocked {
-		return 0, nil
-	}
-	var types []string
 	for _, a := range j.Artifacts {
-		if a.FileType != ArtifactTypeTrace && a.expiredAt(now) {
-			types = append(types, a.FileType)
+		if a.Blob == key {
+			return true, nil
 		}
 	}
-	if len(types) == 0 {
-		return 0, nil
-	}
-	if err := DeleteArtifacts(ctx, s.store, j.ProjectID, j.ID, types...); err != nil && !isNotFound(err) {
-		return 0, fmt.Errorf("sweep job %d: %w", j.ID, err)
-	}
-	return len(types), nil
+	return false, nil
 }
 
-// Run sweeps once at once and then every interval until ctx is done, and
-// returns ctx's error. A failed sweep is logged and retried at the next tick.
+// CollectOrphanBlobs lists every blob whose key NewBlobKey made, and queues
+// for deletion those older than the orphan age (WithOrphanBlobAge) that no
+// record names. It returns how many it queued; they are deleted by a later
+// sweep, after the grace period, like any other.
+func (s *Sweeper) CollectOrphanBlobs(ctx context.Context) (int, error) {
+	cutoff := s.now().Add(-s.orphanAge)
+	queued := 0
+	token := ""
+	for {
+		page, next, err := s.store.ListBlobs(ctx, BlobKeyPrefix, token, s.batch)
+		if err != nil {
+			return queued, fmt.Errorf("list blobs: %w", err)
+		}
+		var orphans []BlobKey
+		for _, b := range page {
+			if b.ModTime.After(cutoff) {
+				continue
+			}
+			live, err := s.recorded(ctx, b.Key)
+			if err != nil {
+				return queued, err
+			}
+			if !live {
+				orphans = append(orphans, b.Key)
+			}
+		}
+		if len(orphans) > 0 {
+			if err := s.store.QueueBlobDeletions(ctx, orphans...); err != nil {
+				return queued, fmt.Errorf("queue orphan blobs: %w", err)
+			}
+			queued += len(orphans)
+			s.logger.InfoContext(ctx, "jobartifacts: queued orphan blobs", "count", len(orphans))
+		}
+		if next == "" {
+			return queued, nil
+		}
+		token = next
+	}
+}
+
+// Run sweeps at once and then every interval until ctx is done, and returns
+// ctx's error; it collects orphan blobs at once and then at the orphan
+// interval (WithOrphanInterval). A failed sweep is logged and retried at the
+// next tick.
 func (s *Sweeper) Run(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		return fmt.Errorf("%w: %v", ErrInvalidInterval, interval)
 	}
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
+	var lastOrphans time.Time
 	for {
+		if s.orphanInterval > 0 && (lastOrphans.IsZero() || time.Since(lastOrphans) >= s.orphanInterval) {
+			lastOrphans = time.Now()
+			if _, err := s.CollectOrphanBlobs(ctx); err != nil && ctx.Err() == nil {
+				s.logger.ErrorContext(ctx, "jobartifacts: orphan blob collection failed", "error", err)
+			}
+		}
 		n, err := s.Sweep(ctx)
 		if err != nil && ctx.Err() == nil {
-			s.logger.ErrorContext(ctx, "jobartifacts: sweep failed", "deleted", n, "error", err)
+			s.logger.ErrorContext(ctx, "jobartifacts: sweep failed", "removed", n, "error", err)
 		}
 		select {
 		case <-ctx.Done():
