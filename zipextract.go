@@ -114,7 +114,7 @@ func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, na
 	info := blob.Info()
 	// Reads go through a recorder, so that a failure to open the entry is
 	// blamed on storage when the blob failed, on the archive otherwise.
-	reads := &readErrorRecorder{ra: blob}
+	reads := &readErrorRecorder{ra: blob, size: info.Size}
 	entry, err := find(ctx, reads, info.Size, name)
 	if err != nil {
 		return err
@@ -240,23 +240,81 @@ func classifyArchiveError(ctx context.Context, rec *readErrorRecorder, err error
 
 // readErrorRecorder remembers the first ReadAt error other than io.EOF (a
 // truncated archive makes the zip reader read past the end, which is a
-// format problem, not a storage one).
+// format problem, not a storage one). Over a Blob it also opens the ranges
+// that entry data streams from (openSection), recording their failures too.
 type readErrorRecorder struct {
-	ra  io.ReaderAt
-	mu  sync.Mutex
-	err error
+	ra   io.ReaderAt
+	size int64 // the blob's size, where ra is a Blob; else unused
+	mu   sync.Mutex
+	err  error
 }
 
 func (r *readErrorRecorder) ReadAt(p []byte, off int64) (int, error) {
 	n, err := r.ra.ReadAt(p, off)
 	if err != nil && !errors.Is(err, io.EOF) && off >= 0 {
-		r.mu.Lock()
-		if r.err == nil {
-			r.err = err
-		}
-		r.mu.Unlock()
+		r.record(err)
 	}
 	return n, err
+}
+
+func (r *readErrorRecorder) record(err error) {
+	r.mu.Lock()
+	if r.err == nil {
+		r.err = err
+	}
+	r.mu.Unlock()
+}
+
+// rangeReader is a Blob's streaming read.
+type rangeReader interface {
+	NewRangeReader(offset, length int64) (io.ReadCloser, error)
+}
+
+// openSection returns the n bytes of ra from off as a stream: over a Blob,
+// one range read (one request on object storage, where a ReadAt per buffer
+// would be one request each); over anything else, a section reader. A
+// section that runs past the end of the blob is cut there, as a section
+// reader's is, so that a bad offset in an archive reads short (a format
+// error) instead of failing in the store (a storage error).
+func openSection(ra io.ReaderAt, off, n int64) (io.ReadCloser, error) {
+	r, ok := ra.(*readErrorRecorder)
+	if !ok {
+		return io.NopCloser(io.NewSectionReader(ra, off, n)), nil
+	}
+	src, ok := r.ra.(rangeReader)
+	if !ok || off < 0 || off >= r.size || n <= 0 {
+		return io.NopCloser(io.NewSectionReader(r, off, n)), nil
+	}
+	rc, err := src.NewRangeReader(off, min(n, r.size-off))
+	if err != nil {
+		r.record(err)
+		return nil, err
+	}
+	return &recordingReadCloser{ReadCloser: rc, rec: r}, nil
+}
+
+// recordingReadCloser records a range read's failures in its recorder.
+type recordingReadCloser struct {
+	io.ReadCloser
+	rec *readErrorRecorder
+}
+
+func (c *recordingReadCloser) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		c.rec.record(err)
+	}
+	return n, err
+}
+
+// readerWithCloser is a decompressor that also closes the range it reads.
+type readerWithCloser struct {
+	io.ReadCloser
+	under io.Closer
+}
+
+func (c readerWithCloser) Close() error {
+	return errors.Join(c.ReadCloser.Close(), c.under.Close())
 }
 
 func (r *readErrorRecorder) failure() error {
@@ -357,8 +415,11 @@ func (er *entryReader) openAt(off int64) error {
 		if err != nil {
 			return classifyArchiveError(er.ctx, er.blob, fmt.Errorf("entry %q: %w", er.entry.name, err))
 		}
-		er.stream = io.NewSectionReader(er.blob, start+off, er.size-off)
-		er.at = off
+		data, err := openSection(er.blob, start+off, er.size-off)
+		if err != nil {
+			return classifyArchiveError(er.ctx, er.blob, fmt.Errorf("entry %q: %w", er.entry.name, err))
+		}
+		er.stream, er.closer, er.at = data, data, off
 		return nil
 	}
 	rc, err := er.entry.open()

@@ -504,17 +504,23 @@ func (e *walkedEntry) open() (io.ReadCloser, error) {
 	if e.rec.compressedSize > math.MaxInt64 {
 		return nil, fmt.Errorf("%w: impossible compressed size", zip.ErrFormat)
 	}
-	data := io.NewSectionReader(e.ra, start, int64(e.rec.compressedSize))
+	switch e.rec.method {
+	case zipMethodStore, zipMethodDeflate, zipMethodZstd:
+	default:
+		return nil, zip.ErrAlgorithm
+	}
+	data, err := openSection(e.ra, start, int64(e.rec.compressedSize))
+	if err != nil {
+		return nil, err
+	}
 	var decompressed io.ReadCloser
 	switch e.rec.method {
 	case zipMethodStore:
-		decompressed = io.NopCloser(data)
+		decompressed = data
 	case zipMethodDeflate:
-		decompressed = newFlateDecompressor(data)
+		decompressed = readerWithCloser{newFlateDecompressor(data), data}
 	case zipMethodZstd:
-		decompressed = newZstdDecompressor(data)
-	default:
-		return nil, zip.ErrAlgorithm
+		decompressed = readerWithCloser{newZstdDecompressor(data), data}
 	}
 	v := &verifyingReader{rc: decompressed, hash: crc32.NewIEEE(), rec: &e.rec}
 	if e.rec.flags&zipFlagDescriptor != 0 {
