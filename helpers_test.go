@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -501,18 +502,18 @@ func (s *faultyStore) RecentSuccessfulJob(ctx context.Context, projectID int64, 
 	return s.Store.RecentSuccessfulJob(ctx, projectID, ref, name)
 }
 
-func (s *faultyStore) KeepArtifacts(ctx context.Context, projectID, jobID int64) (*jobartifacts.Job, error) {
+func (s *faultyStore) KeepArtifacts(ctx context.Context, projectID, jobID int64, now time.Time) (*jobartifacts.Job, error) {
 	if err := s.fault("KeepArtifacts"); err != nil {
 		return nil, err
 	}
-	return s.Store.KeepArtifacts(ctx, projectID, jobID)
+	return s.Store.KeepArtifacts(ctx, projectID, jobID, now)
 }
 
-func (s *faultyStore) ForgetArtifacts(ctx context.Context, projectID, jobID int64, types ...string) ([]jobartifacts.Artifact, error) {
+func (s *faultyStore) ForgetArtifacts(ctx context.Context, projectID, jobID int64, except ...string) ([]jobartifacts.Artifact, error) {
 	if err := s.fault("ForgetArtifacts"); err != nil {
 		return nil, err
 	}
-	return s.Store.ForgetArtifacts(ctx, projectID, jobID, types...)
+	return s.Store.ForgetArtifacts(ctx, projectID, jobID, except...)
 }
 
 func (s *faultyStore) ExpireProjectArtifacts(ctx context.Context, projectID int64, now time.Time) error {
@@ -543,11 +544,12 @@ type urlStore struct {
 	err error
 }
 
-func (s *urlStore) BlobURL(_ context.Context, key jobartifacts.BlobKey, filename string) (string, error) {
+func (s *urlStore) SignedURL(_ context.Context, key jobartifacts.BlobKey, opts jobartifacts.SignedURLOptions) (string, error) {
 	if s.err != nil {
 		return "", s.err
 	}
-	return "https://objects.example.com/" + string(key) + "?response-content-disposition=" + filename, nil
+	return "https://objects.example.com/" + string(key) + "?method=" + cmpOr(opts.Method, "GET") +
+		"&response-content-disposition=" + url.QueryEscape(opts.ContentDisposition), nil
 }
 
 // faultyAuthorizer is tokenauth with failures injected: Authenticate fails

@@ -149,11 +149,11 @@ func (s *runnerTrackingStore) PutBlob(ctx context.Context, key jobartifacts.Blob
 	return s.Store.PutBlob(ctx, key, r)
 }
 
-// runnerURLStore adds BlobURL to a runnerTrackingStore.
+// runnerURLStore adds signed URLs to a runnerTrackingStore.
 type runnerURLStore struct{ *runnerTrackingStore }
 
-func (s runnerURLStore) BlobURL(_ context.Context, key jobartifacts.BlobKey, filename string) (string, error) {
-	return "https://objects.example/" + string(key) + "?filename=" + url.QueryEscape(filename), nil
+func (s runnerURLStore) SignedURL(_ context.Context, key jobartifacts.BlobKey, opts jobartifacts.SignedURLOptions) (string, error) {
+	return "https://objects.example/" + string(key) + "?disposition=" + url.QueryEscape(opts.ContentDisposition), nil
 }
 
 // runnerFixture is a server with one private project (id 1, group/app), a

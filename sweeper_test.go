@@ -53,7 +53,7 @@ func newSweepScene(t *testing.T, f *runnerFixture) sweepScene {
 
 	sc.kept, token = f.addJob(runnerProjectID, jobartifacts.StatusRunning)
 	upload(sc.kept, token, runnerZip("d"), runnerUploadOptions{expireIn: "1 hour"})
-	_, err := f.store.KeepArtifacts(context.Background(), runnerProjectID, sc.kept)
+	_, err := f.store.KeepArtifacts(context.Background(), runnerProjectID, sc.kept, f.now)
 	require.NoError(t, err)
 
 	sc.never, token = f.addJob(runnerProjectID, jobartifacts.StatusRunning)
@@ -98,7 +98,8 @@ func TestSweepDeletesOnlyExpiredUnkeptArtifacts(t *testing.T) {
 			sc := newSweepScene(t, f)
 			sweeper := jobartifacts.NewSweeper(f.store,
 				jobartifacts.WithSweeperClock(func() time.Time { return f.now.Add(2 * time.Hour) }),
-				jobartifacts.WithSweeperBatchSize(batch))
+				jobartifacts.WithSweeperBatchSize(batch),
+				jobartifacts.WithBlobGrace(0))
 
 			n, err := sweeper.Sweep(context.Background())
 			require.NoError(t, err)

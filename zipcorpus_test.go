@@ -42,6 +42,18 @@ type zipTestBlob struct {
 
 func (b *zipTestBlob) Info() BlobInfo { return b.info }
 
+// NewRangeReader reads a section of the ReaderAt, as a file-backed store's
+// range reader does.
+func (b *zipTestBlob) NewRangeReader(off, n int64) (io.ReadCloser, error) {
+	if off < 0 || off > b.info.Size {
+		return nil, fmt.Errorf("range offset %d outside 0..%d", off, b.info.Size)
+	}
+	if n < 0 || n > b.info.Size-off {
+		n = b.info.Size - off
+	}
+	return io.NopCloser(io.NewSectionReader(b.ReaderAt, off, n)), nil
+}
+
 func (b *zipTestBlob) Close() error {
 	if b.close == nil {
 		return nil
