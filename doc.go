@@ -17,14 +17,17 @@
 //
 // # Stores
 //
-// A Store is a MetadataStore (projects, pipelines, jobs, artifact records)
-// plus a BlobStore (archive bytes), so a host can pair its own database with
-// any blob storage. Package memstore keeps everything in memory, package
-// fsstore in a directory. Package storetest is the conformance suite every
-// Store runs: storetest.Run(t, newStore).
+// A Store is a MetadataStore (projects, pipelines, jobs, artifact records,
+// the blob deletion queue) plus a BlobStore (write-once archive bytes), so a
+// host can pair its own database with any blob storage (CombineStores), and
+// several server processes can share them: every mutation is one atomic,
+// conditional store call, and a lost race is ErrConflict. Package memstore
+// keeps everything in memory, package fsstore in a directory. Package
+// storetest is the conformance suite every Store runs.
 //
-// Archives are read through io.ReaderAt: a single file is found in the zip's
-// central directory and streamed; the archive is never read whole.
+// Archives are read through Blob: ReadAt for the zip's central directory,
+// NewRangeReader (one request on object storage) for whole archives and
+// entry data; the archive is never read whole into memory.
 //
 // # Authorization
 //
@@ -41,8 +44,15 @@
 // a chunked multipart body streamed to the BlobStore, at most
 // WithMaxUploadSize bytes, expire_in parsed by ParseExpireIn) and its
 // download (GET /jobs/:id/artifacts), both with the job token of a running
-// job. A Sweeper deletes expired artifacts that were not kept: call
-// Sweep once, or Run it every so often.
+// job. A Sweeper deletes expired artifacts that were not kept, and the
+// blobs of removed records once their grace period has passed: call Sweep
+// once, or Run it every so often, on every replica if you like.
+//
+// A stream that fails after its headers went out is logged and cut with
+// panic(http.ErrAbortHandler), as net/http's own handlers do, so that the
+// client sees a truncated transfer rather than a short body. Recovery
+// middleware in front of the handler must let that panic through
+// (re-panic it).
 //
 // # Errors
 //
