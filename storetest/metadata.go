@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,8 +10,8 @@ import (
 	"github.com/ciartifacts/jobartifacts"
 )
 
-func metadataCases() []storeCase {
-	return []storeCase{
+func lookupCases() []metadataCase {
+	return []metadataCase{
 		{"ProjectByID", testProjectByID},
 		{"ProjectByPath", testProjectByPath},
 		{"ProjectRoundTrip", testProjectRoundTrip},
@@ -23,12 +22,11 @@ func metadataCases() []storeCase {
 		{"ReturnedJobIsCopy", testReturnedJobIsCopy},
 		{"StoredJobIsCopy", testStoredJobIsCopy},
 		{"ProjectIsCopy", testProjectIsCopy},
-		{"ConcurrentUse", testMetadataConcurrentUse},
 	}
 }
 
 // Project returns the project with the given numeric id, or ErrNotFound.
-func testProjectByID(t *testing.T, s StoreUnderTest) {
+func testProjectByID(t *testing.T, s MetadataUnderTest) {
 	sd := seeder{t, s}
 	sd.project(1, "group/app")
 	sd.project(2, "group/other")
@@ -42,7 +40,7 @@ func testProjectByID(t *testing.T, s StoreUnderTest) {
 }
 
 // ProjectByPath: the full path equals path exactly, case-sensitive.
-func testProjectByPath(t *testing.T, s StoreUnderTest) {
+func testProjectByPath(t *testing.T, s MetadataUnderTest) {
 	sd := seeder{t, s}
 	sd.project(1, "group/app")
 	sd.project(2, "group/sub.dir/app.v2")
@@ -82,7 +80,7 @@ func testProjectByPath(t *testing.T, s StoreUnderTest) {
 	}
 }
 
-func testProjectRoundTrip(t *testing.T, s StoreUnderTest) {
+func testProjectRoundTrip(t *testing.T, s MetadataUnderTest) {
 	want := jobartifacts.Project{
 		ID:                     7,
 		PathWithNamespace:      "group/sub/app",
@@ -101,20 +99,8 @@ func testProjectRoundTrip(t *testing.T, s StoreUnderTest) {
 	require.Equal(t, want, *byPath)
 }
 
-// twoProjects seeds project 1 (pipeline 10, job 100) and project 2
-// (pipeline 20, job 200).
-func twoProjects(t *testing.T, s StoreUnderTest) {
-	sd := seeder{t, s}
-	sd.project(1, "group/one")
-	sd.project(2, "group/two")
-	sd.pipeline(1, 10, "main", jobartifacts.StatusSuccess)
-	sd.pipeline(2, 20, "main", jobartifacts.StatusSuccess)
-	sd.job(1, 10, 100, "build", jobartifacts.StatusSuccess)
-	sd.job(2, 20, 200, "build", jobartifacts.StatusSuccess)
-}
-
 // Job: a job that exists but belongs to another project is ErrNotFound.
-func testJobOfProject(t *testing.T, s StoreUnderTest) {
+func testJobOfProject(t *testing.T, s MetadataUnderTest) {
 	twoProjects(t, s)
 	tests := []struct {
 		project, job int64
@@ -140,7 +126,7 @@ func testJobOfProject(t *testing.T, s StoreUnderTest) {
 }
 
 // JobByID returns a job by its id alone, whatever its project.
-func testJobByID(t *testing.T, s StoreUnderTest) {
+func testJobByID(t *testing.T, s MetadataUnderTest) {
 	twoProjects(t, s)
 	for _, want := range []struct{ project, job int64 }{{1, 100}, {2, 200}} {
 		j, err := s.JobByID(t.Context(), want.job)
@@ -189,7 +175,7 @@ func fullJob(p jobartifacts.Pipeline) jobartifacts.Job {
 		TagList:       []string{"docker", "linux"},
 		FailureReason: "script_failure",
 		Artifacts: []jobartifacts.Artifact{
-			artifactRecord(p.ProjectID, 100, jobartifacts.ArtifactTypeArchive, at(3600*time.Second)),
+			artifactRecord(p.ProjectID, 100, archive, at(3600*time.Second)),
 			artifactRecord(p.ProjectID, 100, "junit", nil),
 		},
 		ArtifactsExpireAt: at(3600 * time.Second),
@@ -208,7 +194,7 @@ func fullPipeline(projectID, id int64, status string) jobartifacts.Pipeline {
 }
 
 // PutJob/Job: every field of the job comes back as stored.
-func testJobRoundTrip(t *testing.T, s StoreUnderTest) {
+func testJobRoundTrip(t *testing.T, s MetadataUnderTest) {
 	seeder{t, s}.project(1, "group/app")
 	pl := fullPipeline(1, 10, jobartifacts.StatusSuccess)
 	require.NoError(t, s.PutPipeline(t.Context(), pl))
@@ -225,7 +211,7 @@ func testJobRoundTrip(t *testing.T, s StoreUnderTest) {
 
 // Seeder.PutJob: jobs read back carry the pipeline as last stored with
 // PutPipeline, not the copy in j.
-func testJobCarriesStoredPipeline(t *testing.T, s StoreUnderTest) {
+func testJobCarriesStoredPipeline(t *testing.T, s MetadataUnderTest) {
 	seeder{t, s}.project(1, "group/app")
 	pl := fullPipeline(1, 10, jobartifacts.StatusRunning)
 	require.NoError(t, s.PutPipeline(t.Context(), pl))
@@ -252,7 +238,7 @@ func testJobCarriesStoredPipeline(t *testing.T, s StoreUnderTest) {
 }
 
 // seedFullJob stores fullJob under a full pipeline and returns it as stored.
-func seedFullJob(t *testing.T, s StoreUnderTest) jobartifacts.Job {
+func seedFullJob(t *testing.T, s MetadataUnderTest) jobartifacts.Job {
 	seeder{t, s}.project(1, "group/app")
 	pl := fullPipeline(1, 10, jobartifacts.StatusSuccess)
 	require.NoError(t, s.PutPipeline(t.Context(), pl))
@@ -283,7 +269,7 @@ func mutateJob(j *jobartifacts.Job) {
 
 // Returned values are copies: changing a returned *Job does not change the
 // store.
-func testReturnedJobIsCopy(t *testing.T, s StoreUnderTest) {
+func testReturnedJobIsCopy(t *testing.T, s MetadataUnderTest) {
 	want := seedFullJob(t, s)
 	reads := []func() (*jobartifacts.Job, error){
 		func() (*jobartifacts.Job, error) { return s.Job(t.Context(), 1, 100) },
@@ -304,7 +290,7 @@ func testReturnedJobIsCopy(t *testing.T, s StoreUnderTest) {
 
 // Values given to PutJob are copied: changing them afterwards does not
 // change the store.
-func testStoredJobIsCopy(t *testing.T, s StoreUnderTest) {
+func testStoredJobIsCopy(t *testing.T, s MetadataUnderTest) {
 	seeder{t, s}.project(1, "group/app")
 	pl := fullPipeline(1, 10, jobartifacts.StatusSuccess)
 	require.NoError(t, s.PutPipeline(t.Context(), pl))
@@ -317,7 +303,7 @@ func testStoredJobIsCopy(t *testing.T, s StoreUnderTest) {
 	require.Equal(t, fullJob(fullPipeline(1, 10, jobartifacts.StatusSuccess)), *got)
 }
 
-func testProjectIsCopy(t *testing.T, s StoreUnderTest) {
+func testProjectIsCopy(t *testing.T, s MetadataUnderTest) {
 	given := jobartifacts.Project{ID: 1, PathWithNamespace: "group/app", JobTokenAllowlist: []int64{2, 3}}
 	require.NoError(t, s.PutProject(t.Context(), given))
 	given.JobTokenAllowlist[0] = 99
@@ -328,42 +314,4 @@ func testProjectIsCopy(t *testing.T, s StoreUnderTest) {
 	got, err = s.ProjectByPath(t.Context(), "group/app")
 	require.NoError(t, err)
 	require.Equal(t, []int64{2, 3}, got.JobTokenAllowlist)
-}
-
-// MetadataStore implementations MUST be safe for concurrent use: writers of
-// different artifact types and readers of the same job run at once, and
-// every write is kept.
-func testMetadataConcurrentUse(t *testing.T, s StoreUnderTest) {
-	sd := seeder{t, s}
-	sd.project(1, "group/app")
-	sd.pipeline(1, 10, "main", jobartifacts.StatusSuccess)
-	sd.job(1, 10, 100, "build", jobartifacts.StatusSuccess)
-
-	const workers, rounds = 8, 25
-	errs := make([][]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			fileType := fmt.Sprintf("type_%d", w)
-			for r := range rounds {
-				a := artifactRecord(1, 100, fileType, at(time.Duration(r)*time.Minute))
-				if _, err := s.RecordArtifact(t.Context(), 1, 100, a); err != nil {
-					errs[w] = append(errs[w], err)
-				}
-				if _, err := s.Job(t.Context(), 1, 100); err != nil {
-					errs[w] = append(errs[w], err)
-				}
-				if _, err := s.LatestSuccessfulJob(t.Context(), 1, "main", "build"); err != nil {
-					errs[w] = append(errs[w], err)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	for w, e := range errs {
-		require.Empty(t, e, "worker %d", w)
-	}
-	j, err := s.Job(t.Context(), 1, 100)
-	require.NoError(t, err)
-	require.Len(t, j.Artifacts, workers, "one artifact per type, each replaced %d times", rounds)
 }

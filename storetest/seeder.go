@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -8,8 +9,24 @@ import (
 	"github.com/ciartifacts/jobartifacts"
 )
 
-func seederCases() []storeCase {
-	return []storeCase{
+// Seeder is implemented by stores that can be filled directly: memstore and
+// fsstore. Tests, storetest and the example server's demo and import use it;
+// the handler never does, and a host's own Store need not implement it, but
+// a store needs it to run this suite.
+type Seeder interface {
+	// PutProject creates or replaces a project.
+	PutProject(ctx context.Context, p jobartifacts.Project) error
+	// PutPipeline creates or replaces a pipeline; its project must exist.
+	PutPipeline(ctx context.Context, p jobartifacts.Pipeline) error
+	// PutJob creates or replaces a job; its project and pipeline
+	// (j.Pipeline.ID) must exist. Jobs read back carry the pipeline as last
+	// stored with PutPipeline, not the copy in j. j.Artifacts are recorded as
+	// given; their blobs are the caller's business.
+	PutJob(ctx context.Context, j jobartifacts.Job) error
+}
+
+func seederCases() []metadataCase {
+	return []metadataCase{
 		{"PutProjectReplaces", testPutProjectReplaces},
 		{"PutPipelineNeedsProject", testPutPipelineNeedsProject},
 		{"PutPipelineReplaces", testPutPipelineReplaces},
@@ -20,7 +37,7 @@ func seederCases() []storeCase {
 }
 
 // PutProject creates or replaces a project: the old path no longer finds it.
-func testPutProjectReplaces(t *testing.T, s StoreUnderTest) {
+func testPutProjectReplaces(t *testing.T, s MetadataUnderTest) {
 	sd := seeder{t, s}
 	sd.project(1, "group/old")
 	sd.project(1, "group/new")
@@ -35,13 +52,13 @@ func testPutProjectReplaces(t *testing.T, s StoreUnderTest) {
 }
 
 // PutPipeline: its project must exist.
-func testPutPipelineNeedsProject(t *testing.T, s StoreUnderTest) {
+func testPutPipelineNeedsProject(t *testing.T, s MetadataUnderTest) {
 	err := s.PutPipeline(t.Context(), jobartifacts.Pipeline{ID: 10, ProjectID: 1, Ref: "main", Status: success})
 	require.Error(t, err)
 }
 
 // PutPipeline creates or replaces a pipeline.
-func testPutPipelineReplaces(t *testing.T, s StoreUnderTest) {
+func testPutPipelineReplaces(t *testing.T, s MetadataUnderTest) {
 	sd := seeder{t, s}
 	sd.project(1, "group/app")
 	sd.pipeline(1, 10, "main", running)
@@ -57,7 +74,7 @@ func testPutPipelineReplaces(t *testing.T, s StoreUnderTest) {
 }
 
 // PutJob: its project and pipeline must exist.
-func testPutJobNeedsProjectAndPipeline(t *testing.T, s StoreUnderTest) {
+func testPutJobNeedsProjectAndPipeline(t *testing.T, s MetadataUnderTest) {
 	sd := seeder{t, s}
 	sd.project(1, "group/app")
 	sd.pipeline(1, 10, "main", success)
@@ -70,11 +87,11 @@ func testPutJobNeedsProjectAndPipeline(t *testing.T, s StoreUnderTest) {
 }
 
 // PutJob creates or replaces a job.
-func testPutJobReplaces(t *testing.T, s StoreUnderTest) {
+func testPutJobReplaces(t *testing.T, s MetadataUnderTest) {
 	sd := seeder{t, s}
 	sd.project(1, "group/app")
 	sd.pipeline(1, 10, "main", success)
-	sd.job(1, 10, 100, "build", success, artifactRecord(1, 100, jobartifacts.ArtifactTypeArchive, nil))
+	sd.job(1, 10, 100, "build", success, artifactRecord(1, 100, archive, nil))
 	sd.job(1, 10, 100, "test", failed)
 
 	j, err := s.Job(t.Context(), 1, 100)
@@ -90,7 +107,7 @@ func testPutJobReplaces(t *testing.T, s StoreUnderTest) {
 }
 
 // A job replaced with another pipeline belongs to that pipeline only.
-func testPutJobMovesToAnotherPipeline(t *testing.T, s StoreUnderTest) {
+func testPutJobMovesToAnotherPipeline(t *testing.T, s MetadataUnderTest) {
 	sd := seeder{t, s}
 	sd.project(1, "group/app")
 	sd.pipeline(1, 10, "main", success)

@@ -1,138 +1,259 @@
-// Package storetest is a conformance suite for jobartifacts.Store
-// implementations: one call runs a subtest for every sentence of the
-// contract doc comments of MetadataStore, BlobStore, Blob, BlobInfo and
-// Seeder, and checks that StoreArtifact and DeleteArtifacts work against the
-// store.
+// Package storetest is the conformance suite for implementations of the
+// jobartifacts store contract: each subtest checks a sentence of the doc
+// comments of MetadataStore, BlobStore, Blob and BlobInfo, including that
+// every conditional write is atomic across processes.
 //
-//	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) storetest.StoreUnderTest {
-//			return memstore.New()
+// There is a suite per half and one for the pair, so that a host can test
+// its own database or object store alone:
+//
+//   - RunMetadataStore tests a MetadataStore that can also be seeded
+//     (Seeder): lookups, the artifact record rules, the blob deletion queue,
+//     and the same races run on two views of one backing store.
+//   - RunBlobStore tests a BlobStore: write-once puts, reads, range reads,
+//     listing, deletion and signed URLs.
+//   - Run tests a whole Store: both suites, plus StoreArtifact and the
+//     Sweeper, which need both halves.
+//
+// # Views
+//
+// Several replicas share one store in production, so every harness hands
+// out views of one backing store, as gocloud.dev/blob/drivertest's
+// MakeDriver does: New makes a fresh, empty backing store for one subtest
+// and returns open, and each call of open returns another view of that
+// same backing store, as another process would open it (fsstore: Open on
+// the same directory; PostgreSQL: another pool on the same database; S3:
+// another client on the same bucket). A store that lives in one process
+// only may return the same value from every call. The suite runs its races
+// with one goroutine group per view.
+//
+// New is called on the subtest's goroutine with the subtest's t, so
+// t.TempDir, t.Cleanup and require may be used in it; so may they in open,
+// which the suite also calls on that goroutine only.
+//
+// # Examples
+//
+// A metadata store, such as a PostgreSQL store, with a fresh database per
+// subtest:
+//
+//	func TestMetadataConformance(t *testing.T) {
+//		storetest.RunMetadataStore(t, storetest.MetadataHarness{
+//			New: func(t *testing.T) func() storetest.MetadataUnderTest {
+//				dsn := createDatabase(t) // fresh and empty; dropped by t.Cleanup
+//				return func() storetest.MetadataUnderTest {
+//					return pgstore.New(openPool(t, dsn)) // a pool per view
+//				}
+//			},
 //		})
 //	}
 //
-// The suite seeds stores through the Seeder methods only. Values are compared
-// with testify's require.Equal, so a store must give back what it was given:
-// the suite uses UTC times with millisecond precision, and slices that are
-// either nil or non-empty.
+// An object-store blob half alone, such as an S3 store over a fresh
+// bucket, whose multipart uploads cannot refuse an existing key:
+//
+//	func TestBlobConformance(t *testing.T) {
+//		storetest.RunBlobStore(t, storetest.BlobHarness{
+//			New: func(t *testing.T) func() jobartifacts.BlobStore {
+//				bucket := createBucket(t)
+//				return func() jobartifacts.BlobStore { return s3store.New(newClient(t), bucket) }
+//			},
+//			PutBlobNotConditional: true,
+//			HTTPClient:            http.DefaultClient,
+//		})
+//	}
+//
+// A whole store whose views are opened on one directory:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, storetest.Harness{
+//			New: func(t *testing.T) func() storetest.StoreUnderTest {
+//				dir := t.TempDir()
+//				return func() storetest.StoreUnderTest {
+//					s, err := fsstore.Open(dir)
+//					require.NoError(t, err)
+//					t.Cleanup(func() { _ = s.Close() })
+//					return s
+//				}
+//			},
+//		})
+//	}
+//
+// # Values
+//
+// The suite seeds stores through Seeder only, and compares values with
+// testify's require.Equal, so a store must give back what it was given: the
+// suite uses UTC times with millisecond precision, and slices that are
+// either nil or non-empty. Its goroutines only record what they saw; every
+// check runs on the test goroutine.
 package storetest
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
-	"strings"
+	"net/http"
 	"testing"
-	"time"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/ciartifacts/jobartifacts"
 )
 
-// StoreUnderTest is a Store that can also be seeded.
+// MetadataUnderTest is a MetadataStore that the suite can seed.
+type MetadataUnderTest interface {
+	jobartifacts.MetadataStore
+	Seeder
+}
+
+// StoreUnderTest is a Store that the suite can seed.
 type StoreUnderTest interface {
 	jobartifacts.Store
-	jobartifacts.Seeder
+	Seeder
 }
 
-// Run runs the whole suite. newStore must return a fresh, empty store each
-// time it is called; every subtest calls it once, with the subtest's t (so
-// t.TempDir and t.Cleanup are the subtest's).
-func Run(t *testing.T, newStore func(t *testing.T) StoreUnderTest) {
-	t.Run("Metadata", func(t *testing.T) { runCases(t, newStore, metadataCases()) })
-	t.Run("LatestSuccessfulJob", func(t *testing.T) { runLatestSuccessfulJob(t, newStore) })
-	t.Run("RecentSuccessfulJob", func(t *testing.T) { runRecentSuccessfulJob(t, newStore) })
-	t.Run("Artifacts", func(t *testing.T) { runCases(t, newStore, artifactCases()) })
-	t.Run("Seeder", func(t *testing.T) { runCases(t, newStore, seederCases()) })
-	t.Run("Blobs", func(t *testing.T) { runCases(t, newStore, blobCases()) })
-	t.Run("Helpers", func(t *testing.T) { runCases(t, newStore, helperCases()) })
+// MetadataHarness makes the metadata stores that RunMetadataStore tests.
+type MetadataHarness struct {
+	// New returns open for a fresh, empty backing store; each call of open
+	// returns another view of it (see the package doc's "Views").
+	New func(t *testing.T) (open func() MetadataUnderTest)
 }
 
-// storeCase is one subtest: it gets a fresh store.
+// BlobHarness makes the blob stores that RunBlobStore tests.
+type BlobHarness struct {
+	// New returns open for a fresh, empty backing store; each call of open
+	// returns another view of it (see the package doc's "Views").
+	New func(t *testing.T) (open func() jobartifacts.BlobStore)
+	// PutBlobNotConditional says that PutBlob cannot tell that a key exists
+	// (S3 multipart uploads): the suite then skips the cases that put an
+	// existing key.
+	PutBlobNotConditional bool
+	// HTTPClient fetches signed URLs; nil means http.DefaultClient.
+	HTTPClient *http.Client
+}
+
+// Harness makes the whole stores that Run tests.
+type Harness struct {
+	// New returns open for a fresh, empty backing store; each call of open
+	// returns another view of it (see the package doc's "Views").
+	New func(t *testing.T) (open func() StoreUnderTest)
+	// PutBlobNotConditional is BlobHarness.PutBlobNotConditional.
+	PutBlobNotConditional bool
+	// HTTPClient is BlobHarness.HTTPClient.
+	HTTPClient *http.Client
+}
+
+// RunMetadataStore runs the metadata suite: every case gets a fresh backing
+// store from h.New.
+func RunMetadataStore(t *testing.T, h MetadataHarness) {
+	t.Run("Seeder", func(t *testing.T) { runMetadataCases(t, h, seederCases()) })
+	t.Run("Lookups", func(t *testing.T) { runMetadataCases(t, h, lookupCases()) })
+	t.Run("LatestSuccessfulJob", func(t *testing.T) { runLatestSuccessfulJob(t, oneView(h)) })
+	t.Run("RecentSuccessfulJob", func(t *testing.T) { runRecentSuccessfulJob(t, oneView(h)) })
+	t.Run("Artifacts", func(t *testing.T) { runMetadataCases(t, h, artifactCases()) })
+	t.Run("Sweep", func(t *testing.T) { runMetadataCases(t, h, sweepCases()) })
+	t.Run("BlobDeletionQueue", func(t *testing.T) { runMetadataCases(t, h, queueCases()) })
+	// Everything another replica wrote is seen: the same cases, seeded
+	// through one view and run through another.
+	t.Run("SeededByAnotherView", func(t *testing.T) {
+		seededElsewhere := MetadataHarness{New: func(t *testing.T) func() MetadataUnderTest {
+			open := h.New(t)
+			return func() MetadataUnderTest { return seededBy{open(), open()} }
+		}}
+		t.Run("Lookups", func(t *testing.T) { runMetadataCases(t, seededElsewhere, lookupCases()) })
+		t.Run("Artifacts", func(t *testing.T) { runMetadataCases(t, seededElsewhere, artifactCases()) })
+		t.Run("Sweep", func(t *testing.T) { runMetadataCases(t, seededElsewhere, sweepCases()) })
+	})
+	t.Run("AcrossViews", func(t *testing.T) { runViewCases(t, h, viewCases()) })
+}
+
+// RunBlobStore runs the blob suite: every case gets a fresh backing store
+// from h.New.
+func RunBlobStore(t *testing.T, h BlobHarness) {
+	t.Run("Blobs", func(t *testing.T) { runBlobCases(t, h, blobCases()) })
+	t.Run("RangeReader", func(t *testing.T) { runBlobCases(t, h, rangeReaderCases()) })
+	t.Run("ListBlobs", func(t *testing.T) { runBlobCases(t, h, listCases()) })
+	t.Run("WriteOnce", func(t *testing.T) {
+		if h.PutBlobNotConditional {
+			t.Skip("the harness says PutBlob cannot refuse an existing key")
+		}
+		runBlobCases(t, h, writeOnceCases())
+	})
+	t.Run("SignedURL", func(t *testing.T) { testSignedURL(t, h) })
+	t.Run("AcrossViews", func(t *testing.T) { runBlobViewCases(t, h) })
+}
+
+// Run runs RunMetadataStore and RunBlobStore on the halves of the store
+// that h makes, and the cases that need both: StoreArtifact and the Sweeper.
+func Run(t *testing.T, h Harness) {
+	t.Run("Metadata", func(t *testing.T) {
+		RunMetadataStore(t, MetadataHarness{New: func(t *testing.T) func() MetadataUnderTest {
+			open := h.New(t)
+			return func() MetadataUnderTest { return open() }
+		}})
+	})
+	t.Run("Blob", func(t *testing.T) {
+		RunBlobStore(t, BlobHarness{
+			New: func(t *testing.T) func() jobartifacts.BlobStore {
+				open := h.New(t)
+				return func() jobartifacts.BlobStore { return open() }
+			},
+			PutBlobNotConditional: h.PutBlobNotConditional,
+			HTTPClient:            h.HTTPClient,
+		})
+	})
+	t.Run("StoreArtifact", func(t *testing.T) { runStoreCases(t, h, storeArtifactCases()) })
+	t.Run("Sweeper", func(t *testing.T) { runStoreCases(t, h, sweeperCases()) })
+}
+
+// metadataCase is a subtest on one view of a fresh metadata store.
+type metadataCase struct {
+	name string
+	run  func(t *testing.T, s MetadataUnderTest)
+}
+
+func runMetadataCases(t *testing.T, h MetadataHarness, cases []metadataCase) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { c.run(t, h.New(t)()) })
+	}
+}
+
+// oneView returns a function that gives each subtest one view of a fresh
+// metadata store.
+func oneView(h MetadataHarness) func(t *testing.T) MetadataUnderTest {
+	return func(t *testing.T) MetadataUnderTest { return h.New(t)() }
+}
+
+// viewCase is a subtest on two views of one fresh metadata store.
+type viewCase struct {
+	name string
+	run  func(t *testing.T, a, b MetadataUnderTest)
+}
+
+func runViewCases(t *testing.T, h MetadataHarness, cases []viewCase) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			open := h.New(t)
+			c.run(t, open(), open())
+		})
+	}
+}
+
+// blobCase is a subtest on one view of a fresh blob store.
+type blobCase struct {
+	name string
+	run  func(t *testing.T, s jobartifacts.BlobStore)
+}
+
+func runBlobCases(t *testing.T, h BlobHarness, cases []blobCase) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { c.run(t, h.New(t)()) })
+	}
+}
+
+// storeCase is a subtest on two views of one fresh whole store.
 type storeCase struct {
 	name string
-	run  func(t *testing.T, s StoreUnderTest)
+	run  func(t *testing.T, a, b StoreUnderTest)
 }
 
-func runCases(t *testing.T, newStore func(t *testing.T) StoreUnderTest, cases []storeCase) {
+func runStoreCases(t *testing.T, h Harness, cases []storeCase) {
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) { c.run(t, newStore(t)) })
-	}
-}
-
-// requireNotFound checks that err means "does not exist": the handler
-// accepts ErrNotFound and fs.ErrNotExist alike.
-func requireNotFound(t *testing.T, err error, msgAndArgs ...any) {
-	t.Helper()
-	require.Error(t, err, msgAndArgs...)
-	require.True(t, errors.Is(err, jobartifacts.ErrNotFound) || errors.Is(err, fs.ErrNotExist),
-		"want ErrNotFound or fs.ErrNotExist, got %v", err)
-}
-
-// baseTime is the "now" of the suite's expiry tests. Times are UTC with
-// millisecond precision so that any store keeps them exactly.
-var baseTime = time.Date(2025, time.March, 4, 5, 6, 7, 123_000_000, time.UTC)
-
-// at returns baseTime+d as a pointer, as the model's optional times are.
-func at(d time.Duration) *time.Time {
-	t := baseTime.Add(d)
-	return &t
-}
-
-// requireSameTime compares optional times by instant and nil-ness.
-func requireSameTime(t *testing.T, want, got *time.Time, what string) {
-	t.Helper()
-	if want == nil {
-		require.Nil(t, got, "%s: want nil (never), got %v", what, got)
-		return
-	}
-	require.NotNil(t, got, "%s: want %v, got nil", what, *want)
-	require.True(t, want.Equal(*got), "%s: want %v, got %v", what, *want, *got)
-}
-
-// seeder fills a store through the Seeder methods only.
-type seeder struct {
-	t *testing.T
-	s StoreUnderTest
-}
-
-func (sd seeder) project(id int64, path string) {
-	sd.t.Helper()
-	require.NoError(sd.t, sd.s.PutProject(sd.t.Context(), jobartifacts.Project{ID: id, PathWithNamespace: path, Visibility: "private"}))
-}
-
-func (sd seeder) pipeline(projectID, id int64, ref, status string) {
-	sd.t.Helper()
-	require.NoError(sd.t, sd.s.PutPipeline(sd.t.Context(), jobartifacts.Pipeline{
-		ID: id, IID: id, ProjectID: projectID, Ref: ref, Status: status, SHA: shaOf(id), Source: "push",
-	}))
-}
-
-func (sd seeder) job(projectID, pipelineID, id int64, name, status string, artifacts ...jobartifacts.Artifact) {
-	sd.t.Helper()
-	require.NoError(sd.t, sd.s.PutJob(sd.t.Context(), jobartifacts.Job{
-		ID: id, ProjectID: projectID, Pipeline: jobartifacts.Pipeline{ID: pipelineID},
-		Name: name, Status: status, Stage: "test", Artifacts: artifacts,
-	}))
-}
-
-// shaOf is the commit SHA the suite gives pipeline id.
-func shaOf(pipelineID int64) string { return fmt.Sprintf("%040x", pipelineID) }
-
-// artifactRecord is an artifact record of the given type for a job, with a
-// plausible blob key; the suite's metadata tests never read the blob.
-func artifactRecord(projectID, jobID int64, fileType string, expireAt *time.Time) jobartifacts.Artifact {
-	format, filename := "gzip", fileType+".gz"
-	if fileType == jobartifacts.ArtifactTypeArchive {
-		format, filename = "zip", "artifacts.zip"
-	}
-	return jobartifacts.Artifact{
-		FileType:   fileType,
-		FileFormat: format,
-		Filename:   filename,
-		Size:       int64(len(fileType)) * 100,
-		SHA256:     strings.Repeat("ab", 32),
-		ExpireAt:   expireAt,
-		Blob:       jobartifacts.BlobKey(fmt.Sprintf("projects/%d/jobs/%d/%s-00000000000000ff", projectID, jobID, fileType)),
+		t.Run(c.name, func(t *testing.T) {
+			open := h.New(t)
+			c.run(t, open(), open())
+		})
 	}
 }

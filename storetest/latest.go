@@ -8,12 +8,6 @@ import (
 	"github.com/ciartifacts/jobartifacts"
 )
 
-const (
-	success = jobartifacts.StatusSuccess
-	failed  = jobartifacts.StatusFailed
-	running = jobartifacts.StatusRunning
-)
-
 type pipelineSeed struct {
 	id          int64
 	ref, status string
@@ -40,7 +34,7 @@ type lookupCase struct {
 // seedLookup seeds the case, plus a decoy project 2 whose pipeline and job
 // have higher ids and the same ref and name: a store that ignores the project
 // returns the decoy.
-func seedLookup(t *testing.T, s StoreUnderTest, tc lookupCase) {
+func seedLookup(t *testing.T, s MetadataUnderTest, tc lookupCase) {
 	sd := seeder{t, s}
 	sd.project(1, "group/app")
 	sd.project(2, "group/decoy")
@@ -48,18 +42,18 @@ func seedLookup(t *testing.T, s StoreUnderTest, tc lookupCase) {
 		sd.pipeline(1, p.id, p.ref, p.status)
 	}
 	for _, j := range tc.jobs {
-		a := artifactRecord(1, j.id, jobartifacts.ArtifactTypeArchive, nil)
+		a := artifactRecord(1, j.id, archive, nil)
 		if j.noArchive {
 			a = artifactRecord(1, j.id, "metadata", nil)
 		}
 		sd.job(1, j.pipeline, j.id, j.name, j.status, a)
 	}
 	sd.pipeline(2, 9000, tc.ref, success)
-	sd.job(2, 9000, 90000, tc.job, success, artifactRecord(2, 90000, jobartifacts.ArtifactTypeArchive, nil))
+	sd.job(2, 9000, 90000, tc.job, success, artifactRecord(2, 90000, archive, nil))
 }
 
-func runLookupCases(t *testing.T, newStore func(t *testing.T) StoreUnderTest, cases []lookupCase,
-	lookup func(t *testing.T, s StoreUnderTest, projectID int64, ref, name string) (*jobartifacts.Job, error)) {
+func runLookupCases(t *testing.T, newStore func(t *testing.T) MetadataUnderTest, cases []lookupCase,
+	lookup func(t *testing.T, s MetadataUnderTest, projectID int64, ref, name string) (*jobartifacts.Job, error)) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
@@ -167,7 +161,7 @@ func commonLookupCases() []lookupCase {
 
 // LatestSuccessfulJob: the single newest successful pipeline of the ref, no
 // fallback, job status not checked, highest job id among same-name jobs.
-func runLatestSuccessfulJob(t *testing.T, newStore func(t *testing.T) StoreUnderTest) {
+func runLatestSuccessfulJob(t *testing.T, newStore func(t *testing.T) MetadataUnderTest) {
 	cases := append(commonLookupCases(),
 		lookupCase{
 			name:      "NoFallbackToOlderPipeline",
@@ -191,7 +185,7 @@ func runLatestSuccessfulJob(t *testing.T, newStore func(t *testing.T) StoreUnder
 			ref: "main", job: "build", want: 103,
 		},
 	)
-	runLookupCases(t, newStore, cases, func(t *testing.T, s StoreUnderTest, projectID int64, ref, name string) (*jobartifacts.Job, error) {
+	runLookupCases(t, newStore, cases, func(t *testing.T, s MetadataUnderTest, projectID int64, ref, name string) (*jobartifacts.Job, error) {
 		return s.LatestSuccessfulJob(t.Context(), projectID, ref, name)
 	})
 }
@@ -199,7 +193,7 @@ func runLatestSuccessfulJob(t *testing.T, newStore func(t *testing.T) StoreUnder
 // RecentSuccessfulJob: among the 100 newest successful pipelines of the
 // ref, newest first, the first job of that name that succeeded and has an
 // archive.
-func runRecentSuccessfulJob(t *testing.T, newStore func(t *testing.T) StoreUnderTest) {
+func runRecentSuccessfulJob(t *testing.T, newStore func(t *testing.T) MetadataUnderTest) {
 	cases := append(commonLookupCases(),
 		lookupCase{
 			name:      "FallsBackToOlderPipeline",
@@ -226,7 +220,7 @@ func runRecentSuccessfulJob(t *testing.T, newStore func(t *testing.T) StoreUnder
 			ref:       "main", job: "build",
 		},
 	)
-	runLookupCases(t, newStore, cases, func(t *testing.T, s StoreUnderTest, projectID int64, ref, name string) (*jobartifacts.Job, error) {
+	runLookupCases(t, newStore, cases, func(t *testing.T, s MetadataUnderTest, projectID int64, ref, name string) (*jobartifacts.Job, error) {
 		return s.RecentSuccessfulJob(t.Context(), projectID, ref, name)
 	})
 
@@ -251,7 +245,7 @@ func runRecentSuccessfulJob(t *testing.T, newStore func(t *testing.T) StoreUnder
 			for i := range tc.successful {
 				sd.pipeline(1, id, "main", success)
 				if i == 0 {
-					sd.job(1, id, 10_000, "build", success, artifactRecord(1, 10_000, jobartifacts.ArtifactTypeArchive, nil))
+					sd.job(1, id, 10_000, "build", success, artifactRecord(1, 10_000, archive, nil))
 				}
 				id++
 				// Unsuccessful and other-ref pipelines in between do not count.
