@@ -1,10 +1,10 @@
 package memstore_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"fmt"
-
-	"github.com/klauspost/compress/zip"
 
 	"github.com/ciartifacts/jobartifacts"
 	"github.com/ciartifacts/jobartifacts/memstore"
@@ -22,19 +22,26 @@ func Example() {
 		ID: 100, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 10},
 		Name: "build", Status: jobartifacts.StatusSuccess, Ref: "main",
 	}))
-	_, err := s.PutArchive(ctx, 1, 100, memstore.BuildZip(map[string]string{
-		"out/":         "",
-		"out/app.txt":  "hello",
-		"out/notes.md": "# notes",
-	}))
+	var archive bytes.Buffer
+	zw := zip.NewWriter(&archive)
+	for _, f := range []struct{ name, content string }{
+		{"out/", ""}, {"out/app.txt", "hello"}, {"out/notes.md", "# notes"},
+	} {
+		w, err := zw.Create(f.name)
+		must(err)
+		_, err = w.Write([]byte(f.content))
+		must(err)
+	}
+	must(zw.Close())
+	_, err := s.PutArchive(ctx, 1, 100, archive.Bytes())
 	must(err)
 
 	job, err := s.LatestSuccessfulJob(ctx, 1, "main", "build")
 	must(err)
-	archive, _ := job.Archive()
-	fmt.Println("job", job.ID, "pipeline", job.Pipeline.ID, job.Pipeline.Ref, archive.Filename)
+	stored, _ := job.Archive()
+	fmt.Println("job", job.ID, "pipeline", job.Pipeline.ID, job.Pipeline.Ref, stored.Filename)
 
-	blob, err := s.OpenBlob(ctx, archive.Blob)
+	blob, err := s.OpenBlob(ctx, stored.Blob)
 	must(err)
 	defer blob.Close()
 	zr, err := zip.NewReader(blob, blob.Info().Size)

@@ -1,34 +1,7 @@
-// Package memstore is an in-memory jobartifacts.Store that can be seeded
-// directly (jobartifacts.Seeder). It is meant for tests, demos and examples:
-// everything is lost when the process exits.
-//
-// # Seeding
-//
-// A project, a pipeline, a job and its archive take a few lines:
-//
-//	s := memstore.New()
-//	_ = s.PutProject(ctx, jobartifacts.Project{ID: 1, PathWithNamespace: "group/app"})
-//	_ = s.PutPipeline(ctx, jobartifacts.Pipeline{ID: 10, ProjectID: 1, Ref: "main", Status: "success"})
-//	_ = s.PutJob(ctx, jobartifacts.Job{ID: 100, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 10}, Name: "build", Status: "success"})
-//	_, _ = s.PutArchive(ctx, 1, 100, memstore.BuildZip(map[string]string{"out/app.txt": "hello"}))
-//
-// # Copies
-//
-// The store keeps deep copies of the values it is given and hands out deep
-// copies, so callers may change what they passed in or got back.
-//
-// # Blobs
-//
-// Blobs are immutable byte slices. PutBlob reads its reader to the end into a
-// new slice and only then swaps it in, so a failed put leaves the old blob
-// as it was, and a Blob opened earlier keeps reading the bytes it opened.
-// The context given to OpenBlob is kept by the returned Blob: once it is
-// done, ReadAt fails with its error.
 package memstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -41,13 +14,16 @@ import (
 // RecentSuccessfulJob searches, as GitLab's search_recent_successful_pipelines.
 const recentPipelineWindow = 100
 
-// errConflict reports seeding that would break the store's invariants, such
-// as two projects with one path.
-var errConflict = errors.New("memstore: conflict")
-
-// Store is an in-memory jobartifacts.Store and jobartifacts.Seeder. It is
-// safe for concurrent use. The zero value is not usable; call New.
+// Store is an in-memory jobartifacts.Store that can be seeded. It is safe
+// for concurrent use. The zero value is not usable; call New.
 type Store struct {
+	st *state
+}
+
+// state is what every view of one store shares.
+type state struct {
+	now func() time.Time
+
 	mu sync.RWMutex
 
 	projects      map[int64]jobartifacts.Project
@@ -60,17 +36,38 @@ type Store struct {
 	jobs             map[int64]jobartifacts.Job
 	pipelineJobs     map[int64]map[int64]struct{}
 
-	blobs map[jobartifacts.BlobKey]*blobVersion
+	blobs     map[jobartifacts.BlobKey]*blobVersion
+	deletions map[jobartifacts.BlobKey]*queuedDeletion
 }
 
-var (
-	_ jobartifacts.Store  = (*Store)(nil)
-	_ jobartifacts.Seeder = (*Store)(nil)
-)
+var _ jobartifacts.Store = (*Store)(nil)
+
+// Option configures New.
+type Option func(*config)
+
+type config struct {
+	now func() time.Time
+}
+
+// WithClock sets the store's clock (default time.Now): it stamps queued blob
+// deletions, measures their grace periods and leases, and dates stored
+// blobs. Tests move it to make time pass.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		if now != nil {
+			c.now = now
+		}
+	}
+}
 
 // New returns an empty store.
-func New() *Store {
-	return &Store{
+func New(opts ...Option) *Store {
+	cfg := config{now: time.Now}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return &Store{st: &state{
+		now:              cfg.now,
 		projects:         make(map[int64]jobartifacts.Project),
 		projectByPath:    make(map[string]int64),
 		pipelines:        make(map[int64]jobartifacts.Pipeline),
@@ -78,82 +75,97 @@ func New() *Store {
 		jobs:             make(map[int64]jobartifacts.Job),
 		pipelineJobs:     make(map[int64]map[int64]struct{}),
 		blobs:            make(map[jobartifacts.BlobKey]*blobVersion),
-	}
+		deletions:        make(map[jobartifacts.BlobKey]*queuedDeletion),
+	}}
+}
+
+// View returns another Store over the same data and clock, as a second
+// replica sharing one database sees it: a change made through either is
+// seen by both, and the conditional writes of one race those of the other
+// exactly as they would across processes.
+func (s *Store) View() *Store {
+	return &Store{st: s.st}
 }
 
 // PutProject creates or replaces a project. A path already used by another
-// project is an error.
+// project is ErrConflict.
 func (s *Store) PutProject(ctx context.Context, p jobartifacts.Project) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if other, ok := s.projectByPath[p.PathWithNamespace]; ok && other != p.ID {
-		return fmt.Errorf("%w: project %d: path %q belongs to project %d", errConflict, p.ID, p.PathWithNamespace, other)
+	st := s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if other, ok := st.projectByPath[p.PathWithNamespace]; ok && other != p.ID {
+		return fmt.Errorf("memstore: project %d: path %q belongs to project %d: %w", p.ID, p.PathWithNamespace, other, jobartifacts.ErrConflict)
 	}
-	if old, ok := s.projects[p.ID]; ok {
-		delete(s.projectByPath, old.PathWithNamespace)
+	if old, ok := st.projects[p.ID]; ok {
+		delete(st.projectByPath, old.PathWithNamespace)
 	}
-	s.projects[p.ID] = cloneProject(p)
-	s.projectByPath[p.PathWithNamespace] = p.ID
+	st.projects[p.ID] = cloneProject(p)
+	st.projectByPath[p.PathWithNamespace] = p.ID
 	return nil
 }
 
 // PutPipeline creates or replaces a pipeline. Its project must exist
-// (ErrNotFound otherwise), and a pipeline cannot move to another project.
+// (ErrNotFound otherwise), and a pipeline cannot move to another project
+// (ErrConflict).
 func (s *Store) PutPipeline(ctx context.Context, p jobartifacts.Pipeline) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.projects[p.ProjectID]; !ok {
+	st := s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if _, ok := st.projects[p.ProjectID]; !ok {
 		return fmt.Errorf("memstore: pipeline %d: project %d: %w", p.ID, p.ProjectID, jobartifacts.ErrNotFound)
 	}
-	if old, ok := s.pipelines[p.ID]; ok && old.ProjectID != p.ProjectID {
-		return fmt.Errorf("%w: pipeline %d belongs to project %d, not %d", errConflict, p.ID, old.ProjectID, p.ProjectID)
+	if old, ok := st.pipelines[p.ID]; ok && old.ProjectID != p.ProjectID {
+		return fmt.Errorf("memstore: pipeline %d belongs to project %d, not %d: %w", p.ID, old.ProjectID, p.ProjectID, jobartifacts.ErrConflict)
 	}
-	s.pipelines[p.ID] = clonePipeline(p)
-	addToIndex(s.projectPipelines, p.ProjectID, p.ID)
+	st.pipelines[p.ID] = clonePipeline(p)
+	addToIndex(st.projectPipelines, p.ProjectID, p.ID)
 	return nil
 }
 
 // PutJob creates or replaces a job. Its project and its pipeline
 // (j.Pipeline.ID) must exist (ErrNotFound otherwise) and the pipeline must
-// belong to the project. Only j.Pipeline.ID is used: jobs read back carry the
-// pipeline as last stored with PutPipeline. j.Artifacts are recorded as
-// given; their blobs are the caller's business.
+// belong to the project (ErrConflict otherwise). Only j.Pipeline.ID is used:
+// jobs read back carry the pipeline as last stored with PutPipeline.
+// j.Artifacts are recorded as given; their blobs are the caller's business,
+// and records replaced by PutJob queue nothing.
 func (s *Store) PutJob(ctx context.Context, j jobartifacts.Job) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.projects[j.ProjectID]; !ok {
+	st := s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if _, ok := st.projects[j.ProjectID]; !ok {
 		return fmt.Errorf("memstore: job %d: project %d: %w", j.ID, j.ProjectID, jobartifacts.ErrNotFound)
 	}
-	pl, ok := s.pipelines[j.Pipeline.ID]
+	pl, ok := st.pipelines[j.Pipeline.ID]
 	if !ok {
 		return fmt.Errorf("memstore: job %d: pipeline %d: %w", j.ID, j.Pipeline.ID, jobartifacts.ErrNotFound)
 	}
 	if pl.ProjectID != j.ProjectID {
-		return fmt.Errorf("%w: job %d of project %d: pipeline %d belongs to project %d", errConflict, j.ID, j.ProjectID, pl.ID, pl.ProjectID)
+		return fmt.Errorf("memstore: job %d of project %d: pipeline %d belongs to project %d: %w", j.ID, j.ProjectID, pl.ID, pl.ProjectID, jobartifacts.ErrConflict)
 	}
-	if old, ok := s.jobs[j.ID]; ok {
-		delete(s.pipelineJobs[old.Pipeline.ID], j.ID)
+	if old, ok := st.jobs[j.ID]; ok {
+		delete(st.pipelineJobs[old.Pipeline.ID], j.ID)
 	}
 	stored := cloneJob(j)
 	// Only the id is kept; reads fill in the pipeline as stored.
 	stored.Pipeline = jobartifacts.Pipeline{ID: j.Pipeline.ID}
-	s.jobs[j.ID] = stored
-	addToIndex(s.pipelineJobs, j.Pipeline.ID, j.ID)
+	st.jobs[j.ID] = stored
+	addToIndex(st.pipelineJobs, j.Pipeline.ID, j.ID)
 	return nil
 }
 
 // PutArchive stores zip as the job's "archive" artifact, named
-// "artifacts.zip" and never expiring, with jobartifacts.StoreArtifact. It is
-// a shorthand for seeding; BuildZip makes archives.
+// "artifacts.zip" and never expiring, with jobartifacts.StoreArtifact (an
+// archive it replaces is queued for deletion). It is a shorthand for
+// seeding.
 func (s *Store) PutArchive(ctx context.Context, projectID, jobID int64, zip []byte) (*jobartifacts.Job, error) {
 	a := jobartifacts.Artifact{
 		FileType:   jobartifacts.ArtifactTypeArchive,
@@ -177,9 +189,10 @@ func (s *Store) Project(ctx context.Context, id int64) (*jobartifacts.Project, e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	p, ok := s.projects[id]
+	st := s.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	p, ok := st.projects[id]
 	if !ok {
 		return nil, fmt.Errorf("memstore: project %d: %w", id, jobartifacts.ErrNotFound)
 	}
@@ -193,13 +206,14 @@ func (s *Store) ProjectByPath(ctx context.Context, path string) (*jobartifacts.P
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	id, ok := s.projectByPath[path]
+	st := s.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	id, ok := st.projectByPath[path]
 	if !ok {
 		return nil, fmt.Errorf("memstore: project %q: %w", path, jobartifacts.ErrNotFound)
 	}
-	c := cloneProject(s.projects[id])
+	c := cloneProject(st.projects[id])
 	return &c, nil
 }
 
@@ -209,13 +223,14 @@ func (s *Store) Job(ctx context.Context, projectID, jobID int64) (*jobartifacts.
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	j, err := s.projectJob(projectID, jobID)
+	st := s.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	j, err := st.projectJob(projectID, jobID)
 	if err != nil {
 		return nil, err
 	}
-	return s.jobOut(j), nil
+	return st.jobOut(j), nil
 }
 
 // JobByID returns a job by its id alone, or ErrNotFound.
@@ -223,18 +238,19 @@ func (s *Store) JobByID(ctx context.Context, jobID int64) (*jobartifacts.Job, er
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	j, ok := s.jobs[jobID]
+	st := s.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	j, ok := st.jobs[jobID]
 	if !ok {
 		return nil, fmt.Errorf("memstore: job %d: %w", jobID, jobartifacts.ErrNotFound)
 	}
-	return s.jobOut(j), nil
+	return st.jobOut(j), nil
 }
 
-// projectJob returns the stored job (not a copy). s.mu must be held.
-func (s *Store) projectJob(projectID, jobID int64) (jobartifacts.Job, error) {
-	j, ok := s.jobs[jobID]
+// projectJob returns the stored job (not a copy). st.mu must be held.
+func (st *state) projectJob(projectID, jobID int64) (jobartifacts.Job, error) {
+	j, ok := st.jobs[jobID]
 	if !ok || j.ProjectID != projectID {
 		return jobartifacts.Job{}, fmt.Errorf("memstore: job %d of project %d: %w", jobID, projectID, jobartifacts.ErrNotFound)
 	}
@@ -242,10 +258,10 @@ func (s *Store) projectJob(projectID, jobID int64) (jobartifacts.Job, error) {
 }
 
 // jobOut returns a copy of a stored job carrying its pipeline as stored.
-// s.mu must be held.
-func (s *Store) jobOut(j jobartifacts.Job) *jobartifacts.Job {
+// st.mu must be held.
+func (st *state) jobOut(j jobartifacts.Job) *jobartifacts.Job {
 	c := cloneJob(j)
-	c.Pipeline = clonePipeline(s.pipelines[j.Pipeline.ID])
+	c.Pipeline = clonePipeline(st.pipelines[j.Pipeline.ID])
 	return &c
 }
 
@@ -257,19 +273,20 @@ func (s *Store) LatestSuccessfulJob(ctx context.Context, projectID int64, ref, n
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	st := s.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
 	var newest int64
 	found := false
-	for id := range s.projectPipelines[projectID] {
-		p := s.pipelines[id]
+	for id := range st.projectPipelines[projectID] {
+		p := st.pipelines[id]
 		if p.Ref == ref && p.Status == jobartifacts.StatusSuccess && (!found || id > newest) {
 			newest, found = id, true
 		}
 	}
 	if found {
-		if j, ok := s.namedJob(newest, name, func(jobartifacts.Job) bool { return true }); ok {
-			return s.jobOut(j), nil
+		if j, ok := st.namedJob(newest, name, func(jobartifacts.Job) bool { return true }); ok {
+			return st.jobOut(j), nil
 		}
 	}
 	return nil, fmt.Errorf("memstore: latest successful job %q of ref %q in project %d: %w", name, ref, projectID, jobartifacts.ErrNotFound)
@@ -282,9 +299,10 @@ func (s *Store) RecentSuccessfulJob(ctx context.Context, projectID int64, ref, n
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	pipelines := s.successfulPipelines(projectID, ref)
+	st := s.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	pipelines := st.successfulPipelines(projectID, ref)
 	if len(pipelines) > recentPipelineWindow {
 		pipelines = pipelines[:recentPipelineWindow]
 	}
@@ -293,19 +311,19 @@ func (s *Store) RecentSuccessfulJob(ctx context.Context, projectID int64, ref, n
 		return j.Status == jobartifacts.StatusSuccess && hasArchive
 	}
 	for _, pipelineID := range pipelines {
-		if j, ok := s.namedJob(pipelineID, name, usable); ok {
-			return s.jobOut(j), nil
+		if j, ok := st.namedJob(pipelineID, name, usable); ok {
+			return st.jobOut(j), nil
 		}
 	}
 	return nil, fmt.Errorf("memstore: recent successful job %q of ref %q in project %d: %w", name, ref, projectID, jobartifacts.ErrNotFound)
 }
 
 // successfulPipelines returns the ids of the project's successful pipelines
-// of ref, newest (highest id) first. s.mu must be held.
-func (s *Store) successfulPipelines(projectID int64, ref string) []int64 {
+// of ref, newest (highest id) first. st.mu must be held.
+func (st *state) successfulPipelines(projectID int64, ref string) []int64 {
 	var ids []int64
-	for id := range s.projectPipelines[projectID] {
-		p := s.pipelines[id]
+	for id := range st.projectPipelines[projectID] {
+		p := st.pipelines[id]
 		if p.Ref == ref && p.Status == jobartifacts.StatusSuccess {
 			ids = append(ids, id)
 		}
@@ -316,109 +334,15 @@ func (s *Store) successfulPipelines(projectID int64, ref string) []int64 {
 }
 
 // namedJob returns the pipeline's job named name, accepted by ok, with the
-// highest id. s.mu must be held.
-func (s *Store) namedJob(pipelineID int64, name string, ok func(jobartifacts.Job) bool) (jobartifacts.Job, bool) {
+// highest id. st.mu must be held.
+func (st *state) namedJob(pipelineID int64, name string, ok func(jobartifacts.Job) bool) (jobartifacts.Job, bool) {
 	var best jobartifacts.Job
 	found := false
-	for id := range s.pipelineJobs[pipelineID] {
-		j := s.jobs[id]
+	for id := range st.pipelineJobs[pipelineID] {
+		j := st.jobs[id]
 		if j.Name == name && (!found || j.ID > best.ID) && ok(j) {
 			best, found = j, true
 		}
 	}
 	return best, found
-}
-
-// KeepArtifacts clears the expiry of the job's artifacts and locks them.
-func (s *Store) KeepArtifacts(ctx context.Context, projectID, jobID int64) (*jobartifacts.Job, error) {
-	return s.updateJob(ctx, projectID, jobID, (*jobartifacts.Job).Keep)
-}
-
-// RecordArtifact adds a to the job's artifacts, replacing the one of the same
-// FileType, and sets the job's ArtifactsExpireAt to a.ExpireAt.
-func (s *Store) RecordArtifact(ctx context.Context, projectID, jobID int64, a jobartifacts.Artifact) (*jobartifacts.Job, error) {
-	return s.updateJob(ctx, projectID, jobID, func(j *jobartifacts.Job) { j.PutArtifact(cloneArtifact(a)) })
-}
-
-// ForgetArtifacts removes the records of the job's artifacts whose FileType
-// is in types (all of them when types is empty) and returns them.
-func (s *Store) ForgetArtifacts(ctx context.Context, projectID, jobID int64, types ...string) ([]jobartifacts.Artifact, error) {
-	var removed []jobartifacts.Artifact
-	_, err := s.updateJob(ctx, projectID, jobID, func(j *jobartifacts.Job) {
-		for _, a := range j.RemoveArtifacts(types...) {
-			removed = append(removed, cloneArtifact(a))
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	return removed, nil
-}
-
-// updateJob applies change to the stored job under the write lock and
-// returns a copy of the result.
-func (s *Store) updateJob(ctx context.Context, projectID, jobID int64, change func(*jobartifacts.Job)) (*jobartifacts.Job, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	j, err := s.projectJob(projectID, jobID)
-	if err != nil {
-		return nil, err
-	}
-	// Change a copy so that no slice is shared with values handed out earlier.
-	j = cloneJob(j)
-	change(&j)
-	s.jobs[jobID] = j
-	return s.jobOut(j), nil
-}
-
-// ExpireProjectArtifacts makes every artifact of the project's jobs that are
-// not ArtifactsLocked expire at now, unless it expires earlier already. The
-// jobs' ArtifactsExpireAt follow the same rule.
-func (s *Store) ExpireProjectArtifacts(ctx context.Context, projectID int64, now time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.projects[projectID]; !ok {
-		return fmt.Errorf("memstore: project %d: %w", projectID, jobartifacts.ErrNotFound)
-	}
-	for pipelineID := range s.projectPipelines[projectID] {
-		for jobID := range s.pipelineJobs[pipelineID] {
-			// Change a copy: values handed out earlier share no slice with it.
-			if j := cloneJob(s.jobs[jobID]); j.ExpireArtifacts(now) {
-				s.jobs[jobID] = j
-			}
-		}
-	}
-	return nil
-}
-
-// ExpiredArtifacts lists, in job id order, up to limit jobs that are not
-// ArtifactsLocked and have an artifact whose ExpireAt is not after now.
-// limit <= 0 means no limit.
-func (s *Store) ExpiredArtifacts(ctx context.Context, now time.Time, limit int) ([]*jobartifacts.Job, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var ids []int64
-	for id, j := range s.jobs {
-		if j.HasExpiredArtifacts(now) {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	if limit > 0 && len(ids) > limit {
-		ids = ids[:limit]
-	}
-	jobs := make([]*jobartifacts.Job, len(ids))
-	for i, id := range ids {
-		jobs[i] = s.jobOut(s.jobs[id])
-	}
-	return jobs, nil
 }

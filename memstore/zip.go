@@ -22,6 +22,10 @@ var zipModTime = time.Date(2024, time.January, 2, 3, 4, 5, 0, time.UTC)
 //
 // It panics if the zip cannot be written, which only happens for a directory
 // entry with content: the input is the test's own.
+//
+// Deprecated: a test helper that does not belong in a store package; it
+// stays only until its callers outside memstore have their own, and will be
+// removed.
 func BuildZip(files map[string]string) []byte {
 	var buf bytes.Buffer
 	w := zip.NewWriter(&buf)
