@@ -12,9 +12,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/ctxio"
 )
 
 // maxKeyLen bounds a blob key; the handler's keys are well under 100 bytes.
@@ -86,9 +88,8 @@ func (s *Store) checkOpen(ctx context.Context) error {
 }
 
 // OpenBlob opens the blob stored under key, or returns ErrNotFound. The
-// returned Blob reads the file opened now, even if the key is replaced or
-// deleted later. It keeps ctx: once ctx is done, ReadAt fails with ctx's
-// error.
+// returned Blob reads the file opened now, even if the key is deleted later.
+// It keeps ctx: once ctx is done, its reads fail with ctx's error.
 func (s *Store) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobartifacts.Blob, error) {
 	if err := s.checkOpen(ctx); err != nil {
 		return nil, err
@@ -118,15 +119,15 @@ func (s *Store) describeBlob(ctx context.Context, key jobartifacts.BlobKey, f *o
 	if fi.IsDir() {
 		return nil, errNotFound("blob %q", key)
 	}
-	b := &fileBlob{f: f, ctx: ctx, info: jobartifacts.BlobInfo{Size: fi.Size(), ModTime: fi.ModTime()}}
+	b := &fileBlob{f: f, ctx: ctx, info: jobartifacts.BlobInfo{Size: fi.Size(), ModTime: fi.ModTime().UTC()}}
 	var rec blobRecord
 	if err := readJSON(s.blobInfoFile(key), "blob info", &rec); err == nil && rec.describes(fi) {
 		b.info.ETag = `"` + rec.SHA256 + `"`
 		return b, nil
 	}
-	// A crash or a concurrent put between the blob's rename and its info's.
+	// A crash between the blob's link and its info's write.
 	h := sha256.New()
-	if _, err := io.Copy(h, contextReader{ctx: ctx, r: io.NewSectionReader(f, 0, fi.Size())}); err != nil {
+	if _, err := io.Copy(h, ctxio.NewReader(ctx, io.NewSectionReader(f, 0, fi.Size()))); err != nil {
 		return nil, fmt.Errorf("fsstore: blob %q: hashing: %w", key, err)
 	}
 	b.info.ETag = etag(h.Sum(nil))
@@ -134,9 +135,11 @@ func (s *Store) describeBlob(ctx context.Context, key jobartifacts.BlobKey, f *o
 }
 
 // PutBlob streams r into a temporary file next to the blob's file, hashing
-// it on the way, then renames it into place and records the hash. On any
+// it on the way, dates it by the store's clock, fsyncs it and links it into
+// place with link(2), which fails atomically if the key exists
+// (ErrConflict, the old blob untouched); then it records the hash. On any
 // error, including ctx ending between reads of r, the temporary file is
-// removed and the old blob, if any, is left as it was.
+// removed and nothing is left under key.
 func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Reader) (jobartifacts.BlobInfo, error) {
 	if err := s.checkOpen(ctx); err != nil {
 		return jobartifacts.BlobInfo{}, err
@@ -145,70 +148,96 @@ func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Read
 		return jobartifacts.BlobInfo{}, err
 	}
 	path := s.blobFile(key)
+	// Fail early rather than store a whole upload for nothing; the check
+	// that counts is the link below.
+	if _, err := os.Lstat(path); err == nil {
+		return jobartifacts.BlobInfo{}, errTaken(key)
+	}
 	f, err := s.createTemp(filepath.Dir(path))
 	if err != nil {
 		return jobartifacts.BlobInfo{}, fmt.Errorf("fsstore: put blob %q: %w", key, err)
 	}
-	committed := false
 	defer func() {
-		if !committed {
-			f.Close()
-			os.Remove(f.Name())
-		}
+		f.Close() // closed already unless an error came first
+		os.Remove(f.Name())
 	}()
 	h := sha256.New()
 	buf := make([]byte, copyBufferSize)
-	if _, err := io.CopyBuffer(io.MultiWriter(f, h), contextReader{ctx: ctx, r: r}, buf); err != nil {
+	if _, err := io.CopyBuffer(io.MultiWriter(f, h), ctxio.NewReader(ctx, r), buf); err != nil {
 		return jobartifacts.BlobInfo{}, fmt.Errorf("fsstore: put blob %q: %w", key, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return jobartifacts.BlobInfo{}, err
 	}
+	now := s.now()
+	if err := os.Chtimes(f.Name(), now, now); err != nil {
+		return jobartifacts.BlobInfo{}, fmt.Errorf("fsstore: put blob %q: %w", key, err)
+	}
 	fi, err := f.Stat()
 	if err != nil {
 		return jobartifacts.BlobInfo{}, fmt.Errorf("fsstore: put blob %q: %w", key, err)
 	}
-	if err := s.commit(f, path); err != nil {
+	if err := s.linkNew(f, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return jobartifacts.BlobInfo{}, errTaken(key)
+		}
 		return jobartifacts.BlobInfo{}, fmt.Errorf("fsstore: put blob %q: %w", key, err)
 	}
-	committed = true
 	sum := h.Sum(nil)
 	// The blob is in place; its info comes second, so a reader that finds
-	// stale info hashes the file rather than trusting the info.
+	// no info, or stale info, hashes the file rather than trusting it.
 	rec := blobRecord{SHA256: hex.EncodeToString(sum), Size: fi.Size(), Inode: inode(fi), ModTimeNS: fi.ModTime().UnixNano()}
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return jobartifacts.BlobInfo{}, fmt.Errorf("fsstore: put blob %q: %w", key, err)
 	}
 	if err := s.writeFile(s.blobInfoFile(key), append(data, '\n')); err != nil {
+		// The key is ours (the link made it) and no record names it yet:
+		// take the blob back, so that a failed put leaves nothing.
+		_ = s.removeFile(path)
 		return jobartifacts.BlobInfo{}, fmt.Errorf("fsstore: put blob %q: %w", key, err)
 	}
-	return jobartifacts.BlobInfo{Size: fi.Size(), ModTime: fi.ModTime(), ETag: etag(sum)}, nil
+	return jobartifacts.BlobInfo{Size: fi.Size(), ModTime: fi.ModTime().UTC(), ETag: etag(sum)}, nil
 }
 
-// DeleteBlob removes the blob, or returns ErrNotFound. Blobs opened before
-// keep reading their bytes. Directories left empty are removed.
+func errTaken(key jobartifacts.BlobKey) error {
+	return fmt.Errorf("fsstore: put blob %q: key exists: %w", key, jobartifacts.ErrConflict)
+}
+
+// DeleteBlob removes the blob; a missing blob is no error, nor is a key
+// that this store could never hold (ErrInvalidKey for OpenBlob and PutBlob),
+// since no blob has it. Blobs opened before keep reading their bytes.
+// Directories left empty are removed. Once space is freed, a reserve given
+// back to a full file system is made again.
 func (s *Store) DeleteBlob(ctx context.Context, key jobartifacts.BlobKey) error {
 	if err := s.checkOpen(ctx); err != nil {
 		return err
 	}
-	if err := validateKey(key); err != nil {
-		return err
+	if validateKey(key) != nil {
+		return nil
 	}
 	path := s.blobFile(key)
 	if fi, err := os.Lstat(path); err == nil && fi.IsDir() {
-		return errNotFound("blob %q", key)
+		return nil // a directory of other keys: no blob has this one
 	}
-	if err := s.removeFile(path); err != nil {
-		return notFound(err, fmt.Sprintf("blob %q", key))
+	if err := s.removeFile(path); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+		return fmt.Errorf("fsstore: delete blob %q: %w", key, err)
 	}
 	infoPath := s.blobInfoFile(key)
-	if err := s.removeFile(infoPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := s.removeFile(infoPath); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 		return fmt.Errorf("fsstore: delete blob %q: %w", key, err)
 	}
 	s.removeEmptyDirs(filepath.Dir(path), filepath.Join(s.dir, "blobs"))
 	s.removeEmptyDirs(filepath.Dir(infoPath), filepath.Join(s.dir, "blobinfo"))
+	// Best effort: without room yet, a later delete tries again.
+	_ = s.restoreReserve(context.WithoutCancel(ctx))
 	return nil
+}
+
+// SignedURL returns an error wrapping ErrNotSupported: files have no URL,
+// and the handler serves their bytes itself.
+func (s *Store) SignedURL(ctx context.Context, key jobartifacts.BlobKey, opts jobartifacts.SignedURLOptions) (string, error) {
+	return "", fmt.Errorf("fsstore: signed URL for %q: %w", key, jobartifacts.ErrNotSupported)
 }
 
 // removeEmptyDirs removes dir and its parents up to (not including) root
@@ -223,29 +252,18 @@ func (s *Store) removeEmptyDirs(dir, root string) {
 	}
 }
 
-// contextReader stops reading once ctx is done.
-type contextReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c contextReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 // fileBlob is a Blob over an open file. It keeps the context of OpenBlob,
 // as the BlobStore contract asks.
 type fileBlob struct {
-	f    *os.File
-	ctx  context.Context
-	info jobartifacts.BlobInfo
+	f      *os.File
+	ctx    context.Context
+	info   jobartifacts.BlobInfo
+	closed atomic.Bool
 }
 
 // ReadAt reads the file as io.ReaderAt does; concurrent calls are safe. It
-// fails with the open's context error once that context is done.
+// fails with the open's context error once that context is done, and with
+// fs.ErrClosed after Close.
 func (b *fileBlob) ReadAt(p []byte, off int64) (int, error) {
 	if err := b.ctx.Err(); err != nil {
 		return 0, err
@@ -253,8 +271,37 @@ func (b *fileBlob) ReadAt(p []byte, off int64) (int, error) {
 	return b.f.ReadAt(p, off)
 }
 
-// Close closes the file.
-func (b *fileBlob) Close() error { return b.f.Close() }
+// NewRangeReader returns a reader of length bytes from offset (to the end
+// when length is negative or runs past it), reading the open file with
+// pread(2) at its own offset, so that several readers and ReadAt may run at
+// once. Its reads fail like ReadAt's once the open's context is done or the
+// Blob is closed; closing the reader itself releases nothing.
+func (b *fileBlob) NewRangeReader(offset, length int64) (io.ReadCloser, error) {
+	size := b.info.Size
+	switch {
+	case offset < 0:
+		return nil, fmt.Errorf("fsstore: range at negative offset %d", offset)
+	case offset > size:
+		return nil, fmt.Errorf("fsstore: range at offset %d past the end (%d bytes)", offset, size)
+	}
+	if b.closed.Load() {
+		return nil, fs.ErrClosed
+	}
+	if err := b.ctx.Err(); err != nil {
+		return nil, err
+	}
+	n := size - offset
+	if length >= 0 && length < n {
+		n = length
+	}
+	return io.NopCloser(ctxio.NewReader(b.ctx, io.NewSectionReader(b.f, offset, n))), nil
+}
+
+// Close closes the file; later reads fail with fs.ErrClosed.
+func (b *fileBlob) Close() error {
+	b.closed.Store(true)
+	return b.f.Close()
+}
 
 // Info returns the size, modification time and ETag of the opened file.
 func (b *fileBlob) Info() jobartifacts.BlobInfo { return b.info }

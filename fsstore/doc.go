@@ -1,13 +1,14 @@
-// Package fsstore is a jobartifacts.Store and jobartifacts.Seeder that keeps
-// everything under one directory of a single machine's file system: metadata
-// as small JSON and text files, archives as plain files. It survives
-// restarts and crashes, and several goroutines and processes may use one
-// directory at once.
+// Package fsstore is a jobartifacts.Store that keeps everything under one
+// directory of a single machine's file system: metadata as small JSON and
+// text files, archives as plain files. It can also be seeded directly
+// (PutProject, PutPipeline, PutJob, PutJobs). It survives restarts and
+// crashes, and several goroutines and processes may use one directory at
+// once: every mutation is atomic across processes.
 //
-// fsstore relies on POSIX rename, fsync and flock(2). It is written and
-// tested for Linux; it also builds on other Unix systems (macOS), where a
-// case-insensitive file system would merge refs and project paths that differ
-// only in case.
+// fsstore relies on POSIX rename, link, fsync and flock(2). It is written
+// and tested for Linux; it also builds on other Unix systems (macOS), where
+// a case-insensitive file system would merge refs and project paths that
+// differ only in case.
 //
 // # Layout
 //
@@ -15,63 +16,134 @@
 //
 //	LOCK                                    held shared by every open Store
 //	meta.lock                               flock for metadata reads (shared) and writes (exclusive)
+//	reserve                                 preallocated space for a full file system (see below)
 //	projects/<pid>/project.json             a Project
 //	projects/<pid>/pipelines/<plid>.json    a Pipeline
 //	projects/<pid>/pipelines/<plid>.jobs.json   index: job name → job ids, highest first
 //	projects/<pid>/refs/<ref>.pipelines     index: ids of the ref's successful pipelines, one a line, highest first
 //	project-paths/<path>.id                 index: the project id that has this full path
 //	jobs/<jid>.json                         a Job (its Pipeline holds only the id)
+//	deleted-blobs/<key>.json                the blob deletion queue: {"key", "queued_at"}; mtime: end of the last claim
 //	blobs/<key>                             an archive's bytes, exactly as uploaded
 //	blobinfo/<key>.json                     the blob's SHA-256 and the file identity it belongs to
 //
-// Refs and paths are written into file names with every byte outside
-// [A-Za-z0-9._-] (and a leading '.') escaped as %XX; a name that would be
-// longer than 200 bytes becomes "%sha256-<hex of the string>".
+// Refs, paths and, in deleted-blobs/, keys are written into file names with
+// every byte outside [A-Za-z0-9._-] (and a leading '.') escaped as %XX, so
+// a key's '/' becomes %2F and the queue is one flat directory; a name that
+// would be longer than 200 bytes becomes "%sha256-<hex of the string>"
+// (which is why a queue entry also holds its key).
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use, and several Stores, in one process or
+// in several, may share a directory. Two locks order them:
+//
+//   - meta.lock, with flock(2): every metadata operation holds it for its
+//     whole read-modify-write, shared to read and exclusive to write, on a
+//     descriptor of its own (flock locks belong to an open file description,
+//     so two Stores in one process exclude each other as two processes do).
+//     Every conditional write of the MetadataStore contract checks and
+//     writes under the exclusive lock: CreateArtifact's "no artifact of this
+//     type", KeepArtifacts' "an unexpired archive", SweepExpiredArtifacts'
+//     "expired, not a log, not kept", ClaimBlobDeletions' grace and lease.
+//     The blob deletion queue is metadata and is changed under the same
+//     lock, in the same step as the records. Within a Store, a
+//     sync.RWMutex queues goroutines before they take meta.lock.
+//   - LOCK, with flock(2): held shared by every open Store; an Open that can
+//     take it exclusively is alone and removes crashed writers' temporary
+//     files.
+//
+// Blobs take no lock: PutBlob writes its own temporary file and links it
+// into place with link(2), which fails atomically (EEXIST) if the key
+// exists, so of two puts of one key exactly one succeeds and the other gets
+// ErrConflict. What is not supported: sharing a directory over a network
+// file system (flock, link and rename are not reliable there), and
+// pipelines with one id in two projects (each project keeps its own, so
+// they would be two pipelines).
 //
 // # Crash safety
 //
-// Every file is written to a temporary file in its own directory (named
-// ".tmp~…"), fsynced, renamed over its target, and the directory is fsynced:
-// a process killed at any moment leaves each file old or new, never partial.
-// Temporary files left by a crash are ignored by reads and removed by the
-// next Open that finds no other Store open on the directory.
+// Every metadata file is written to a temporary file in its own directory
+// (named ".tmp~…"), fsynced, renamed over its target, and the directory is
+// fsynced: a process killed at any moment leaves each file old or new, never
+// partial. Temporary files left by a crash are ignored by reads and removed
+// by the next Open that finds no other Store open on the directory.
 //
 // An operation that changes several files (a job and the index of its
 // pipeline, say) writes index additions before the record and index removals
 // after it, and every lookup checks the records it reaches through an index.
 // A crash in between therefore leaves a stale index entry at worst, which
-// lookups check and skip.
+// lookups check and skip. Likewise a removed record's blob key is queued
+// before the record that drops it is written: a crash in between leaves a
+// queued key that a record still names, which the Sweeper checks before
+// deleting and takes off the queue, never a blob that nothing names.
 //
 // WithoutFsync skips the fsyncs, for tests and bulk imports: writes stay
 // atomic against a killed process but not against power loss. PutJobs
 // stores many jobs under one lock, writing each pipeline's job index once.
 //
-// # Concurrency
-//
-// A Store is safe for concurrent use. Metadata operations hold meta.lock
-// (flock: shared to read, exclusive to write) for their whole
-// read-modify-write, so several Stores, in one process or in several, may
-// share a directory without losing updates. Blobs need no lock: each put
-// writes its own temporary file and renames it into place, and
-// BlobStore.PutBlob of one key from two writers ends with one of the two.
-// What is not supported: sharing a directory over a network file system
-// (flock and rename are not reliable there), and pipelines with one id in
-// two projects (each project keeps its own, so they would be two pipelines).
-//
 // # Blobs
 //
-// OpenBlob returns a Blob backed by an *os.File: ReadAt reads the file, so
-// concurrent reads are safe, and a blob replaced or deleted after it was
-// opened keeps its old bytes for that reader (Unix unlink semantics). The
-// context given to OpenBlob governs the Blob's reads: once it is done, ReadAt
-// fails with its error.
+// Blobs are written once: PutBlob streams into a temporary file, hashing on
+// the way, dates it by the store's clock (WithClock), fsyncs it and links
+// it into place; on any error, including a cancelled context, the temporary
+// file is removed and nothing is visible under the key. DeleteBlob of a
+// missing key, or of a key the store could never hold, succeeds.
+//
+// OpenBlob returns a Blob backed by an *os.File: ReadAt and the readers of
+// NewRangeReader (io.SectionReader, pread(2) at their own offsets) read the
+// file, so concurrent reads are safe, and a blob deleted after it was opened
+// keeps its bytes for that reader (Unix unlink semantics). The context given
+// to OpenBlob governs the Blob's reads: once it is done, they fail with its
+// error. SignedURL is not supported (ErrNotSupported): the handler serves
+// the bytes itself.
 //
 // The ETag is the quoted hex SHA-256 of the bytes, computed while PutBlob
 // streams them and kept in blobinfo/ together with the inode, size and
-// modification time of the file it describes. If that identity does not match
-// the file opened (a crash or a concurrent put between the blob's rename and
-// its info's), OpenBlob hashes the file instead, so the ETag is always the
+// modification time of the file it describes. If that identity does not
+// match the file opened (a crash between the blob's link and its info's
+// write), OpenBlob hashes the file instead, so the ETag is always the
 // bytes' hash.
+//
+// ListBlobs walks blobs/ in key order (sorting each directory's entries with
+// "/" after directory names) and skips directories that cannot hold a key
+// of the page, so a page reads about limit files however many blobs there
+// are.
+//
+// # Blob deletion queue
+//
+// ReplaceArtifact, ForgetArtifacts and SweepExpiredArtifacts queue the
+// removed records' blob keys in deleted-blobs/, one small JSON file per key
+// holding the key and when it was queued (the store's clock), written once;
+// a key queued already keeps its entry. The file's modification time is
+// when its last claim ends (when it was queued, until it is first claimed).
+// ClaimBlobDeletions goes through the entries in file-name order until it
+// has limit keys whose claim has ended (a stat) and whose grace has passed
+// (a read), and claims each by setting its modification time to the end of
+// the lease (utimensat(2): atomic, and no data written);
+// FinishBlobDeletions removes entries. A claim therefore looks at the
+// queue's entries up to the ones it hands out: the queue is meant to stay
+// short, emptied by every sweep.
+//
+// # Full file system
+//
+// Open keeps a reserve file of preallocated space (WithSpaceReserve, 1 MiB
+// by default; fallocate(2) on Linux). When an operation that removes or
+// expires records — ForgetArtifacts, KeepArtifacts, ExpireProjectArtifacts,
+// SweepExpiredArtifacts, QueueBlobDeletions — fails with ENOSPC, the Store
+// removes the reserve, under the exclusive meta.lock, and runs the
+// operation once more (each is written so that a partial first run is safe
+// to repeat). ClaimBlobDeletions only sets modification times, and
+// FinishBlobDeletions and DeleteBlob only remove files: they need no space.
+// So on a full file system the API's deletes and the Sweeper still work,
+// and space comes back once the Sweeper deletes the queued blobs after
+// their grace period. DeleteBlob, and the next Open, make the reserve again
+// when there is room for it. Uploads and seeding never use the reserve:
+// they fail with ENOSPC. Once released, the reserve's space is free for any
+// writer until it is made again, and it holds a bounded number of record
+// rewrites and queue entries (about one file-system block each): a sweep
+// of a larger backlog than the reserve holds fails part way, with what it
+// removed so far.
 //
 // # Lookups
 //
@@ -79,7 +151,9 @@
 // pipeline's job index and the job: its cost does not depend on how many jobs
 // or pipelines the project has (see BenchmarkLatestSuccessfulJob).
 // RecentSuccessfulJob reads at most the first 100 pipelines of the same index.
-// ExpireProjectArtifacts reads every job of the project, and
-// ExpiredArtifacts reads every job of the store, in job id order, until it
-// has limit of them: both are meant for an occasional sweep.
+// ExpireProjectArtifacts reads every job of the project.
+// SweepExpiredArtifacts goes round the jobs in id order from where this
+// Store's last sweep stopped, reading job files until it has limit records,
+// so a sweep in batches reads each job about once; it returns fewer than
+// limit only after reading them all.
 package fsstore

@@ -203,3 +203,37 @@ func removeTempFiles(root string) error {
 
 // isTemp reports whether a directory entry is a temporary file.
 func isTemp(name string) bool { return strings.HasPrefix(name, tempPrefix) }
+
+// writeZeros writes size zero bytes to f, allocating them.
+func writeZeros(f *os.File, size int64) error {
+	zeros := make([]byte, min(size, 64<<10))
+	for size > 0 {
+		n, err := f.Write(zeros[:min(size, int64(len(zeros)))])
+		if err != nil {
+			return err
+		}
+		size -= int64(n)
+	}
+	return nil
+}
+
+// linkNew makes the written temporary file f the file at path only if
+// there is no file there yet, and closes f: fsync, close, link(2), fsync of
+// the directory. link fails with EEXIST (fs.ErrExist) atomically when path
+// exists, whoever made it. The caller removes f's name, whether or not the
+// link was made.
+func (s *Store) linkNew(f *os.File, path string) error {
+	if s.sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("fsstore: sync %s: %w", path, err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("fsstore: write %s: %w", path, err)
+	}
+	if err := os.Link(f.Name(), path); err != nil {
+		return err
+	}
+	return s.syncDir(filepath.Dir(path))
+}

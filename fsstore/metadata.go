@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/ciartifacts/jobartifacts"
 )
@@ -34,7 +32,7 @@ func (s *Store) PutProject(ctx context.Context, p jobartifacts.Project) error {
 		if ok && owner != p.ID {
 			other, err := s.loadProject(owner)
 			if err == nil && other.PathWithNamespace == p.PathWithNamespace {
-				return fmt.Errorf("%w: project %d: path %q belongs to project %d", ErrConflict, p.ID, p.PathWithNamespace, owner)
+				return fmt.Errorf("fsstore: project %d: path %q belongs to project %d: %w", p.ID, p.PathWithNamespace, owner, jobartifacts.ErrConflict)
 			}
 			if err != nil && !isNotFound(err) {
 				return err
@@ -103,7 +101,8 @@ func (s *Store) PutPipeline(ctx context.Context, p jobartifacts.Pipeline) error 
 // (j.Pipeline.ID, in the same project) must exist (ErrNotFound otherwise).
 // Only j.Pipeline.ID is kept: jobs read back carry the pipeline as last
 // stored with PutPipeline. j.Artifacts are recorded as given; their blobs
-// are the caller's business.
+// are the caller's business, and records that PutJob replaces queue
+// nothing.
 func (s *Store) PutJob(ctx context.Context, j jobartifacts.Job) error {
 	return s.PutJobs(ctx, j)
 }
@@ -407,140 +406,6 @@ func (s *Store) namedJob(p *jobartifacts.Pipeline, name string, ok func(*jobarti
 		return j, nil
 	}
 	return nil, nil
-}
-
-// KeepArtifacts clears the expiry of the job's artifacts and locks them.
-func (s *Store) KeepArtifacts(ctx context.Context, projectID, jobID int64) (*jobartifacts.Job, error) {
-	return s.updateJob(ctx, projectID, jobID, (*jobartifacts.Job).Keep)
-}
-
-// RecordArtifact adds a to the job's artifacts, replacing the one of the same
-// FileType, and sets the job's ArtifactsExpireAt to a.ExpireAt.
-func (s *Store) RecordArtifact(ctx context.Context, projectID, jobID int64, a jobartifacts.Artifact) (*jobartifacts.Job, error) {
-	return s.updateJob(ctx, projectID, jobID, func(j *jobartifacts.Job) { j.PutArtifact(a) })
-}
-
-// ForgetArtifacts removes the records of the job's artifacts whose FileType
-// is in types (all of them when types is empty) and returns them.
-func (s *Store) ForgetArtifacts(ctx context.Context, projectID, jobID int64, types ...string) ([]jobartifacts.Artifact, error) {
-	var removed []jobartifacts.Artifact
-	_, err := s.updateJob(ctx, projectID, jobID, func(j *jobartifacts.Job) { removed = j.RemoveArtifacts(types...) })
-	if err != nil {
-		return nil, err
-	}
-	return removed, nil
-}
-
-// updateJob applies change to the stored job under the exclusive lock,
-// writes it back and returns it with its pipeline.
-func (s *Store) updateJob(ctx context.Context, projectID, jobID int64, change func(*jobartifacts.Job)) (*jobartifacts.Job, error) {
-	var j *jobartifacts.Job
-	err := s.write(ctx, func() error {
-		stored, err := s.projectJob(projectID, jobID)
-		if err != nil {
-			return err
-		}
-		change(stored)
-		if err := s.writeJSON(s.jobFile(jobID), stored); err != nil {
-			return err
-		}
-		j, err = s.withPipeline(stored)
-		return err
-	})
-	return j, err
-}
-
-// ExpireProjectArtifacts makes every artifact of the project's jobs that are
-// not ArtifactsLocked expire at now, unless it expires earlier already; the
-// jobs' ArtifactsExpireAt follow the same rule. It reads every job of the
-// project (through its pipelines' job indexes) and rewrites those it changes.
-func (s *Store) ExpireProjectArtifacts(ctx context.Context, projectID int64, now time.Time) error {
-	return s.write(ctx, func() error {
-		if _, err := s.loadProject(projectID); err != nil {
-			return err
-		}
-		entries, err := os.ReadDir(s.pipelinesDir(projectID))
-		if err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("fsstore: %w", err)
-		}
-		for _, e := range entries {
-			pipelineID, ok := parseID(e.Name(), pipelineJobsSuffix)
-			if !ok {
-				continue
-			}
-			index, err := s.readPipelineJobs(projectID, pipelineID)
-			if err != nil {
-				return err
-			}
-			for _, ids := range index {
-				for _, jobID := range ids {
-					j, err := s.loadJob(jobID)
-					if isNotFound(err) {
-						continue
-					}
-					if err != nil {
-						return err
-					}
-					// A stale entry may name a job that moved; only the
-					// pipeline the job names now counts.
-					if j.ProjectID != projectID || j.Pipeline.ID != pipelineID {
-						continue
-					}
-					if j.ExpireArtifacts(now) {
-						if err := s.writeJSON(s.jobFile(jobID), j); err != nil {
-							return err
-						}
-					}
-				}
-			}
-		}
-		return nil
-	})
-}
-
-// ExpiredArtifacts lists, in job id order, up to limit jobs that are not
-// ArtifactsLocked and have an artifact whose ExpireAt is not after now;
-// limit <= 0 means no limit. It reads the jobs of the whole store in id
-// order until it has limit of them.
-func (s *Store) ExpiredArtifacts(ctx context.Context, now time.Time, limit int) ([]*jobartifacts.Job, error) {
-	var jobs []*jobartifacts.Job
-	err := s.read(ctx, func() error {
-		entries, err := os.ReadDir(s.jobsDir())
-		if err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("fsstore: %w", err)
-		}
-		var ids []int64
-		for _, e := range entries {
-			if jobID, ok := parseID(e.Name(), ".json"); ok {
-				ids = append(ids, jobID)
-			}
-		}
-		slices.Sort(ids)
-		for _, jobID := range ids {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			j, err := s.loadJob(jobID)
-			if isNotFound(err) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if !j.HasExpiredArtifacts(now) {
-				continue
-			}
-			if j, err = s.withPipeline(j); err != nil {
-				return err
-			}
-			jobs = append(jobs, j)
-			if limit > 0 && len(jobs) == limit {
-				return nil
-			}
-		}
-		return nil
-	})
-	return jobs, err
 }
 
 // parseID reads "<id><suffix>", the name of a record or index file.

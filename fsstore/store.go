@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/ciartifacts/jobartifacts"
 )
@@ -21,17 +22,19 @@ var (
 	// ErrInvalidKey: a BlobKey is empty, has an empty, "." or ".." segment,
 	// starts or ends with '/', or has a character outside [a-z0-9/._-].
 	ErrInvalidKey = errors.New("fsstore: invalid blob key")
-	// ErrConflict: seeding would break the store's invariants, such as two
-	// projects with one path, or a job in a pipeline of another project.
-	ErrConflict = errors.New("fsstore: conflict")
+	// errBadLimit answers a limit that is not positive.
+	errBadLimit = errors.New("fsstore: limit must be positive")
 )
 
-// Store is a jobartifacts.Store and jobartifacts.Seeder kept in a directory.
-// It is safe for concurrent use; see the package documentation for sharing a
-// directory between processes. Open makes one; Close releases it.
+// Store is a jobartifacts.Store kept in a directory, which can also be
+// seeded (PutProject, PutPipeline, PutJob, PutJobs). It is safe for
+// concurrent use; see the package documentation for sharing a directory
+// between processes. Open makes one; Close releases it.
 type Store struct {
-	dir  string
-	sync bool
+	dir         string
+	sync        bool
+	now         func() time.Time
+	reserveSize int64
 
 	// mu keeps this Store's goroutines in order before they take meta.lock,
 	// so that goroutines waiting for a write do not each block an OS thread
@@ -41,18 +44,52 @@ type Store struct {
 	// openLock is LOCK, held shared for the Store's lifetime.
 	openLock *os.File
 	closed   atomic.Bool
+
+	// sweepFrom is the job id where the next SweepExpiredArtifacts starts
+	// looking, so that a sweep in batches reads each job about once. It is
+	// a hint: a sweep goes round all jobs before it returns fewer than its
+	// limit. Guarded by mu, held for writing.
+	sweepFrom int64
 }
 
-var (
-	_ jobartifacts.Store  = (*Store)(nil)
-	_ jobartifacts.Seeder = (*Store)(nil)
-)
+var _ jobartifacts.Store = (*Store)(nil)
 
 // Option configures Open.
 type Option func(*config)
 
 type config struct {
-	noFsync bool
+	noFsync     bool
+	now         func() time.Time
+	reserveSize int64
+}
+
+// DefaultSpaceReserve is the size of the file that Open keeps in reserve
+// for freeing space on a full file system (see WithSpaceReserve).
+const DefaultSpaceReserve = 1 << 20
+
+// WithClock sets the store's clock (default time.Now): it stamps queued blob
+// deletions, measures their grace periods and leases, and dates stored
+// blobs (their files' modification times). Tests move it to make time pass.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		if now != nil {
+			c.now = now
+		}
+	}
+}
+
+// WithSpaceReserve sets the size of the reserve file (default
+// DefaultSpaceReserve, 1 MiB); 0 keeps no reserve. When the file system is
+// full, the operations that remove or expire records give the reserve back
+// to it so that they can still be written, and the space can then be freed
+// by the Sweeper; see the package documentation's "Full file system".
+// n < 0 keeps the default.
+func WithSpaceReserve(n int64) Option {
+	return func(c *config) {
+		if n >= 0 {
+			c.reserveSize = n
+		}
+	}
 }
 
 // WithoutFsync makes the Store skip every fsync. Writes still go through a
@@ -65,9 +102,10 @@ func WithoutFsync() Option {
 
 // Open opens the store kept in dir, creating the directory if needed. When
 // no other Store has dir open, Open first removes the temporary files that a
-// crashed writer may have left.
+// crashed writer may have left. It makes the space reserve if it is missing
+// and there is room for it (WithSpaceReserve).
 func Open(dir string, opts ...Option) (*Store, error) {
-	var cfg config
+	cfg := config{now: time.Now, reserveSize: DefaultSpaceReserve}
 	for _, opt := range opts {
 		opt(&cfg)
 	}
@@ -79,9 +117,11 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("fsstore: open: %w", err)
 	}
 	s := &Store{
-		dir:      abs,
-		sync:     !cfg.noFsync,
-		metaLock: newLockFile(filepath.Join(abs, "meta.lock")),
+		dir:         abs,
+		sync:        !cfg.noFsync,
+		now:         cfg.now,
+		reserveSize: cfg.reserveSize,
+		metaLock:    newLockFile(filepath.Join(abs, "meta.lock")),
 	}
 	lock, err := os.OpenFile(filepath.Join(abs, "LOCK"), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -105,6 +145,9 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("fsstore: open: lock: %w", err)
 	}
 	s.openLock = lock
+	// A full file system must not keep the store from opening: the reserve
+	// comes back once space is freed (see DeleteBlob).
+	_ = s.restoreReserve(context.Background())
 	return s, nil
 }
 
@@ -158,6 +201,21 @@ func (s *Store) write(ctx context.Context, fn func() error) error {
 	}
 	defer s.metaLock.release(f)
 	return fn()
+}
+
+// writeFreeing is write for the operations that must work on a full file
+// system (they remove or expire records, or hand out queued blob
+// deletions): if fn fails for lack of space, the reserve file is given back
+// to the file system and fn runs once more, under the same lock. fn must
+// therefore be safe to run again after a partial failure.
+func (s *Store) writeFreeing(ctx context.Context, fn func() error) error {
+	return s.write(ctx, func() error {
+		err := fn()
+		if errors.Is(err, syscall.ENOSPC) && s.releaseReserve() {
+			err = fn()
+		}
+		return err
+	})
 }
 
 // lockFile hands out descriptors of one lock file. flock locks belong to an
@@ -263,3 +321,14 @@ func (s *Store) jobFile(jobID int64) string {
 }
 
 const pipelineJobsSuffix = ".jobs.json"
+
+func (s *Store) queueDir() string { return filepath.Join(s.dir, "deleted-blobs") }
+
+// queueFile is the blob deletion queue's entry for key. Keys are escaped
+// into one flat directory's names; an overlong one is hashed, which is why
+// the entry also holds the key.
+func (s *Store) queueFile(key jobartifacts.BlobKey) string {
+	return filepath.Join(s.queueDir(), nameFor(string(key))+".json")
+}
+
+func (s *Store) reserveFile() string { return filepath.Join(s.dir, "reserve") }

@@ -107,6 +107,7 @@ func TestReopenKeepsMetadataAndBlobs(t *testing.T) {
 		"jobs/100.json",
 		"blobs/" + string(archive.Blob),
 		"blobinfo/" + string(archive.Blob) + ".json",
+		"reserve",
 	} {
 		require.FileExists(t, filepath.Join(dir, filepath.FromSlash(rel)))
 	}
@@ -143,16 +144,17 @@ func TestBlobKeyValidation(t *testing.T) {
 		t.Run(fmt.Sprintf("%q", tt.key), func(t *testing.T) {
 			_, putErr := s.PutBlob(ctx, tt.key, strings.NewReader("x"))
 			_, openErr := s.OpenBlob(ctx, tt.key)
+			_, _, listErr := s.ListBlobs(ctx, string(tt.key), "", 10)
 			deleteErr := s.DeleteBlob(ctx, tt.key)
+			require.NoError(t, listErr, "any prefix may be listed")
+			require.NoError(t, deleteErr, "no blob has an invalid key: deleting it succeeds")
 			if tt.valid {
 				require.NoError(t, putErr)
 				require.NoError(t, openErr)
-				require.NoError(t, deleteErr)
 				return
 			}
 			require.ErrorIs(t, putErr, ErrInvalidKey)
 			require.ErrorIs(t, openErr, ErrInvalidKey)
-			require.ErrorIs(t, deleteErr, ErrInvalidKey)
 		})
 	}
 	entries, err := os.ReadDir(dir)
@@ -160,7 +162,7 @@ func TestBlobKeyValidation(t *testing.T) {
 	require.Len(t, entries, 1, "nothing was written outside the store's directory")
 }
 
-func TestPutBlobFailureKeepsOldBlob(t *testing.T) {
+func TestPutBlobFailureLeavesNothing(t *testing.T) {
 	errBroken := errors.New("broken upload")
 	tests := []struct {
 		name    string
@@ -187,16 +189,15 @@ func TestPutBlobFailureKeepsOldBlob(t *testing.T) {
 			dir := t.TempDir()
 			s := openTestStore(t, dir)
 			const key = "projects/1/jobs/2/archive-aaaa"
-			_, err := s.PutBlob(context.Background(), key, strings.NewReader("old bytes"))
-			require.NoError(t, err)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			_, err = s.PutBlob(ctx, key, tt.reader(cancel))
+			_, err := s.PutBlob(ctx, key, tt.reader(cancel))
 			require.ErrorIs(t, err, tt.wantErr)
-			data, info := readBlob(t, s, key)
-			require.Equal(t, "old bytes", string(data))
-			require.Equal(t, sha256ETag(data), info.ETag)
+			_, err = s.OpenBlob(context.Background(), key)
+			require.ErrorIs(t, err, jobartifacts.ErrNotFound)
 			require.Empty(t, tempFiles(t, dir))
+			_, err = s.PutBlob(context.Background(), key, strings.NewReader("retried"))
+			require.NoError(t, err, "the key is still free")
 		})
 	}
 }
@@ -223,7 +224,7 @@ func (r *cancellingReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func TestBlobReplaceAndDelete(t *testing.T) {
+func TestBlobWriteOnceAndDelete(t *testing.T) {
 	ctx := context.Background()
 	s := openTestStore(t, t.TempDir())
 	const key = "projects/1/jobs/2/archive-bbbb"
@@ -236,19 +237,18 @@ func TestBlobReplaceAndDelete(t *testing.T) {
 	require.NoError(t, err)
 	defer old.Close()
 
-	second, err := s.PutBlob(ctx, key, strings.NewReader("second!"))
-	require.NoError(t, err)
-	require.NotEqual(t, first.ETag, second.ETag, "the ETag changes with the bytes")
+	_, err = s.PutBlob(ctx, key, strings.NewReader("second!"))
+	require.ErrorIs(t, err, jobartifacts.ErrConflict)
 	data, info := readBlob(t, s, key)
-	require.Equal(t, "second!", string(data))
-	require.Equal(t, second, info)
+	require.Equal(t, "first", string(data))
+	require.Equal(t, first, info)
 
 	require.NoError(t, s.DeleteBlob(ctx, key))
-	require.ErrorIs(t, s.DeleteBlob(ctx, key), jobartifacts.ErrNotFound)
+	require.NoError(t, s.DeleteBlob(ctx, key), "deleting a missing blob succeeds")
 	_, err = s.OpenBlob(ctx, key)
 	require.ErrorIs(t, err, jobartifacts.ErrNotFound)
 
-	// The blob opened before the replace and the delete reads its bytes.
+	// The blob opened before the delete reads its bytes.
 	buf := make([]byte, 16)
 	n, err := old.ReadAt(buf, 0)
 	require.ErrorIs(t, err, io.EOF)
@@ -293,9 +293,11 @@ func TestStaleBlobInfoIsNotTrusted(t *testing.T) {
 	require.NoError(t, err)
 	staleInfo, err := os.ReadFile(s.blobInfoFile(key))
 	require.NoError(t, err)
+	require.NoError(t, s.DeleteBlob(ctx, key))
 	_, err = s.PutBlob(ctx, key, strings.NewReader("new"))
 	require.NoError(t, err)
-	// As if the process died between the blob's rename and its info's.
+	// As if the process died between the blob's link and its info's write,
+	// with an older blob's info left behind.
 	require.NoError(t, os.WriteFile(s.blobInfoFile(key), staleInfo, 0o600))
 
 	_, info := readBlob(t, s, key)
@@ -312,9 +314,9 @@ func TestOpenRemovesTemporaryFilesOnlyWhenAlone(t *testing.T) {
 	// Another Store is open: the leftover may be its write in progress.
 	second := openTestStore(t, dir)
 	require.FileExists(t, leftover)
-	jobs, err := second.ExpiredArtifacts(context.Background(), time.Now(), 0)
-	require.NoError(t, err, "reads ignore temporary files")
-	require.Empty(t, jobs)
+	swept, err := second.SweepExpiredArtifacts(context.Background(), time.Now(), 10)
+	require.NoError(t, err, "reading the jobs ignores temporary files")
+	require.Empty(t, swept)
 	require.NoError(t, second.Close())
 	require.NoError(t, first.Close())
 
@@ -357,7 +359,7 @@ func TestSeedingRules(t *testing.T) {
 		}, jobartifacts.ErrNotFound},
 		{"second project with a taken path", func() error {
 			return s.PutProject(ctx, jobartifacts.Project{ID: 2, PathWithNamespace: "group/app"})
-		}, ErrConflict},
+		}, jobartifacts.ErrConflict},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -467,7 +469,7 @@ func TestRecentSuccessfulJobLooksAtHundredPipelines(t *testing.T) {
 		require.NoError(t, s.PutJob(ctx, jobartifacts.Job{ID: 1000 + id, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: id}, Name: "build", Status: jobartifacts.StatusFailed}))
 	}
 	withArchive := func(jobID int64) {
-		_, err := s.RecordArtifact(ctx, 1, jobID, jobartifacts.Artifact{FileType: jobartifacts.ArtifactTypeArchive, Blob: "x"})
+		_, _, err := s.ReplaceArtifact(ctx, 1, jobID, jobartifacts.Artifact{FileType: jobartifacts.ArtifactTypeArchive, Blob: "x"})
 		require.NoError(t, err)
 	}
 	withArchive(1001) // pipeline 1: outside the 100 newest
@@ -505,7 +507,7 @@ func TestConcurrentStoresDoNotLoseUpdates(t *testing.T) {
 				if _, err := s.PutBlob(ctx, blob, strings.NewReader(fileType)); err != nil {
 					errs <- err
 				}
-				if _, err := s.RecordArtifact(ctx, 1, 100, jobartifacts.Artifact{FileType: fileType, Blob: blob}); err != nil {
+				if _, err := s.CreateArtifact(ctx, 1, 100, jobartifacts.Artifact{FileType: fileType, Blob: blob}); err != nil {
 					errs <- err
 				}
 				if _, err := s.LatestSuccessfulJob(ctx, 1, "main", "build"); err != nil {
@@ -537,28 +539,28 @@ func TestExpiry(t *testing.T) {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	later := now.Add(time.Hour)
 	for _, jobID := range []int64{100, 101, 102} {
-		_, err := s.RecordArtifact(ctx, 1, jobID, jobartifacts.Artifact{FileType: jobartifacts.ArtifactTypeArchive, Blob: "x", ExpireAt: &later})
+		_, err := s.CreateArtifact(ctx, 1, jobID, jobartifacts.Artifact{FileType: jobartifacts.ArtifactTypeArchive, Blob: jobartifacts.BlobKey(fmt.Sprint(jobID)), ExpireAt: &later})
 		require.NoError(t, err)
 	}
-	_, err := s.KeepArtifacts(ctx, 1, 101)
+	_, err := s.KeepArtifacts(ctx, 1, 101, now)
 	require.NoError(t, err)
-	expired, err := s.ExpiredArtifacts(ctx, now, 0)
+	swept, err := s.SweepExpiredArtifacts(ctx, now, 10)
 	require.NoError(t, err)
-	require.Empty(t, expired)
+	require.Empty(t, swept)
 
 	require.NoError(t, s.ExpireProjectArtifacts(ctx, 1, now))
 	require.ErrorIs(t, s.ExpireProjectArtifacts(ctx, 2, now), jobartifacts.ErrNotFound)
-	expired, err = s.ExpiredArtifacts(ctx, now, 0)
+	j, err := s.Job(ctx, 1, 100)
 	require.NoError(t, err)
-	require.Len(t, expired, 2, "the kept job does not expire")
-	require.EqualValues(t, 100, expired[0].ID)
-	require.EqualValues(t, 102, expired[1].ID)
-	require.True(t, expired[0].ArtifactsExpireAt.Equal(now))
-	require.Equal(t, "main", expired[0].Pipeline.Ref)
-	limited, err := s.ExpiredArtifacts(ctx, now, 1)
+	require.True(t, j.ArtifactsExpireAt.Equal(now))
+	swept, err = s.SweepExpiredArtifacts(ctx, now, 1)
 	require.NoError(t, err)
-	require.Len(t, limited, 1)
-	require.EqualValues(t, 100, limited[0].ID)
+	require.Len(t, swept, 1)
+	require.EqualValues(t, 100, swept[0].JobID)
+	swept, err = s.SweepExpiredArtifacts(ctx, now, 10)
+	require.NoError(t, err)
+	require.Len(t, swept, 1, "the kept job does not expire")
+	require.EqualValues(t, 102, swept[0].JobID)
 }
 
 func TestPutJobs(t *testing.T) {
