@@ -19,6 +19,7 @@ func (j *Job) CreateArtifact(a Artifact) (existing *Artifact, created bool) {
 		old := j.Artifacts[i]
 		return &old, false
 	}
+	a.ExpireAt = copyTime(a.ExpireAt) // the job shares no memory with the caller
 	j.Artifacts = append(j.Artifacts, a)
 	j.ArtifactsExpireAt = copyTime(a.ExpireAt)
 	return nil, true
@@ -29,6 +30,7 @@ func (j *Job) CreateArtifact(a Artifact) (existing *Artifact, created bool) {
 // decides), as MetadataStore.ReplaceArtifact must. It returns the replaced
 // record, or nil.
 func (j *Job) ReplaceArtifact(a Artifact) (replaced *Artifact) {
+	a.ExpireAt = copyTime(a.ExpireAt) // the job shares no memory with the caller
 	j.ArtifactsExpireAt = copyTime(a.ExpireAt)
 	if i := j.artifactIndex(a.FileType); i >= 0 {
 		old := j.Artifacts[i]

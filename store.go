@@ -137,7 +137,9 @@ type MetadataStore interface {
 	// replaced meanwhile is never removed, and of several sweeps running at
 	// once (on several replicas) each record is removed and returned by at
 	// most one. Records that do not match are never returned, so a sweep
-	// that returns fewer than limit records has left none behind.
+	// that returns fewer than limit records has left none behind, but for
+	// those another call held at that moment (a SQL store skips locked
+	// rows), which the next sweep takes.
 	SweepExpiredArtifacts(ctx context.Context, now time.Time, limit int) ([]SweptArtifact, error)
 
 	// QueueBlobDeletions adds keys to the blob deletion queue, stamped with
@@ -239,8 +241,9 @@ type BlobInfo struct {
 	// ModTime is when the blob was stored.
 	ModTime time.Time
 	// ETag is a strong entity tag, quoted as HTTP wants it ("\"…\""). It MUST
-	// differ between blobs of different bytes under one key; since keys are
-	// never reused, an object store's own ETag will do.
+	// differ between blobs of different bytes, under one key or several (one
+	// download URL serves one job's archives one after another); an object
+	// store's own ETag will do.
 	ETag string
 }
 

@@ -141,12 +141,11 @@ var ErrInvalidInterval = errors.New("jobartifacts: sweep interval must be positi
 // queued and is retried once its claim's lease ends; the failures are
 // returned joined, after everything else was done.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
-	removed, err := s.sweepRecords(ctx)
-	if err != nil {
-		return removed, err
-	}
-	_, err = s.DeleteQueuedBlobs(ctx)
-	return removed, err
+	removed, sweepErr := s.sweepRecords(ctx)
+	// Deleting queued blobs needs no space: on a full disk it is what frees
+	// it, even when removing records failed.
+	_, deleteErr := s.DeleteQueuedBlobs(ctx)
+	return removed, errors.Join(sweepErr, deleteErr)
 }
 
 func (s *Sweeper) sweepRecords(ctx context.Context) (int, error) {

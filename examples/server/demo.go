@@ -20,7 +20,9 @@ import (
 // also be filled directly. memstore and fsstore are both.
 type seedStore interface {
 	jobartifacts.Store
-	jobartifacts.Seeder
+	PutProject(ctx context.Context, p jobartifacts.Project) error
+	PutPipeline(ctx context.Context, p jobartifacts.Pipeline) error
+	PutJob(ctx context.Context, j jobartifacts.Job) error
 }
 
 // errDemoConflict: the store already holds a project or job with one of the

@@ -56,9 +56,10 @@ func TestSeedDemoTwice(t *testing.T) {
 			job1 := before[demoKeepJobID]
 			require.NotNil(t, job1.ArtifactsExpireAt)
 			require.Equal(t, now.Add(demoArchiveExpiry), *job1.ArtifactsExpireAt)
-			_, err = s.KeepArtifacts(ctx, demoProjectID, demoKeepJobID)
+			_, err = s.KeepArtifacts(ctx, demoProjectID, demoKeepJobID, now)
 			require.NoError(t, err)
-			require.NoError(t, jobartifacts.DeleteArtifacts(ctx, s, demoProjectID, demoTestJobID))
+			_, err = s.ForgetArtifacts(ctx, demoProjectID, demoTestJobID)
+			require.NoError(t, err)
 			changed := snapshotJobs(t, s)
 
 			// The same store again, and a fresh handle on the same data.

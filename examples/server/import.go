@@ -198,8 +198,8 @@ func importArchive(ctx context.Context, s seedStore, cfg importConfig, archive i
 	}
 	if existing != nil {
 		// PutJob records the artifacts it is given: keep the job's own, so
-		// that StoreArtifact finds the archive it replaces and deletes its
-		// blob.
+		// that StoreArtifact replaces the archive and the store queues its
+		// blob for the sweeper.
 		job.CreatedAt, job.StartedAt = existing.CreatedAt, existing.StartedAt
 		job.Artifacts, job.ArtifactsExpireAt, job.ArtifactsLocked = existing.Artifacts, existing.ArtifactsExpireAt, existing.ArtifactsLocked
 	}

@@ -84,8 +84,13 @@ func TestImportThenServe(t *testing.T) {
 	status, body = get("/api/v4/projects/7/jobs/99/artifacts")
 	require.Equal(t, http.StatusOK, status)
 	require.Equal(t, secondBytes, body)
+	old, err := store.OpenBlob(ctx, oldArchive.Blob)
+	require.NoError(t, err, "the replaced archive's blob waits, queued, for the sweeper's grace")
+	require.NoError(t, old.Close())
+	_, err = jobartifacts.NewSweeper(store, jobartifacts.WithBlobGrace(0)).Sweep(ctx)
+	require.NoError(t, err)
 	_, err = store.OpenBlob(ctx, oldArchive.Blob)
-	require.ErrorIs(t, err, jobartifacts.ErrNotFound, "the replaced archive's blob is deleted")
+	require.ErrorIs(t, err, jobartifacts.ErrNotFound, "the replaced archive's blob is deleted by the sweep")
 }
 
 // TestImportValidatesArchives imports every archive of the shared corpus:

@@ -47,9 +47,19 @@ type gatedBlob struct {
 }
 
 func (b *gatedBlob) ReadAt(p []byte, off int64) (int, error) {
+	b.gate()
+	return b.Blob.ReadAt(p, off)
+}
+
+// NewRangeReader is how whole archives are read.
+func (b *gatedBlob) NewRangeReader(off, n int64) (io.ReadCloser, error) {
+	b.gate()
+	return b.Blob.NewRangeReader(off, n)
+}
+
+func (b *gatedBlob) gate() {
 	b.store.once.Do(func() { close(b.store.reading) })
 	<-b.store.release
-	return b.Blob.ReadAt(p, off)
 }
 
 // TestGracefulShutdown cancels the server's context (what SIGTERM does)
