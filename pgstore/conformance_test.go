@@ -1,0 +1,56 @@
+package pgstore
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/fsstore"
+	"github.com/ciartifacts/jobartifacts/storetest"
+)
+
+var _ storetest.Seeder = (*Store)(nil)
+
+// The metadata suite, each case on a fresh schema; every view is another
+// pool on that schema, as another replica would open it.
+func TestMetadataConformance(t *testing.T) {
+	testDSN(t)
+	storetest.RunMetadataStore(t, storetest.MetadataHarness{
+		New: func(t *testing.T) func() storetest.MetadataUnderTest {
+			schema := newSchema(t)
+			require.NoError(t, New(newPool(t), WithSchema(schema)).Migrate(t.Context()))
+			return func() storetest.MetadataUnderTest {
+				return New(newPool(t), WithSchema(schema))
+			}
+		},
+	})
+}
+
+// pairUnderTest is pgstore's metadata with another store's blobs, seeded
+// through pgstore.
+type pairUnderTest struct {
+	jobartifacts.Store
+	storetest.Seeder
+}
+
+// The whole suite, with fsstore's blob half over one directory: the cases
+// that need both halves (StoreArtifact, the Sweeper) run on pgstore's
+// records and deletion queue.
+func TestStoreConformanceWithFSBlobs(t *testing.T) {
+	testDSN(t)
+	storetest.Run(t, storetest.Harness{
+		New: func(t *testing.T) func() storetest.StoreUnderTest {
+			schema := newSchema(t)
+			require.NoError(t, New(newPool(t), WithSchema(schema)).Migrate(t.Context()))
+			dir := t.TempDir()
+			return func() storetest.StoreUnderTest {
+				meta := New(newPool(t), WithSchema(schema))
+				blobs, err := fsstore.Open(dir)
+				require.NoError(t, err)
+				t.Cleanup(func() { _ = blobs.Close() })
+				return pairUnderTest{jobartifacts.CombineStores(meta, blobs), meta}
+			}
+		},
+	})
+}
