@@ -133,6 +133,17 @@ func Build(t testing.TB, entries ...Entry) []byte {
 	return b
 }
 
+// MustBuild is Build for code without a testing.TB (examples, package-level
+// fixtures); it panics on a write error, which only entries that cannot be
+// written at all cause.
+func MustBuild(entries ...Entry) []byte {
+	b, err := Archive{Entries: entries}.Bytes()
+	if err != nil {
+		panic("ziptest: " + err.Error())
+	}
+	return b
+}
+
 func writeEntry(zw *zip.Writer, e Entry) error {
 	h := &zip.FileHeader{Name: e.Name, Method: e.Method, Modified: ModTime}
 	if e.Mode != 0 {
