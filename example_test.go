@@ -1,16 +1,19 @@
 package jobartifacts_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 	"github.com/ciartifacts/jobartifacts/memstore"
 	"github.com/ciartifacts/jobartifacts/tokenauth"
 )
@@ -27,7 +30,7 @@ func seedExample() (*memstore.Store, *tokenauth.Authorizer) {
 	must(store.PutProject(ctx, jobartifacts.Project{ID: 1, PathWithNamespace: "group/app", Visibility: "private"}))
 	must(store.PutPipeline(ctx, jobartifacts.Pipeline{ID: 10, ProjectID: 1, Ref: "main", Status: "success"}))
 	must(store.PutJob(ctx, jobartifacts.Job{ID: 100, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 10}, Name: "build", Status: "success"}))
-	_, err := store.PutArchive(ctx, 1, 100, memstore.BuildZip(map[string]string{"out/app.txt": "hello from the build\n"}))
+	_, err := store.PutArchive(ctx, 1, 100, ziptest.MustBuild(ziptest.Files(map[string]string{"out/app.txt": "hello from the build\n"})...))
 	must(err)
 
 	authz := tokenauth.New(store)
@@ -64,7 +67,7 @@ func ExampleNew() {
 	must(store.PutProject(ctx, jobartifacts.Project{ID: 1, PathWithNamespace: "group/app", Visibility: "private"}))
 	must(store.PutPipeline(ctx, jobartifacts.Pipeline{ID: 10, ProjectID: 1, Ref: "main", Status: "success"}))
 	must(store.PutJob(ctx, jobartifacts.Job{ID: 100, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 10}, Name: "build", Status: "success"}))
-	_, err := store.PutArchive(ctx, 1, 100, memstore.BuildZip(map[string]string{"out/app.txt": "hello from the build\n"}))
+	_, err := store.PutArchive(ctx, 1, 100, ziptest.MustBuild(ziptest.Files(map[string]string{"out/app.txt": "hello from the build\n"})...))
 	must(err)
 
 	authz := tokenauth.New(store)
@@ -155,4 +158,26 @@ func ExampleWithBasePath_stripPrefix() {
 	// Output:
 	// 200 OK
 	// hello from the build
+}
+
+// A Sweeper deletes the artifacts that expired and were not kept.
+func ExampleSweeper() {
+	ctx := context.Background()
+	store := memstore.New()
+	_ = store.PutProject(ctx, jobartifacts.Project{ID: 1, PathWithNamespace: "group/app"})
+	_ = store.PutPipeline(ctx, jobartifacts.Pipeline{ID: 10, ProjectID: 1, Ref: "main", Status: "success"})
+	_ = store.PutJob(ctx, jobartifacts.Job{ID: 100, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 10}, Name: "build", Status: "success"})
+	expired := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	_, _ = jobartifacts.StoreArtifact(ctx, store, 1, 100,
+		jobartifacts.Artifact{FileType: "archive", FileFormat: "zip", Filename: "artifacts.zip", ExpireAt: &expired},
+		bytes.NewReader(ziptest.MustBuild(ziptest.Deflated("a.txt", "a"))))
+
+	sweeper := jobartifacts.NewSweeper(store, jobartifacts.WithSweeperClock(func() time.Time { return expired.Add(time.Second) }))
+	// One sweep here; a host runs it in the background instead:
+	//
+	//	go sweeper.Run(ctx, time.Hour)
+	n, err := sweeper.Sweep(ctx)
+	fmt.Println(n, err)
+
+	// Output: 1 <nil>
 }
