@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 	"github.com/ciartifacts/jobartifacts/memstore"
 )
 
@@ -184,25 +185,6 @@ func TestRequestLogHasNoTokens(t *testing.T) {
 	require.Contains(t, log, "duration=")
 }
 
-func TestLoggablePath(t *testing.T) {
-	tests := []struct{ raw, want string }{
-		{"/api/v4/projects/1/jobs/42/artifacts", "/api/v4/projects/1/jobs/42/artifacts"},
-		{"/p?job=test&job_token=glcbt-x", "/p?job=test&job_token=REDACTED"},
-		{"/p?private_token=glpat-x&job=a%20b", "/p?private_token=REDACTED&job=a%20b"},
-		{"/p?token=t&TOKEN=u&Job_Token=v", "/p?token=REDACTED&TOKEN=REDACTED&Job_Token=REDACTED"},
-		{"/p?job%5Ftoken=glcbt-x", "/p?job%5Ftoken=REDACTED"}, // an escaped key is still the key
-		{"/p?access_token=oauth", "/p?access_token=REDACTED"},
-		{"/p?token", "/p?token"}, // no value, nothing to hide
-		{"/projects/demo%2Fproject/jobs/1/artifacts", "/projects/demo%2Fproject/jobs/1/artifacts"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.raw, func(t *testing.T) {
-			req := httptest.NewRequest(http.MethodGet, tt.raw, nil)
-			require.Equal(t, tt.want, loggablePath(req.URL))
-		})
-	}
-}
-
 func TestParseServeFlags(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -306,7 +288,7 @@ func TestServeEndToEnd(t *testing.T) {
 	status, _ := do(http.MethodGet, "/api/v4/projects/1/jobs/42/artifacts", "PRIVATE-TOKEN", testToken, nil, "")
 	require.Equal(t, http.StatusOK, status)
 
-	upload := memstore.BuildZip(map[string]string{"deploy/report.txt": "deployed\n"})
+	upload := ziptest.Build(t, ziptest.Files(map[string]string{"deploy/report.txt": "deployed\n"})...)
 	var form bytes.Buffer
 	mw := multipart.NewWriter(&form)
 	part, err := mw.CreateFormFile("file", "artifacts.zip")
