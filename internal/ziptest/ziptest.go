@@ -91,7 +91,9 @@ func Files(files map[string]string) []Entry {
 
 // Archive is a whole archive: its entries, in order, and its comment.
 type Archive struct {
+	// Entries are written in this order.
 	Entries []Entry
+	// Comment is the archive comment, after the central directory.
 	Comment string
 }
 
