@@ -62,7 +62,7 @@ func TestHandlerCorpus(t *testing.T) {
 			case row.Whole:
 				checkCorpusArchive(t, f, row, jobPath, archives[row.File])
 			case row.Entry == "tree":
-				// Spec §1: route 8 shadows a root entry named "tree", as in GitLab.
+				// Route 8 shadows a root entry named "tree", as in GitLab.
 				resp := f.do(t, "GET", jobPath+"/tree", asReporter)
 				require.Equal(t, 200, resp.status)
 				assert.NotEmpty(t, resp.header.Get("X-Total"))

@@ -303,7 +303,7 @@ func TestRunnerEmulatorCorpus(t *testing.T) {
 		require.Equal(t, zipcorpus.SHA256(data), zipcorpus.SHA256(got.body), "%s: downloaded archive", name)
 	}
 	for _, row := range rows {
-		// Route 8 shadows a root entry named "tree" on route 3 (spec §1).
+		// Route 8 shadows a root entry named "tree" on route 3, as in GitLab.
 		if row.Entry == "*" || row.Expect != "serve" || row.Entry == "tree" {
 			continue
 		}

@@ -146,7 +146,8 @@ func TestListArchiveTreeBuilt(t *testing.T) {
 	}
 }
 
-// TestTreeEntryJSON pins the wire form of a row (spec §7).
+// TestTreeEntryJSON pins the wire form of a row, as GitLab's JobArtifactEntry
+// renders it.
 func TestTreeEntryJSON(t *testing.T) {
 	archive := ziptest.Build(t, ziptest.Stored("d/f.txt", "12345"))
 	blob := memZipBlob(archive)

@@ -17,7 +17,7 @@ import (
 // zip64ManyEntries is the corpus archive that is generated rather than kept:
 // 6.4 MB of 70,002 stored entries, more than the 65,535 a classic end record
 // can count, so that the real count is only in the zip64 end record. Python's
-// zipfile wrote the team's copy; this one has the same names and contents
+// zipfile wrote the original; this one has the same names and contents
 // (MANIFEST.tsv's rows for it hold for both) and no data descriptors either.
 const zip64ManyEntries = "py-zip64-70000-entries.zip"
 
