@@ -147,8 +147,8 @@ func TestGracefulShutdownTimeout(t *testing.T) {
 // TestRequestLogHasNoTokens serves requests that carry tokens in headers and
 // query strings and checks what the log says about them.
 func TestRequestLogHasNoTokens(t *testing.T) {
-	var logged bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&logged, nil))
+	logged := &lockedBuffer{}
+	logger := slog.New(slog.NewTextHandler(logged, nil))
 	h, err := newServer(context.Background(), serveConfig{demo: true, token: testToken, jobToken: testJobToken}, memstore.New(), logger)
 	require.NoError(t, err)
 	ts := httptest.NewServer(h)
@@ -176,6 +176,9 @@ func TestRequestLogHasNoTokens(t *testing.T) {
 		resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode, r.path)
 	}
+	// A request is logged once it is answered, which may be just after the
+	// client has read the whole answer.
+	require.Eventually(t, func() bool { return strings.Count(logged.String(), `msg=request `) == 5 }, 10*time.Second, time.Millisecond)
 	log := logged.String()
 	require.NotContains(t, log, testToken)
 	require.NotContains(t, log, testJobToken)
@@ -323,4 +326,23 @@ func TestServeEndToEnd(t *testing.T) {
 	require.Contains(t, logged.String(), `msg="shut down"`)
 	require.NotContains(t, logged.String(), testToken)
 	require.NotContains(t, logged.String(), testJobToken)
+}
+
+// lockedBuffer is a log destination that the server's goroutines write to
+// while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
