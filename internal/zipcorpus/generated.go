@@ -77,25 +77,40 @@ func cachedArchive(t testing.TB, file, sum string, build func() ziptest.Archive)
 	if got := SHA256(data); got != sum {
 		t.Fatalf("zipcorpus: generated %s has SHA-256 %s, not %s: update zip64ManyEntriesSHA256 if the generator changed on purpose", file, got, sum)
 	}
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		t.Fatalf("zipcorpus: %v", err)
+	if err := writeAtomically(cache, p, data); err != nil {
+		// A cache that is not ours to write (another user's, say): this
+		// test's own copy will do.
+		t.Logf("zipcorpus: caching %s: %v; using a copy of this test's own", file, err)
+		p = filepath.Join(t.TempDir(), file)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatalf("zipcorpus: %v", err)
+		}
 	}
-	tmp, err := os.CreateTemp(cache, file+".tmp-*")
+	return p
+}
+
+// writeAtomically writes data to p in dir through a temporary file renamed
+// into place, readable by everyone.
+func writeAtomically(dir, p string, data []byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, filepath.Base(p)+".tmp-*")
 	if err != nil {
-		t.Fatalf("zipcorpus: %v", err)
+		return err
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
 	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
 	if closeErr := tmp.Close(); err == nil {
 		err = closeErr
 	}
 	if err == nil {
 		err = os.Rename(tmp.Name(), p)
 	}
-	if err != nil {
-		t.Fatalf("zipcorpus: caching %s: %v", file, err)
-	}
-	return p
+	return err
 }
 
 // fileSHA256 is the SHA-256 of the file at p, as SHA256 writes it.
