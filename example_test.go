@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -180,4 +182,28 @@ func ExampleSweeper() {
 	fmt.Println(n, err)
 
 	// Output: 1 <nil>
+}
+
+// AccessLog logs each request once answered, with the values of token
+// parameters replaced (here the time and duration are left out, so that the
+// output is the same on every run).
+func ExampleAccessLog() {
+	store, authz := seedExample()
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey || a.Key == "duration" {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	srv := httptest.NewServer(jobartifacts.AccessLog(jobartifacts.New(store, authz), logger))
+
+	resp, err := http.Get(srv.URL + "/api/v4/projects/1/jobs/100/artifacts/out/app.txt?private_token=" + exampleToken)
+	must(err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	srv.Close() // waits for the request, and so for its record
+	// Output:
+	// level=INFO msg=request method=GET path="/api/v4/projects/1/jobs/100/artifacts/out/app.txt?private_token=REDACTED" status=200 bytes=21
 }
