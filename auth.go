@@ -40,7 +40,10 @@ func (k CredentialKind) String() string {
 
 // Credential is the token a request presented. It is never logged.
 type Credential struct {
-	Kind  CredentialKind
+	// Kind says where the token came from, and so what it may be: the zero
+	// value, NoCredential, means the request carried none.
+	Kind CredentialKind
+	// Token is the token as sent, without "Bearer ".
 	Token string
 }
 

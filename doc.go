@@ -14,6 +14,8 @@
 // zip entry name byte for byte. (http.ServeMux itself redirects paths that
 // contain "..", "." or "//" segments before the handler sees them; serve the
 // handler directly, or through gorilla/mux with SkipClean, to keep them.)
+// AccessLog wraps it, or any handler, in a request log that never shows a
+// token.
 //
 // # Stores
 //

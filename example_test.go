@@ -1,16 +1,21 @@
 package jobartifacts_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 	"github.com/ciartifacts/jobartifacts/memstore"
 	"github.com/ciartifacts/jobartifacts/tokenauth"
 )
@@ -27,7 +32,7 @@ func seedExample() (*memstore.Store, *tokenauth.Authorizer) {
 	must(store.PutProject(ctx, jobartifacts.Project{ID: 1, PathWithNamespace: "group/app", Visibility: "private"}))
 	must(store.PutPipeline(ctx, jobartifacts.Pipeline{ID: 10, ProjectID: 1, Ref: "main", Status: "success"}))
 	must(store.PutJob(ctx, jobartifacts.Job{ID: 100, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 10}, Name: "build", Status: "success"}))
-	_, err := store.PutArchive(ctx, 1, 100, memstore.BuildZip(map[string]string{"out/app.txt": "hello from the build\n"}))
+	_, err := store.PutArchive(ctx, 1, 100, ziptest.MustBuild(ziptest.Files(map[string]string{"out/app.txt": "hello from the build\n"})...))
 	must(err)
 
 	authz := tokenauth.New(store)
@@ -64,7 +69,7 @@ func ExampleNew() {
 	must(store.PutProject(ctx, jobartifacts.Project{ID: 1, PathWithNamespace: "group/app", Visibility: "private"}))
 	must(store.PutPipeline(ctx, jobartifacts.Pipeline{ID: 10, ProjectID: 1, Ref: "main", Status: "success"}))
 	must(store.PutJob(ctx, jobartifacts.Job{ID: 100, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 10}, Name: "build", Status: "success"}))
-	_, err := store.PutArchive(ctx, 1, 100, memstore.BuildZip(map[string]string{"out/app.txt": "hello from the build\n"}))
+	_, err := store.PutArchive(ctx, 1, 100, ziptest.MustBuild(ziptest.Files(map[string]string{"out/app.txt": "hello from the build\n"})...))
 	must(err)
 
 	authz := tokenauth.New(store)
@@ -155,4 +160,50 @@ func ExampleWithBasePath_stripPrefix() {
 	// Output:
 	// 200 OK
 	// hello from the build
+}
+
+// A Sweeper deletes the artifacts that expired and were not kept.
+func ExampleSweeper() {
+	ctx := context.Background()
+	store := memstore.New()
+	_ = store.PutProject(ctx, jobartifacts.Project{ID: 1, PathWithNamespace: "group/app"})
+	_ = store.PutPipeline(ctx, jobartifacts.Pipeline{ID: 10, ProjectID: 1, Ref: "main", Status: "success"})
+	_ = store.PutJob(ctx, jobartifacts.Job{ID: 100, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 10}, Name: "build", Status: "success"})
+	expired := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	_, _ = jobartifacts.StoreArtifact(ctx, store, 1, 100,
+		jobartifacts.Artifact{FileType: "archive", FileFormat: "zip", Filename: "artifacts.zip", ExpireAt: &expired},
+		bytes.NewReader(ziptest.MustBuild(ziptest.Deflated("a.txt", "a"))))
+
+	sweeper := jobartifacts.NewSweeper(store, jobartifacts.WithSweeperClock(func() time.Time { return expired.Add(time.Second) }))
+	// One sweep here; a host runs it in the background instead:
+	//
+	//	go sweeper.Run(ctx, time.Hour)
+	n, err := sweeper.Sweep(ctx)
+	fmt.Println(n, err)
+
+	// Output: 1 <nil>
+}
+
+// AccessLog logs each request once answered, with the values of token
+// parameters replaced (here the time and duration are left out, so that the
+// output is the same on every run).
+func ExampleAccessLog() {
+	store, authz := seedExample()
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey || a.Key == "duration" {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	srv := httptest.NewServer(jobartifacts.AccessLog(jobartifacts.New(store, authz), logger))
+
+	resp, err := http.Get(srv.URL + "/api/v4/projects/1/jobs/100/artifacts/out/app.txt?private_token=" + exampleToken)
+	must(err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	srv.Close() // waits for the request, and so for its record
+	// Output:
+	// level=INFO msg=request method=GET path="/api/v4/projects/1/jobs/100/artifacts/out/app.txt?private_token=REDACTED" status=200 bytes=21
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// GitLab's response bodies, byte for byte (spec §3–§7).
+// GitLab's response bodies, byte for byte.
 const (
 	bodyProjectNotFound   = `{"message":"404 Project Not Found"}`
 	bodyJobNotFound       = `{"message":"404 Not found"}` // Rails record-not-found: lower-case f
@@ -81,7 +81,7 @@ func TestHandlerResponses(t *testing.T) {
 	treeLink := func(query string) string { return "<{server}" + tree + "?" + query + ">" }
 
 	rows := []apiCase{
-		// --- Authentication (spec §2): a bad credential is 401, never anonymous.
+		// --- Authentication: a bad credential is 401, never anonymous.
 		{name: "bad PRIVATE-TOKEN", target: p1 + "/jobs/100/artifacts", header: asUser(apiTokenBad), status: 401, body: bodyUnauthorized},
 		{name: "bad private_token query", target: p1 + "/jobs/100/artifacts?private_token=" + apiTokenBad, status: 401, body: bodyUnauthorized},
 		{name: "bad Bearer", target: p1 + "/jobs/100/artifacts", header: headerOf("Authorization", "Bearer "+apiTokenBad), status: 401, body: bodyUnauthorized},
@@ -115,7 +115,7 @@ func TestHandlerResponses(t *testing.T) {
 		{name: "anonymous delete project artifacts of a missing project", method: "DELETE", target: "/api/v4/projects/999/artifacts", status: 401, body: bodyUnauthorized},
 		{name: "anonymous delete of a public project", method: "DELETE", target: "/api/v4/projects/2/artifacts", status: 401, body: bodyUnauthorized},
 
-		// --- Project resolution and visibility (§3 steps 1–3).
+		// --- Project resolution and visibility, checked before any job lookup.
 		{name: "missing project", target: "/api/v4/projects/999/jobs/100/artifacts", header: asMaintainer, status: 404, body: bodyProjectNotFound},
 		{name: "missing project by encoded path", target: "/api/v4/projects/group%2Fnope/jobs/100/artifacts", header: asMaintainer, status: 404, body: bodyProjectNotFound},
 		{name: "missing project by raw path", target: "/api/v4/projects/group/nope/jobs/100/artifacts", header: asMaintainer, status: 404, body: bodyProjectNotFound},
@@ -145,7 +145,7 @@ func TestHandlerResponses(t *testing.T) {
 		{name: "raw-slash project path, tree", target: "/api/v4/projects/group/sub/my.proj/jobs/108/artifacts/tree?path=bin", header: asReporter, status: 200,
 			body: `[{"name":"app","path":"bin/app","type":"file","size":4,"mode":"100644"}]`},
 
-		// --- Jobs (§3 steps 4–6).
+		// --- Jobs.
 		{name: "job of another project", target: p1 + "/jobs/200/artifacts", header: asMaintainer, status: 404, body: bodyJobNotFound},
 		{name: "missing job", target: p1 + "/jobs/999999/artifacts", header: asMaintainer, status: 404, body: bodyJobNotFound},
 		{name: "non-numeric job id", target: p1 + "/jobs/abc/artifacts", header: asMaintainer, status: 404, body: bodyJobNotFound},
@@ -169,7 +169,7 @@ func TestHandlerResponses(t *testing.T) {
 		{name: "Latin archive filename is transliterated", target: p1 + "/jobs/112/artifacts", header: asReporter, status: 200, archiveOf: 112,
 			headers: map[string]string{"Content-Disposition": `attachment; filename="resume.zip"; filename*=UTF-8''r%C3%A9sum%C3%A9.zip`}},
 
-		// --- artifacts:access narrows reading at job level (§3 step 5).
+		// --- artifacts:access narrows reading at job level.
 		{name: "artifacts:access developer: reporter", target: file(110, "dev.txt"), header: asReporter, status: 403, body: bodyForbidden},
 		{name: "artifacts:access developer: developer", target: file(110, "dev.txt"), header: asDeveloper, status: 200, body: "developers only\n"},
 		{name: "artifacts:access developer: own job token", target: file(110, "dev.txt"), header: headerOf("JOB-TOKEN", apiJobTokenOwn), status: 200, body: "developers only\n"},
@@ -179,7 +179,7 @@ func TestHandlerResponses(t *testing.T) {
 		{name: "artifacts:access none: maintainer", target: p1 + "/jobs/111/artifacts", header: asMaintainer, status: 403, body: bodyForbidden},
 		{name: "artifacts:access none: missing entry is still 403", target: file(111, "nope"), header: asMaintainer, status: 403, body: bodyForbidden},
 
-		// --- Job tokens (§2, §3).
+		// --- Job tokens.
 		{name: "job token of the same project", target: p1 + "/jobs/100/artifacts", header: headerOf("JOB-TOKEN", apiJobTokenOwn), status: 200, archiveOf: 100},
 		{name: "job_token query", target: p1 + "/jobs/100/artifacts?job_token=" + apiJobTokenOwn, status: 200, archiveOf: 100},
 		{name: "token query", target: p1 + "/jobs/100/artifacts?token=" + apiJobTokenOwn, status: 200, archiveOf: 100},
@@ -374,7 +374,7 @@ func TestHandlerResponses(t *testing.T) {
 }
 
 // checkAPICase sends tc's request and checks everything tc says, plus the
-// headers every response carries (spec §9).
+// headers every response carries.
 func checkAPICase(t *testing.T, f *apiFixture, tc apiCase) {
 	t.Helper()
 	method := tc.method

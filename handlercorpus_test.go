@@ -8,8 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"testing"
 
@@ -26,7 +24,6 @@ import (
 // and requests every MANIFEST.tsv row through the real handler: route 3 for
 // every entry, route 4 for a sample, the tree and route 1 for each archive.
 func TestHandlerCorpus(t *testing.T) {
-	dir := zipcorpus.Dir(t)
 	rows := zipcorpus.Manifest(t)
 	ctx := context.Background()
 
@@ -37,16 +34,11 @@ func TestHandlerCorpus(t *testing.T) {
 	require.NoError(t, store.PutProject(ctx, jobartifacts.Project{ID: 1, PathWithNamespace: "corpus/zips", Visibility: "private"}))
 	require.NoError(t, store.PutPipeline(ctx, jobartifacts.Pipeline{ID: 1, ProjectID: 1, Ref: "main", Status: "success"}))
 
-	var files []string
-	for _, r := range rows {
-		if !slices.Contains(files, r.File) {
-			files = append(files, r.File)
-		}
-	}
+	files := zipcorpus.Files(t)
 	jobOf := make(map[string]int64)
 	archives := make(map[string][]byte)
 	for i, name := range files {
-		data, err := os.ReadFile(filepath.Join(dir, name))
+		data, err := os.ReadFile(zipcorpus.Path(t, name))
 		require.NoError(t, err)
 		id := int64(1000 + i)
 		require.NoError(t, store.PutJob(ctx, jobartifacts.Job{ID: id, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 1}, Name: name, Status: "success"}))
@@ -70,7 +62,7 @@ func TestHandlerCorpus(t *testing.T) {
 			case row.Whole:
 				checkCorpusArchive(t, f, row, jobPath, archives[row.File])
 			case row.Entry == "tree":
-				// Spec §1: route 8 shadows a root entry named "tree", as in GitLab.
+				// Route 8 shadows a root entry named "tree", as in GitLab.
 				resp := f.do(t, "GET", jobPath+"/tree", asReporter)
 				require.Equal(t, 200, resp.status)
 				assert.NotEmpty(t, resp.header.Get("X-Total"))

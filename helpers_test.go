@@ -14,11 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zip"
-	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 	"github.com/ciartifacts/jobartifacts/memstore"
 	"github.com/ciartifacts/jobartifacts/tokenauth"
 )
@@ -53,77 +52,44 @@ const (
 	apiPrivatePath       = "group/sub/my.proj"
 )
 
-// apiZipEntry is one entry of an archive a test builds.
-type apiZipEntry struct {
-	name   string
-	body   string
-	method uint16 // zip.Deflate, zip.Store or zstd.ZipMethodWinZip (93)
-}
-
-// apiBuildZip writes entries in order with klauspost's zip writer, zstd
-// registered as method 93. Names are written exactly as given ("..", "//",
-// "./" included), which is the point of several tests.
-func apiBuildZip(t testing.TB, entries ...apiZipEntry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	zw.RegisterCompressor(zstd.ZipMethodWinZip, zstd.ZipCompressor())
-	for _, e := range entries {
-		hdr := &zip.FileHeader{Name: e.name, Method: e.method, Modified: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)}
-		if strings.HasSuffix(e.name, "/") {
-			hdr.Method = zip.Store
-		}
-		w, err := zw.CreateHeader(hdr)
-		require.NoError(t, err)
-		_, err = io.WriteString(w, e.body)
-		require.NoError(t, err)
-	}
-	require.NoError(t, zw.Close())
-	return buf.Bytes()
-}
-
-func deflated(name, body string) apiZipEntry {
-	return apiZipEntry{name: name, body: body, method: zip.Deflate}
-}
-
 // apiOddArchive is job 100's archive: names that must be matched exactly,
 // and one entry of each compression method served.
-var apiOddArchive = []apiZipEntry{
-	deflated("hello.txt", "hello world\n"),
-	deflated("a b.txt", "space in name\n"),
-	deflated("a+b.txt", "plus in name\n"),
-	deflated("pct%20.txt", "literal percent-two-zero\n"),
-	deflated("dir with space/file name.txt", "nested with spaces\n"),
-	deflated("ünï/日本.txt", "unicode name\n"),
-	deflated("../evil.txt", "dot-dot entry\n"),
-	deflated("evil.txt", "decoy evil\n"),
-	deflated("a//b.txt", "double slash entry\n"),
-	deflated("a/b.txt", "decoy a/b\n"),
-	deflated("./c.txt", "dot slash entry\n"),
-	deflated("c.txt", "decoy c\n"),
-	{name: "dir/"},
-	deflated("dir/inner.txt", "inner\n"),
-	{name: "stored.bin", body: "stored bytes \x00\x01\x02", method: zip.Store},
-	{name: "zstd.txt", body: strings.Repeat("zstd compressed text ", 20), method: zstd.ZipMethodWinZip},
-	deflated("report.json", `{"ok":true}`),
-	deflated("page.html", "<html><body>hi</body></html>\n"),
+var apiOddArchive = []ziptest.Entry{
+	ziptest.Deflated("hello.txt", "hello world\n"),
+	ziptest.Deflated("a b.txt", "space in name\n"),
+	ziptest.Deflated("a+b.txt", "plus in name\n"),
+	ziptest.Deflated("pct%20.txt", "literal percent-two-zero\n"),
+	ziptest.Deflated("dir with space/file name.txt", "nested with spaces\n"),
+	ziptest.Deflated("ünï/日本.txt", "unicode name\n"),
+	ziptest.Deflated("../evil.txt", "dot-dot entry\n"),
+	ziptest.Deflated("evil.txt", "decoy evil\n"),
+	ziptest.Deflated("a//b.txt", "double slash entry\n"),
+	ziptest.Deflated("a/b.txt", "decoy a/b\n"),
+	ziptest.Deflated("./c.txt", "dot slash entry\n"),
+	ziptest.Deflated("c.txt", "decoy c\n"),
+	{Name: "dir/"},
+	ziptest.Deflated("dir/inner.txt", "inner\n"),
+	ziptest.Stored("stored.bin", "stored bytes \x00\x01\x02"),
+	{Name: "zstd.txt", Body: []byte(strings.Repeat("zstd compressed text ", 20)), Method: ziptest.Zstd},
+	ziptest.Deflated("report.json", `{"ok":true}`),
+	ziptest.Deflated("page.html", "<html><body>hi</body></html>\n"),
 }
 
 // apiTestArchive is job 101's archive, the newest successful "test" job on main.
-var apiTestArchive = []apiZipEntry{
-	deflated("hello.txt", "hello from test\n"),
-	deflated("dir/raw/file.txt", "raw in the path\n"),
-	deflated("index.html", "<!DOCTYPE html><html><body>x</body></html>\n"),
-	deflated("logo.svg", `<svg xmlns="http://www.w3.org/2000/svg"></svg>`),
+var apiTestArchive = []ziptest.Entry{
+	ziptest.Deflated("hello.txt", "hello from test\n"),
+	ziptest.Deflated("dir/raw/file.txt", "raw in the path\n"),
+	ziptest.Deflated("index.html", "<!DOCTYPE html><html><body>x</body></html>\n"),
+	ziptest.Deflated("logo.svg", `<svg xmlns="http://www.w3.org/2000/svg"></svg>`),
 }
 
 // apiTreeArchive is job 108's archive, for the tree listing.
-var apiTreeArchive = []apiZipEntry{
-	deflated("README.md", "# readme\n"),
-	{name: "bin/"},
-	deflated("bin/app", "app\n"),
-	deflated("docs/guide/intro.txt", "intro\n"),
-	deflated("docs/index.html", "<html></html>\n"),
+var apiTreeArchive = []ziptest.Entry{
+	ziptest.Deflated("README.md", "# readme\n"),
+	{Name: "bin/"},
+	ziptest.Deflated("bin/app", "app\n"),
+	ziptest.Deflated("docs/guide/intro.txt", "intro\n"),
+	ziptest.Deflated("docs/index.html", "<html></html>\n"),
 }
 
 // apiFixture is a handler over a seeded memstore and a tokenauth Authorizer,
@@ -262,28 +228,28 @@ func (f *apiFixture) seed(t testing.TB) {
 
 	archives := []struct {
 		job      jobartifacts.Job
-		entries  []apiZipEntry
+		entries  []ziptest.Entry
 		expireAt *time.Time
 		filename string
 	}{
 		{job: byID[100], entries: apiOddArchive},
 		{job: byID[101], entries: apiTestArchive},
-		{job: byID[102], entries: []apiZipEntry{deflated("feature.txt", "feature branch\n")}},
-		{job: byID[104], entries: []apiZipEntry{deflated("old.txt", "expired but not swept\n")}, expireAt: &past},
-		{job: byID[105], entries: []apiZipEntry{deflated("kept.txt", "kept forever\n")}, expireAt: &past},
-		{job: byID[106], entries: []apiZipEntry{deflated("rspec.xml", "<testsuites/>\n")}, expireAt: ptr(apiNow.Add(7 * 24 * time.Hour))},
+		{job: byID[102], entries: []ziptest.Entry{ziptest.Deflated("feature.txt", "feature branch\n")}},
+		{job: byID[104], entries: []ziptest.Entry{ziptest.Deflated("old.txt", "expired but not swept\n")}, expireAt: &past},
+		{job: byID[105], entries: []ziptest.Entry{ziptest.Deflated("kept.txt", "kept forever\n")}, expireAt: &past},
+		{job: byID[106], entries: []ziptest.Entry{ziptest.Deflated("rspec.xml", "<testsuites/>\n")}, expireAt: ptr(apiNow.Add(7 * 24 * time.Hour))},
 		{job: byID[108], entries: apiTreeArchive},
-		{job: byID[109], entries: []apiZipEntry{deflated("x.txt", "x\n")}, filename: "日本.zip"},
-		{job: byID[113], entries: []apiZipEntry{deflated("hello.txt", "from a failed pipeline\n")}},
-		{job: byID[110], entries: []apiZipEntry{deflated("dev.txt", "developers only\n")}},
-		{job: byID[111], entries: []apiZipEntry{deflated("none.txt", "nobody\n")}},
-		{job: byID[112], entries: []apiZipEntry{deflated("x.txt", "x\n")}, filename: "résumé.zip"},
-		{job: byID[114], entries: []apiZipEntry{deflated("x.txt", "x\n")}, filename: "-"},
-		{job: byID[200], entries: []apiZipEntry{deflated("public.txt", "public artifact\n")}},
-		{job: byID[500], entries: []apiZipEntry{deflated("nopipes.txt", "no public pipelines\n")}},
+		{job: byID[109], entries: []ziptest.Entry{ziptest.Deflated("x.txt", "x\n")}, filename: "日本.zip"},
+		{job: byID[113], entries: []ziptest.Entry{ziptest.Deflated("hello.txt", "from a failed pipeline\n")}},
+		{job: byID[110], entries: []ziptest.Entry{ziptest.Deflated("dev.txt", "developers only\n")}},
+		{job: byID[111], entries: []ziptest.Entry{ziptest.Deflated("none.txt", "nobody\n")}},
+		{job: byID[112], entries: []ziptest.Entry{ziptest.Deflated("x.txt", "x\n")}, filename: "résumé.zip"},
+		{job: byID[114], entries: []ziptest.Entry{ziptest.Deflated("x.txt", "x\n")}, filename: "-"},
+		{job: byID[200], entries: []ziptest.Entry{ziptest.Deflated("public.txt", "public artifact\n")}},
+		{job: byID[500], entries: []ziptest.Entry{ziptest.Deflated("nopipes.txt", "no public pipelines\n")}},
 	}
 	for _, a := range archives {
-		data := apiBuildZip(t, a.entries...)
+		data := ziptest.Build(t, a.entries...)
 		f.storeArtifact(t, a.job, jobartifacts.Artifact{FileType: jobartifacts.ArtifactTypeArchive, FileFormat: "zip",
 			Filename: artifactFilename(a.filename), ExpireAt: a.expireAt}, data)
 		f.archives[a.job.ID] = data

@@ -25,121 +25,239 @@ type Project struct {
 	WebURL string
 }
 
-// Pipeline is the pipeline a job belongs to.
+// Pipeline is the pipeline a job belongs to. Its Ref and Status decide which
+// job the by-ref routes serve: the job of that name in the newest pipeline
+// of the ref whose Status is "success" (GitLab's rule). The other fields are
+// only shown, in the "pipeline" member of the keep route's answer.
 type Pipeline struct {
-	ID        int64
-	IID       int64
+	// ID is the pipeline's id, unique in the instance.
+	ID int64
+	// IID is the pipeline's number inside its project (GitLab's iid).
+	IID int64
+	// ProjectID is the id of the project the pipeline ran in.
 	ProjectID int64
-	SHA       string
-	Ref       string
+	// SHA is the full commit SHA the pipeline ran on.
+	SHA string
+	// Ref is what the pipeline ran for and what the by-ref routes match
+	// (…/jobs/artifacts/:ref_name/…): a branch or tag name ("main",
+	// "v1.0"), or the ref of a merge request pipeline
+	// ("refs/merge-requests/123/head").
+	Ref string
 	// Status is GitLab's pipeline status: "success", "failed", "running", …
-	Status    string
-	Source    string
+	Status string
+	// Source is what started the pipeline: "push", "web", "schedule",
+	// "merge_request_event", … Optional.
+	Source string
+	// CreatedAt is when the pipeline was created. Optional.
 	CreatedAt *time.Time
+	// UpdatedAt is when the pipeline last changed. Optional.
 	UpdatedAt *time.Time
-	WebURL    string
+	// WebURL is the pipeline's page. Optional.
+	WebURL string
 }
 
-// Commit is the commit a job ran on, as GitLab's Job entity shows it.
+// Commit is the commit a job ran on, as GitLab's Job entity shows it. It
+// is only shown (the keep route's answer), never interpreted; every field is
+// optional.
 type Commit struct {
-	ID             string
-	ShortID        string
-	Title          string
-	Message        string
-	AuthorName     string
-	AuthorEmail    string
-	AuthoredDate   *time.Time
-	CommitterName  string
+	// ID is the full commit SHA.
+	ID string
+	// ShortID is the abbreviated SHA, usually its first 8 characters.
+	ShortID string
+	// Title is the first line of Message.
+	Title string
+	// Message is the whole commit message.
+	Message string
+	// AuthorName is the name of the commit's author.
+	AuthorName string
+	// AuthorEmail is the e-mail address of the commit's author.
+	AuthorEmail string
+	// AuthoredDate is when the commit was authored.
+	AuthoredDate *time.Time
+	// CommitterName is the name of the commit's committer.
+	CommitterName string
+	// CommitterEmail is the e-mail address of the commit's committer.
 	CommitterEmail string
-	CommittedDate  *time.Time
-	CreatedAt      *time.Time
-	ParentIDs      []string
-	WebURL         string
+	// CommittedDate is when the commit was committed.
+	CommittedDate *time.Time
+	// CreatedAt is the commit's creation time as GitLab reports it (the
+	// authored date).
+	CreatedAt *time.Time
+	// ParentIDs are the SHAs of the commit's parents.
+	ParentIDs []string
+	// WebURL is the commit's page.
+	WebURL string
 }
 
-// User is the user who started a job.
+// User is the user who started a job, as GitLab's Job entity shows it. It is
+// only shown (the keep route's answer), never interpreted, and has nothing to
+// do with who may read artifacts: that is the Authorizer's business. Every
+// field but ID and Username is optional.
 type User struct {
-	ID              int64
-	Username        string
-	Name            string
-	State           string
-	Locked          bool
-	AvatarURL       string
-	WebURL          string
-	CreatedAt       *time.Time
-	Bio             string
-	Location        string
-	PublicEmail     string
-	LinkedIn        string
-	Twitter         string
-	Discord         string
-	WebsiteURL      string
-	Organization    string
-	JobTitle        string
-	Pronouns        string
-	Bot             bool
+	// ID is the user's numeric id.
+	ID int64
+	// Username is the user's handle, e.g. "alice".
+	Username string
+	// Name is the user's display name.
+	Name string
+	// State is the account state: "active", "blocked", …
+	State string
+	// Locked is true while the account is locked.
+	Locked bool
+	// AvatarURL is the address of the user's avatar image.
+	AvatarURL string
+	// WebURL is the user's profile page.
+	WebURL string
+	// CreatedAt is when the account was created.
+	CreatedAt *time.Time
+	// Bio is the profile's free text.
+	Bio string
+	// Location is the profile's location.
+	Location string
+	// PublicEmail is the e-mail address the user made public.
+	PublicEmail string
+	// LinkedIn is the profile's LinkedIn name.
+	LinkedIn string
+	// Twitter is the profile's X (Twitter) handle.
+	Twitter string
+	// Discord is the profile's Discord id.
+	Discord string
+	// WebsiteURL is the profile's website.
+	WebsiteURL string
+	// Organization is the profile's organisation.
+	Organization string
+	// JobTitle is the profile's job title.
+	JobTitle string
+	// Pronouns are the profile's pronouns.
+	Pronouns string
+	// Bot is true for bot users (project and group access tokens' users).
+	Bot bool
+	// WorkInformation is GitLab's combination of JobTitle and Organization.
 	WorkInformation string
-	Followers       int64
-	Following       int64
-	LocalTime       string
+	// Followers is how many users follow this one.
+	Followers int64
+	// Following is how many users this one follows.
+	Following int64
+	// LocalTime is the user's local time as GitLab formats it, e.g. "3:04 PM".
+	LocalTime string
 }
 
-// Runner is the runner that ran a job.
+// Runner is the runner that ran a job, as GitLab's Job entity shows it. It
+// is only shown (the keep route's answer), never interpreted; every field but
+// ID is optional.
 type Runner struct {
-	ID          int64
+	// ID is the runner's numeric id.
+	ID int64
+	// Description is the runner's description, set at registration.
 	Description string
-	IPAddress   string
-	Active      bool
-	Paused      bool
-	IsShared    bool
-	RunnerType  string
-	Name        string
-	Online      bool
-	Status      string
+	// IPAddress is the address the runner last contacted GitLab from.
+	IPAddress string
+	// Active is the opposite of Paused (GitLab still reports both).
+	Active bool
+	// Paused is true while the runner takes no new jobs.
+	Paused bool
+	// IsShared is true for an instance-wide runner.
+	IsShared bool
+	// RunnerType is "instance_type", "group_type" or "project_type".
+	RunnerType string
+	// Name is the runner's name.
+	Name string
+	// Online is true when the runner contacted GitLab recently.
+	Online bool
+	// Status is "online", "offline", "stale" or "never_contacted".
+	Status string
 }
 
-// RunnerManager is the runner manager (runner process) that ran a job.
+// RunnerManager is the runner manager (one gitlab-runner process of a
+// runner) that ran a job, as GitLab's Job entity shows it. It is only shown
+// (the keep route's answer), never interpreted; every field but ID is
+// optional.
 type RunnerManager struct {
-	ID           int64
-	SystemID     string
-	Version      string
-	Revision     string
-	Platform     string
+	// ID is the runner manager's numeric id.
+	ID int64
+	// SystemID identifies the machine the process runs on, e.g. "s_…".
+	SystemID string
+	// Version is the gitlab-runner version, e.g. "17.0.0".
+	Version string
+	// Revision is the gitlab-runner build's commit, e.g. "44feccdf".
+	Revision string
+	// Platform is the operating system, e.g. "linux".
+	Platform string
+	// Architecture is the processor architecture, e.g. "amd64".
 	Architecture string
-	CreatedAt    *time.Time
-	ContactedAt  *time.Time
-	IPAddress    string
-	Status       string
+	// CreatedAt is when the runner manager first contacted GitLab.
+	CreatedAt *time.Time
+	// ContactedAt is when the runner manager last contacted GitLab.
+	ContactedAt *time.Time
+	// IPAddress is the address it last contacted GitLab from.
+	IPAddress string
+	// Status is "online", "offline", "stale" or "never_contacted".
+	Status string
 }
 
-// Job is a CI job and the records of its artifacts.
+// Job is a CI job and the records of its artifacts. The handler looks at
+// ID, ProjectID, Pipeline, Status, Name, ErasedAt and the artifact fields;
+// the rest is only shown, in the keep route's answer (GitLab's Job entity),
+// and may be left empty.
 type Job struct {
-	ID        int64
+	// ID is the job's id, unique in the instance (the :job_id of the
+	// routes).
+	ID int64
+	// ProjectID is the id of the project the job ran in. A job is not
+	// found through another project's routes.
 	ProjectID int64
-	// Pipeline is the job's pipeline; Pipeline.ID must be set.
+	// Pipeline is the job's pipeline. Only Pipeline.ID must be set when the
+	// job is stored; stores return the pipeline as stored on its own, whose
+	// Ref and Status decide what the by-ref routes serve.
 	Pipeline Pipeline
 	// Status is GitLab's job status: "success", "failed", "running", …
-	Status         string
-	Stage          string
-	Name           string
-	Ref            string
-	Tag            bool
-	Coverage       *float64
-	AllowFailure   bool
-	CreatedAt      *time.Time
-	StartedAt      *time.Time
-	FinishedAt     *time.Time
-	ErasedAt       *time.Time
-	Duration       *float64
+	// Only a running job takes uploads and has a valid job token.
+	Status string
+	// Stage is the name of the job's stage, e.g. "test".
+	Stage string
+	// Name is the job's name, what the by-ref routes' ?job= asks for.
+	Name string
+	// Ref is the job's ref as GitLab's Job entity shows it (member "ref").
+	// GitLab sets it to its pipeline's ref, and it is only shown: the by-ref
+	// routes match Pipeline.Ref, so the two should agree.
+	Ref string
+	// Tag is true when Ref is a tag rather than a branch.
+	Tag bool
+	// Coverage is the test coverage percentage the job reported; nil when
+	// none.
+	Coverage *float64
+	// AllowFailure is the job's allow_failure setting.
+	AllowFailure bool
+	// CreatedAt is when the job was created.
+	CreatedAt *time.Time
+	// StartedAt is when a runner started the job; nil before that.
+	StartedAt *time.Time
+	// FinishedAt is when the job finished; nil while it runs.
+	FinishedAt *time.Time
+	// ErasedAt is when the job was erased (its log and artifacts removed);
+	// nil if never. An erased job takes no uploads.
+	ErasedAt *time.Time
+	// Duration is how long the job ran, in seconds; nil while unknown.
+	Duration *float64
+	// QueuedDuration is how long the job waited for a runner, in seconds.
 	QueuedDuration *float64
-	User           *User
-	Commit         *Commit
-	WebURL         string
-	Runner         *Runner
-	RunnerManager  *RunnerManager
-	Archived       bool
-	TagList        []string
-	// FailureReason is shown only for failed jobs.
+	// User is who started the job; nil when unknown.
+	User *User
+	// Commit is the commit the job ran on; nil when unknown.
+	Commit *Commit
+	// WebURL is the job's page.
+	WebURL string
+	// Runner is the runner that ran the job; nil when none did.
+	Runner *Runner
+	// RunnerManager is the runner process that ran the job; nil when none
+	// did.
+	RunnerManager *RunnerManager
+	// Archived is true when the job belongs to an archived pipeline.
+	Archived bool
+	// TagList lists the runner tags the job asked for.
+	TagList []string
+	// FailureReason is why the job failed, e.g. "script_failure"; it is
+	// shown only for failed jobs.
 	FailureReason string
 
 	// Artifacts are the job's stored artifacts, at most one per FileType.

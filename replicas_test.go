@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 	"github.com/ciartifacts/jobartifacts/memstore"
 )
 
@@ -401,9 +402,9 @@ func TestDownloadsStreamThroughRangeReads(t *testing.T) {
 	f := newRunnerFixture(t)
 	big := make([]byte, 8<<20)
 	_, _ = rand.Read(big)
-	archive := apiBuildZip(t,
-		apiZipEntry{name: "random.bin", body: string(big)},
-		deflated("text.txt", strings.Repeat("compressible line\n", 1<<18)))
+	archive := ziptest.MustBuild(
+		ziptest.Entry{Name: "random.bin", Body: big},
+		ziptest.Deflated("text.txt", strings.Repeat("compressible line\n", 1<<18)))
 	jobID, token := f.addJob(runnerProjectID, jobartifacts.StatusRunning)
 	_, err := jobartifacts.StoreArtifact(context.Background(), f.store, runnerProjectID, jobID,
 		jobartifacts.Artifact{FileType: jobartifacts.ArtifactTypeArchive, FileFormat: "zip", Filename: "artifacts.zip"}, bytes.NewReader(archive))

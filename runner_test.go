@@ -17,13 +17,13 @@ import (
 
 	"github.com/ciartifacts/jobartifacts"
 	"github.com/ciartifacts/jobartifacts/internal/zipcorpus"
-	"github.com/ciartifacts/jobartifacts/memstore"
+	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 	"github.com/ciartifacts/jobartifacts/tokenauth"
 )
 
 // runnerZip is a small valid archive.
 func runnerZip(content string) []byte {
-	return memstore.BuildZip(map[string]string{"out/result.txt": content})
+	return ziptest.MustBuild(ziptest.Files(map[string]string{"out/result.txt": content})...)
 }
 
 func TestUploadAuthentication(t *testing.T) {

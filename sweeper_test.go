@@ -17,7 +17,7 @@ import (
 
 	"github.com/ciartifacts/jobartifacts"
 	"github.com/ciartifacts/jobartifacts/internal/zipcorpus"
-	"github.com/ciartifacts/jobartifacts/memstore"
+	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 )
 
 // sweepScene uploads artifacts with various expiries through the runner
@@ -170,7 +170,7 @@ func TestSweepDuringDownload(t *testing.T) {
 	f := newRunnerFixture(t)
 	payload := make([]byte, 8<<20)
 	_, _ = rand.Read(payload)
-	archive := memstore.BuildZip(map[string]string{"big.bin": string(payload)})
+	archive := ziptest.Build(t, ziptest.Deflated("big.bin", string(payload)))
 	jobID, token := f.addJob(runnerProjectID, jobartifacts.StatusRunning)
 	require.Equal(t, http.StatusCreated, f.runner.upload(t, jobID, token, bytes.NewReader(archive), runnerUploadOptions{expireIn: "1 hour"}).status)
 
@@ -218,23 +218,4 @@ func TestSweeperRun(t *testing.T) {
 	cancel()
 	require.ErrorIs(t, <-done, context.Canceled)
 	require.Equal(t, []string{"archive"}, artifactTypes(f, sc.unexpired))
-}
-
-func ExampleSweeper() {
-	ctx := context.Background()
-	store := memstore.New()
-	_ = store.PutProject(ctx, jobartifacts.Project{ID: 1, PathWithNamespace: "group/app"})
-	_ = store.PutPipeline(ctx, jobartifacts.Pipeline{ID: 10, ProjectID: 1, Ref: "main", Status: "success"})
-	_ = store.PutJob(ctx, jobartifacts.Job{ID: 100, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 10}, Name: "build", Status: "success"})
-	expired := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	_, _ = jobartifacts.StoreArtifact(ctx, store, 1, 100,
-		jobartifacts.Artifact{FileType: "archive", FileFormat: "zip", Filename: "artifacts.zip", ExpireAt: &expired},
-		bytes.NewReader(memstore.BuildZip(map[string]string{"a.txt": "a"})))
-
-	sweeper := jobartifacts.NewSweeper(store, jobartifacts.WithSweeperClock(func() time.Time { return expired.Add(time.Second) }))
-	n, err := sweeper.Sweep(ctx)
-	fmt.Println(n, err)
-	// A host would run it in the background instead:
-	//   go sweeper.Run(ctx, time.Hour)
-	// Output: 1 <nil>
 }

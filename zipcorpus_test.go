@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -66,7 +65,7 @@ var zipTestModTime = time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
 // openCorpusBlob opens a corpus archive as a Blob (an os.File as io.ReaderAt).
 func openCorpusBlob(t testing.TB, file string) *zipTestBlob {
 	t.Helper()
-	f, err := os.Open(filepath.Join(zipcorpus.Dir(t), file))
+	f, err := os.Open(zipcorpus.Path(t, file))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = f.Close() })
 	fi, err := f.Stat()

@@ -21,7 +21,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// contentTypeRule says how a route picks a single file's Content-Type (spec §5).
+// contentTypeRule says how a route picks a single file's Content-Type, as
+// GitLab's Workhorse does for each single-file route.
 type contentTypeRule int
 
 const (
@@ -598,7 +599,7 @@ func (er *entryReader) Close() error {
 	return er.failed
 }
 
-// entryContentType picks the Content-Type by rule (spec §5).
+// entryContentType picks the Content-Type by rule.
 func entryContentType(content *entryReader, name string, rule contentTypeRule) (string, error) {
 	if rule == contentTypeSniffed {
 		head, err := content.sniffHead()

@@ -20,46 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ciartifacts/jobartifacts/internal/zipcorpus"
+	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 )
-
-// zipTestEntry is one entry of an archive built in a test. With raw, data is
-// written as the already-compressed body and header's CRC and sizes are
-// taken as given, so tests can make archives that lie.
-type zipTestEntry struct {
-	header zip.FileHeader
-	data   []byte
-	raw    bool
-}
-
-func storedEntry(name, data string) zipTestEntry {
-	return zipTestEntry{header: zip.FileHeader{Name: name, Method: zip.Store}, data: []byte(data)}
-}
-
-func deflatedEntry(name string, data []byte) zipTestEntry {
-	return zipTestEntry{header: zip.FileHeader{Name: name, Method: zip.Deflate}, data: data}
-}
-
-func buildTestZip(t testing.TB, entries ...zipTestEntry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, e := range entries {
-		h := e.header
-		if e.raw {
-			w, err := zw.CreateRaw(&h)
-			require.NoError(t, err)
-			_, err = w.Write(e.data)
-			require.NoError(t, err)
-			continue
-		}
-		w, err := zw.CreateHeader(&h)
-		require.NoError(t, err)
-		_, err = w.Write(e.data)
-		require.NoError(t, err)
-	}
-	require.NoError(t, zw.Close())
-	return buf.Bytes()
-}
 
 func deflateBytes(t testing.TB, data []byte) []byte {
 	t.Helper()
@@ -338,29 +300,24 @@ func TestServeArchiveEntryBuiltArchives(t *testing.T) {
 	payload := logText(100_000)
 	compressed := deflateBytes(t, payload)
 	crc := crc32.ChecksumIEEE(payload)
-	rawDeflate := func(name string, crc32sum uint32, usize uint64, body []byte) zipTestEntry {
-		return zipTestEntry{raw: true, data: body, header: zip.FileHeader{
-			Name: name, Method: zip.Deflate, CRC32: crc32sum,
-			CompressedSize64: uint64(len(body)), UncompressedSize64: usize,
-		}}
+	rawDeflate := func(name string, crc32sum uint32, usize uint64, body []byte) ziptest.Entry {
+		return ziptest.Entry{Raw: true, Name: name, Body: body, Method: ziptest.Deflate, CRC32: crc32sum, UncompressedSize: usize}
 	}
-	encrypted := storedEntry("secret.txt", "ciphertext")
-	encrypted.header.Flags |= zipFlagEncrypted
+	encrypted := ziptest.Stored("secret.txt", "ciphertext")
+	encrypted.Flags |= zipFlagEncrypted
 
-	archive := buildTestZip(t,
-		storedEntry("dup.txt", "first"),
-		storedEntry("dup.txt", "second, longer"),
+	archive := ziptest.Build(t,
+		ziptest.Stored("dup.txt", "first"),
+		ziptest.Stored("dup.txt", "second, longer"),
 		encrypted,
-		zipTestEntry{raw: true, data: []byte("lzma?"), header: zip.FileHeader{
-			Name: "lzma.bin", Method: 14, CompressedSize64: 5, UncompressedSize64: 5}},
+		ziptest.Entry{Raw: true, Name: "lzma.bin", Body: []byte("lzma?"), Method: 14, UncompressedSize: 5},
 		rawDeflate("good.log", crc, uint64(len(payload)), compressed),
 		rawDeflate("bad-crc.log", crc^1, uint64(len(payload)), compressed),
 		rawDeflate("declared-longer.log", crc, uint64(len(payload))+10, compressed),
 		rawDeflate("declared-shorter.log", crc, uint64(len(payload))-1, compressed),
 		rawDeflate("corrupt.log", crc, uint64(len(payload)), append(bytes.Clone(compressed[:len(compressed)/2]), 0xff, 0xff, 0xff)),
 		rawDeflate("empty-but-not.txt", 0, 0, deflateBytes(t, []byte("surprise"))),
-		zipTestEntry{raw: true, data: []byte("abc"), header: zip.FileHeader{
-			Name: "stored-size-mismatch.txt", Method: zip.Store, CompressedSize64: 3, UncompressedSize64: 4}},
+		ziptest.Entry{Raw: true, Name: "stored-size-mismatch.txt", Body: []byte("abc"), Method: ziptest.Store, UncompressedSize: 4},
 		rawDeflate("bad-crc-small.txt", crc32.ChecksumIEEE([]byte("small"))^1, 5, deflateBytes(t, []byte("small"))),
 	)
 	blob := memZipBlob(archive)
@@ -432,7 +389,7 @@ func TestServeArchiveEntryWithholdsFinalBytes(t *testing.T) {
 
 func TestServeArchiveEntryContextDone(t *testing.T) {
 	payload := logText(300_000)
-	blob := memZipBlob(buildTestZip(t, deflatedEntry("big.log", payload)))
+	blob := memZipBlob(ziptest.Build(t, ziptest.Deflated("big.log", string(payload))))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	req := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx)
@@ -456,7 +413,7 @@ func TestServeArchiveEntryContextDone(t *testing.T) {
 // than inflating the entry again and again.
 func TestServeArchiveEntryReopenLimit(t *testing.T) {
 	payload := logText(50_000)
-	blob := memZipBlob(buildTestZip(t, deflatedEntry("big.log", payload)))
+	blob := memZipBlob(ziptest.Build(t, ziptest.Deflated("big.log", string(payload))))
 	var ranges []string
 	for start := 40_000; len(ranges) < maxEntryReopens+4; start -= 1000 {
 		ranges = append(ranges, fmt.Sprintf("%d-%d", start, start+9))
@@ -474,7 +431,7 @@ func TestServeArchiveEntryReopenLimit(t *testing.T) {
 	require.Equal(t, http.StatusPartialContent, rec.Code)
 
 	// Stored data is read in place, so no cap applies to it.
-	stored := memZipBlob(buildTestZip(t, storedEntry("big.log", string(payload))))
+	stored := memZipBlob(ziptest.Build(t, ziptest.Stored("big.log", string(payload))))
 	req.Header.Set("Range", "bytes="+strings.Join(ranges, ","))
 	rec, err = serveEntryRecorded(t, stored, req, "big.log", entryOptions{})
 	require.NoError(t, err)
@@ -485,7 +442,7 @@ func TestServeArchiveEntryReopenLimit(t *testing.T) {
 // TestServeArchiveEntryStorageError: a blob that fails to read is the
 // storage's fault (500), not an invalid archive (422).
 func TestServeArchiveEntryStorageError(t *testing.T) {
-	archive := buildTestZip(t, storedEntry("a.txt", "a"))
+	archive := ziptest.Build(t, ziptest.Stored("a.txt", "a"))
 	errStorage := errors.New("storage offline")
 	blob := &zipTestBlob{ReaderAt: failingReaderAt{err: errStorage}, info: BlobInfo{Size: int64(len(archive))}}
 	_, err := serveEntryRecorded(t, blob, httptest.NewRequest(http.MethodGet, "/", nil), "a.txt", entryOptions{})
@@ -500,7 +457,7 @@ func TestServeArchiveEntryStorageError(t *testing.T) {
 func TestServeArchiveEntryStorageErrorAtLocalHeader(t *testing.T) {
 	// Large enough that reading the central directory stays clear of the
 	// local header at offset 0.
-	archive := buildTestZip(t, storedEntry("a.txt", strings.Repeat("a", 64<<10)))
+	archive := ziptest.Build(t, ziptest.Stored("a.txt", strings.Repeat("a", 64<<10)))
 	errStorage := errors.New("storage offline")
 	blob := &zipTestBlob{
 		ReaderAt: headFailingReaderAt{data: archive, failBelow: 30, err: errStorage},
@@ -534,8 +491,8 @@ func (r failingReaderAt) ReadAt([]byte, int64) (int, error) { return 0, r.err }
 
 func TestEntryReaderSeek(t *testing.T) {
 	payload := logText(70_000)
-	for _, entry := range []zipTestEntry{deflatedEntry("e", payload), storedEntry("e", string(payload))} {
-		blob := memZipBlob(buildTestZip(t, entry))
+	for _, entry := range []ziptest.Entry{ziptest.Deflated("e", string(payload)), ziptest.Stored("e", string(payload))} {
+		blob := memZipBlob(ziptest.Build(t, entry))
 		e, err := findZipEntry(context.Background(), blob, blob.info.Size, "e")
 		require.NoError(t, err)
 		er, err := newEntryReader(context.Background(), &readErrorRecorder{ra: blob}, e)
@@ -582,7 +539,7 @@ func (w *discardResponseWriter) Write(p []byte) (int, error) {
 // request must not grow with the entry.
 func BenchmarkServeArchiveEntry(b *testing.B) {
 	payload := logText(32 << 20)
-	blob := memZipBlob(buildTestZip(b, deflatedEntry("big.log", payload), storedEntry("small.txt", "x")))
+	blob := memZipBlob(ziptest.Build(b, ziptest.Deflated("big.log", string(payload)), ziptest.Stored("small.txt", "x")))
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	for _, rule := range []contentTypeRule{contentTypeByExtension, contentTypeSniffed} {
 		b.Run(fmt.Sprintf("rule=%d", rule), func(b *testing.B) {

@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// Tree entry types (spec §7).
+// Tree entry types, the "type" member of a tree listing's rows.
 const (
 	treeTypeFile      = "file"
 	treeTypeDirectory = "directory"

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ciartifacts/jobartifacts/internal/zipcorpus"
+	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 )
 
 // treeRows gives listing rows in short form: "d dir/" or "f path".
@@ -97,18 +98,18 @@ func TestListArchiveTreeNotFound(t *testing.T) {
 }
 
 func TestListArchiveTreeBuilt(t *testing.T) {
-	archive := buildTestZip(t,
-		storedEntry("x/y/z.txt", "zzz"), // no directory entries at all
-		storedEntry("x/a.txt", "a"),
-		storedEntry("dup.txt", "first"),
-		storedEntry("dup.txt", "second, longer"),
-		storedEntry("b/", ""),
-		storedEntry("b", "a file next to a directory of the same name"),
-		storedEntry("../evil.txt", "outside"),
-		storedEntry("/abs.txt", "absolute"),
-		storedEntry("q//r.txt", "empty segment"),
-		storedEntry("./c.txt", "dot"),
-		storedEntry(`w\in.txt`, "backslash is not a separator"),
+	archive := ziptest.Build(t,
+		ziptest.Stored("x/y/z.txt", "zzz"), // no directory entries at all
+		ziptest.Stored("x/a.txt", "a"),
+		ziptest.Stored("dup.txt", "first"),
+		ziptest.Stored("dup.txt", "second, longer"),
+		ziptest.Stored("b/", ""),
+		ziptest.Stored("b", "a file next to a directory of the same name"),
+		ziptest.Stored("../evil.txt", "outside"),
+		ziptest.Stored("/abs.txt", "absolute"),
+		ziptest.Stored("q//r.txt", "empty segment"),
+		ziptest.Stored("./c.txt", "dot"),
+		ziptest.Stored(`w\in.txt`, "backslash is not a separator"),
 	)
 	blob := memZipBlob(archive)
 	cases := []struct {
@@ -145,9 +146,10 @@ func TestListArchiveTreeBuilt(t *testing.T) {
 	}
 }
 
-// TestTreeEntryJSON pins the wire form of a row (spec §7).
+// TestTreeEntryJSON pins the wire form of a row, as GitLab's JobArtifactEntry
+// renders it.
 func TestTreeEntryJSON(t *testing.T) {
-	archive := buildTestZip(t, storedEntry("d/f.txt", "12345"))
+	archive := ziptest.Build(t, ziptest.Stored("d/f.txt", "12345"))
 	blob := memZipBlob(archive)
 	entries, err := listArchiveTree(context.Background(), blob, blob.info.Size, "", true)
 	require.NoError(t, err)
@@ -163,28 +165,14 @@ func TestTreeEntryJSON(t *testing.T) {
 // entry's external attributes, GitLab's usual ones for entries without one,
 // and none (null) for a directory that has no entry of its own.
 func TestListArchiveTreeModes(t *testing.T) {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, e := range []struct {
-		name string
-		mode fs.FileMode
-	}{
-		{"bin/", fs.ModeDir | 0o750},
-		{"bin/tool", 0o755},
-		{"bin/link", fs.ModeSymlink | 0o777},
-		{"plain.txt", 0}, // no Unix mode recorded
-		{"dos/", 0},
-		{"synth/only.txt", 0o600},
-	} {
-		fh := &zip.FileHeader{Name: e.name, Method: zip.Store}
-		if e.mode != 0 {
-			fh.SetMode(e.mode)
-		}
-		_, err := zw.CreateHeader(fh)
-		require.NoError(t, err)
-	}
-	require.NoError(t, zw.Close())
-	blob := memZipBlob(buf.Bytes())
+	blob := memZipBlob(ziptest.Build(t,
+		ziptest.Entry{Name: "bin/", Mode: fs.ModeDir | 0o750},
+		ziptest.Entry{Name: "bin/tool", Mode: 0o755},
+		ziptest.Entry{Name: "bin/link", Mode: fs.ModeSymlink | 0o777},
+		ziptest.Entry{Name: "plain.txt"}, // no Unix mode recorded
+		ziptest.Entry{Name: "dos/"},
+		ziptest.Entry{Name: "synth/only.txt", Mode: 0o600},
+	))
 	entries, err := listArchiveTree(context.Background(), blob, blob.info.Size, "", true)
 	require.NoError(t, err)
 	modes := make(map[string]nullString)
@@ -260,9 +248,7 @@ func TestValidateZipArchive(t *testing.T) {
 	}
 
 	t.Run("built in memory", func(t *testing.T) {
-		archive := buildTestZip(t, storedEntry("a.txt", "a"), zipTestEntry{
-			header: zip.FileHeader{Name: "b.txt", Method: zip.Deflate}, data: []byte("bbbb"),
-		})
+		archive := ziptest.Build(t, ziptest.Stored("a.txt", "a"), ziptest.Deflated("b.txt", "bbbb"))
 		require.NoError(t, validateZipArchive(memZipBlob(archive), int64(len(archive))))
 		require.ErrorIs(t, validateZipArchive(memZipBlob(archive[:len(archive)-30]), int64(len(archive)-30)), ErrInvalidArchive)
 	})
@@ -447,22 +433,16 @@ func TestListArchiveTreeMatchesZipReaderBuilt(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var buf bytes.Buffer
-			zw := zip.NewWriter(&buf)
+			var entries []ziptest.Entry
 			for i, e := range tc.entries {
-				fh := &zip.FileHeader{Name: e.name, Method: zip.Store}
-				if e.mode != 0 {
-					fh.SetMode(e.mode)
-				}
-				w, err := zw.CreateHeader(fh)
-				require.NoError(t, err)
+				entry := ziptest.Entry{Name: e.name, Mode: e.mode}
 				if !strings.HasSuffix(e.name, "/") {
-					_, err = io.WriteString(w, strings.Repeat("x", i))
-					require.NoError(t, err)
+					entry.Body = []byte(strings.Repeat("x", i))
 				}
+				entries = append(entries, entry)
 			}
-			require.NoError(t, zw.Close())
-			ra, size := bytes.NewReader(buf.Bytes()), int64(buf.Len())
+			archive := ziptest.Build(t, entries...)
+			ra, size := bytes.NewReader(archive), int64(len(archive))
 			for _, c := range treeListingCases(ra, size, -1) {
 				requireSameListing(t, ra, size, c)
 			}

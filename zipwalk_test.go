@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ciartifacts/jobartifacts/internal/zipcorpus"
+	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 )
 
 // lookupOutcome is everything a caller can observe of one lookup: what the
@@ -564,26 +565,19 @@ func TestFindZipEntryByWalkCorpusZip64(t *testing.T) {
 // manyEntryName is entry i of manyEntryZip.
 func manyEntryName(i int) string { return fmt.Sprintf("entries/%07d.txt", i) }
 
-// writeManyEntryZip writes n tiny stored entries with the klauspost writer.
-func writeManyEntryZip(w io.Writer, n int) error {
-	zw := zip.NewWriter(w)
-	for i := range n {
-		fw, err := zw.CreateHeader(&zip.FileHeader{Name: manyEntryName(i), Method: zip.Store})
-		if err != nil {
-			return err
-		}
-		if _, err := io.WriteString(fw, "x"); err != nil {
-			return err
-		}
+// manyEntries is n tiny stored entries.
+func manyEntries(n int) ziptest.Archive {
+	entries := make([]ziptest.Entry, n)
+	body := []byte("x")
+	for i := range entries {
+		entries[i] = ziptest.Entry{Name: manyEntryName(i), Body: body}
 	}
-	return zw.Close()
+	return ziptest.Archive{Entries: entries}
 }
 
 func manyEntryZip(t testing.TB, n int) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	require.NoError(t, writeManyEntryZip(&buf, n))
-	return buf.Bytes()
+	return ziptest.Build(t, manyEntries(n).Entries...)
 }
 
 // TestFindZipEntryByWalkBoundedAllocations: finding the last of 20,000
@@ -615,7 +609,8 @@ func BenchmarkFindEntry(b *testing.B) {
 		f, err := os.Create(path)
 		require.NoError(b, err)
 		w := bufio.NewWriterSize(f, 1<<20)
-		require.NoError(b, writeManyEntryZip(w, n))
+		_, err = manyEntries(n).WriteTo(w)
+		require.NoError(b, err)
 		require.NoError(b, w.Flush())
 		fi, err := f.Stat()
 		require.NoError(b, err)

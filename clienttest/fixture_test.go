@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 	"github.com/ciartifacts/jobartifacts/memstore"
 	"github.com/ciartifacts/jobartifacts/tokenauth"
 )
@@ -178,7 +179,7 @@ func newFixture(t *testing.T) *fixture {
 		if jobID == otherJobID {
 			project = otherProjectID
 		}
-		f.archive[jobID] = memstore.BuildZip(files)
+		f.archive[jobID] = ziptest.Build(t, ziptest.Files(files)...)
 		_, err := jobartifacts.StoreArtifact(ctx, s, project, jobID, jobartifacts.Artifact{
 			FileType: jobartifacts.ArtifactTypeArchive, FileFormat: "zip", Filename: "artifacts.zip", ExpireAt: &expiry,
 		}, bytes.NewReader(f.archive[jobID]))

@@ -3,9 +3,7 @@ package memstore_test
 import (
 	"archive/zip"
 	"bytes"
-	"io"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -24,48 +22,6 @@ func zipOf(t *testing.T, name, content string) []byte {
 	require.NoError(t, err)
 	require.NoError(t, w.Close())
 	return buf.Bytes()
-}
-
-// BuildZip (deprecated, to be removed) is read back with the standard library's reader, so the archives
-// it makes are not only readable by the package that wrote them.
-func TestBuildZip(t *testing.T) {
-	files := map[string]string{
-		"z.txt":           "last by name",
-		"dir/":            "",
-		"dir/a.txt":       "alpha",
-		"dir/sub/b.bin":   "\x00\x01\x02",
-		"a.txt":           "",
-		"big/repeat.html": string(bytes.Repeat([]byte("<p>hello</p>\n"), 1000)),
-	}
-	archive := memstore.BuildZip(files)
-	require.Equal(t, archive, memstore.BuildZip(files), "same files, same bytes")
-
-	zr, err := zip.NewReader(bytes.NewReader(archive), int64(len(archive)))
-	require.NoError(t, err)
-	var names []string
-	for _, f := range zr.File {
-		names = append(names, f.Name)
-		require.Equal(t, time.Date(2024, time.January, 2, 3, 4, 5, 0, time.UTC), f.Modified.UTC(), f.Name)
-		if f.Name == "dir/" {
-			require.True(t, f.FileInfo().IsDir())
-			require.Equal(t, zip.Store, f.Method)
-			continue
-		}
-		require.False(t, f.FileInfo().IsDir(), f.Name)
-		require.Equal(t, zip.Deflate, f.Method, f.Name)
-		rc, err := f.Open()
-		require.NoError(t, err)
-		got, err := io.ReadAll(rc)
-		require.NoError(t, err)
-		require.NoError(t, rc.Close())
-		require.Equal(t, files[f.Name], string(got), f.Name)
-	}
-	require.Equal(t, []string{"a.txt", "big/repeat.html", "dir/", "dir/a.txt", "dir/sub/b.bin", "z.txt"}, names)
-	require.Less(t, len(archive), 2000, "deflate compresses the repeated HTML")
-}
-
-func TestBuildZipDirectoryWithContentPanics(t *testing.T) {
-	require.Panics(t, func() { memstore.BuildZip(map[string]string{"dir/": "content"}) })
 }
 
 // Seeding that would break the store's invariants is refused, and nothing

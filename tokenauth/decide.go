@@ -23,7 +23,9 @@ const (
 	artifactsAccessNone      = "none"
 )
 
-// Authorize implements jobartifacts.Authorizer with GitLab's rules (spec §3):
+// Authorize implements jobartifacts.Authorizer with GitLab's rules for job
+// artifacts (https://docs.gitlab.com/api/job_artifacts/ and
+// https://docs.gitlab.com/user/permissions/):
 //
 //   - A project the principal may not see is hidden (404): public projects
 //     are seen by everyone, internal ones by any authenticated principal,

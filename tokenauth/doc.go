@@ -12,7 +12,8 @@
 //
 // # Authorization
 //
-// Authorizer.Authorize follows GitLab's rules as spec §3 states them:
+// Authorizer.Authorize follows GitLab's rules for job artifacts
+// (https://docs.gitlab.com/user/permissions/):
 // visibility first (a project the principal may not see is hidden, 404),
 // then roles (Reporter reads, Developer keeps, Maintainer deletes), public
 // pipelines, artifacts:access, and the job token allowlist. Projects'

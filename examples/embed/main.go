@@ -8,9 +8,12 @@
 package main
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 
@@ -81,7 +84,7 @@ func newArtifactsAPI(ctx context.Context) (http.Handler, error) {
 		err = store.PutJob(ctx, jobartifacts.Job{ID: 700, ProjectID: 7, Pipeline: jobartifacts.Pipeline{ID: 70}, Name: "build", Status: jobartifacts.StatusSuccess})
 	}
 	if err == nil {
-		_, err = store.PutArchive(ctx, 7, 700, memstore.BuildZip(map[string]string{"dist/app.txt": "widgets 1.0\n"}))
+		_, err = store.PutArchive(ctx, 7, 700, widgetsArchive())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
@@ -89,4 +92,22 @@ func newArtifactsAPI(ctx context.Context) (http.Handler, error) {
 	// Anonymous requests may read the public project's artifacts; a real
 	// host plugs its own users in through a jobartifacts.Authorizer.
 	return jobartifacts.New(store, tokenauth.New(store)), nil
+}
+
+// widgetsArchive is the artifacts archive of job 700: a zip of one file,
+// dist/app.txt.
+func widgetsArchive() []byte {
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	w, err := zw.Create("dist/app.txt")
+	if err == nil {
+		_, err = io.WriteString(w, "widgets 1.0\n")
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if err != nil {
+		panic(err) // writing to memory does not fail
+	}
+	return b.Bytes()
 }

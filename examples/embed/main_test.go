@@ -5,18 +5,19 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ciartifacts/jobartifacts/memstore"
+	"github.com/ciartifacts/jobartifacts/internal/readmetest"
 )
 
 // TestMountings serves the same requests through both host applications:
 // the host's own route, downloads by project id, path and alias, and a path
 // with "//" that only the gorilla/mux mounting passes on untouched.
 func TestMountings(t *testing.T) {
-	archive := memstore.BuildZip(map[string]string{"dist/app.txt": "widgets 1.0\n"})
+	archive := widgetsArchive()
 	apps := map[string]func(http.Handler) http.Handler{"gorilla": gorillaApp, "servemux": serveMuxApp}
 	requests := []struct {
 		name     string
@@ -60,4 +61,21 @@ func TestMountings(t *testing.T) {
 		}
 		ts.Close()
 	}
+}
+
+// TestREADMELines plays the README's curl lines for this program against
+// its default (gorilla/mux) application.
+func TestREADMELines(t *testing.T) {
+	api, err := newArtifactsAPI(context.Background())
+	require.NoError(t, err)
+	ts := httptest.NewServer(gorillaApp(api))
+	defer ts.Close()
+	played := 0
+	for _, c := range readmetest.Commands(t) {
+		if len(c.Words) > 0 && c.Words[0] == "curl" && strings.Contains(c.Line, "http://127.0.0.1:8081") {
+			readmetest.Curl(t, c, "http://127.0.0.1:8081", ts.URL, t.TempDir())
+			played++
+		}
+	}
+	require.Positive(t, played)
 }

@@ -10,10 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/klauspost/compress/zip"
-
 	"github.com/ciartifacts/jobartifacts"
-	"github.com/ciartifacts/jobartifacts/memstore"
+	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 )
 
 // seedStore is what the demo and the import command need: a Store that can
@@ -197,16 +195,16 @@ func demoData() (jobartifacts.Project, []demoPipeline, error) {
 	if err != nil {
 		return project, nil, err
 	}
-	pdfArchive := memstore.BuildZip(map[string]string{
+	pdfArchive := ziptest.MustBuild(ziptest.Files(map[string]string{
 		demoPDFPath:                 string(tinyPDF("Release notes of demo/project")),
 		"some/release/CHANGELOG.md": "# Changelog\n\n- First release of the demo.\n",
-	})
-	rubocopArchive := memstore.BuildZip(map[string]string{
+	})...)
+	rubocopArchive := ziptest.MustBuild(ziptest.Files(map[string]string{
 		"rubocop.json": `{"summary":{"offense_count":1,"target_file_count":12,"inspected_file_count":12}}` + "\n",
-	})
-	mrArchive := memstore.BuildZip(map[string]string{
+	})...)
+	mrArchive := ziptest.MustBuild(ziptest.Files(map[string]string{
 		"file.txt": "Built by the merge request pipeline of !123.\n",
-	})
+	})...)
 
 	docsCommitDate := ptr(mustTime("2015-12-24T16:51:14.000+01:00"))
 	commit := &jobartifacts.Commit{
@@ -290,48 +288,33 @@ func demoTestArchive() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return memstore.BuildZip(map[string]string{
+	return ziptest.MustBuild(ziptest.Files(map[string]string{
 		"ci_build_artifacts.zip":           string(inner),
 		"other_artifacts_0.1.2/":           "",
 		"other_artifacts_0.1.2/README.txt": "Other artifacts, version 0.1.2.\n",
 		"coverage/reports/index.html":      "<!doctype html><title>Coverage</title><p>Coverage: 87.5%</p>\n",
 		"coverage/reports/coverage.txt":    "total: 87.5%\n",
 		"junit.xml":                        `<testsuite name="demo" tests="3" failures="0"></testsuite>` + "\n",
-	}), nil
+	})...), nil
 }
 
 // zipOfSize returns a zip of files (stored, not compressed) padded to exactly
 // size bytes with the archive comment, the one field that may grow without
 // touching the entries.
 func zipOfSize(files map[string]string, size int) ([]byte, error) {
-	build := func(comment string) ([]byte, error) {
-		var b bytes.Buffer
-		zw := zip.NewWriter(&b)
-		for name, content := range files {
-			w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store, Modified: mustTime("2016-01-11T10:13:33Z")})
-			if err != nil {
-				return nil, err
-			}
-			if _, err := w.Write([]byte(content)); err != nil {
-				return nil, err
-			}
-		}
-		if err := zw.SetComment(comment); err != nil {
-			return nil, err
-		}
-		if err := zw.Close(); err != nil {
-			return nil, err
-		}
-		return b.Bytes(), nil
+	archive := ziptest.Archive{Entries: ziptest.Files(files)}
+	for i := range archive.Entries {
+		archive.Entries[i].Method = ziptest.Store
 	}
-	bare, err := build("")
+	bare, err := archive.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("demo: build zip: %w", err)
 	}
 	if len(bare) > size {
 		return nil, fmt.Errorf("demo: a zip of these files takes %d bytes, more than %d", len(bare), size)
 	}
-	padded, err := build(strings.Repeat(" ", size-len(bare)))
+	archive.Comment = strings.Repeat(" ", size-len(bare))
+	padded, err := archive.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("demo: build zip: %w", err)
 	}

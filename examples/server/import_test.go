@@ -32,9 +32,8 @@ func importArgs(dir string, extra ...string) []string {
 // imports another archive over it.
 func TestImportThenServe(t *testing.T) {
 	ctx := context.Background()
-	zips := zipcorpus.Dir(t)
 	dir := t.TempDir()
-	first := filepath.Join(zips, "infozip-tree.zip")
+	first := zipcorpus.Path(t, "infozip-tree.zip")
 	var stdout, stderr bytes.Buffer
 	require.NoError(t, run(ctx, importArgs(dir, first), &stdout, &stderr))
 	require.Contains(t, stdout.String(), "imported "+first+" as the archive of job 99")
@@ -77,7 +76,7 @@ func TestImportThenServe(t *testing.T) {
 	oldArchive, ok := before.Archive()
 	require.True(t, ok)
 
-	second := filepath.Join(zips, "py-deflated.zip")
+	second := zipcorpus.Path(t, "py-deflated.zip")
 	require.NoError(t, run(ctx, importArgs(dir, second), &stdout, &stderr))
 	secondBytes, err := os.ReadFile(second)
 	require.NoError(t, err)
@@ -99,12 +98,11 @@ func TestImportThenServe(t *testing.T) {
 // are imported.
 func TestImportValidatesArchives(t *testing.T) {
 	ctx := context.Background()
-	zips := zipcorpus.Dir(t)
 	for file, servable := range manifestServable(t) {
 		t.Run(file, func(t *testing.T) {
 			dir := t.TempDir()
 			var stdout, stderr bytes.Buffer
-			err := run(ctx, importArgs(dir, filepath.Join(zips, file)), &stdout, &stderr)
+			err := run(ctx, importArgs(dir, zipcorpus.Path(t, file)), &stdout, &stderr)
 			store, openErr := fsstore.Open(dir, fsstore.WithoutFsync())
 			require.NoError(t, openErr)
 			defer store.Close()
@@ -123,7 +121,7 @@ func TestImportValidatesArchives(t *testing.T) {
 // TestImportRefuses checks flag errors and conflicts with stored data.
 func TestImportRefuses(t *testing.T) {
 	ctx := context.Background()
-	archive := filepath.Join(zipcorpus.Dir(t), "py-stored.zip")
+	archive := zipcorpus.Path(t, "py-stored.zip")
 	tests := []struct {
 		name    string
 		args    []string

@@ -143,7 +143,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error
 
 // newServer builds the program's http.Handler on store: the authorizer
 // from the -auth file and the demo's tokens, the demo data if asked for, the
-// Job Artifacts API handler and the request log around it.
+// Job Artifacts API handler and the token-redacting access log around it.
 func newServer(ctx context.Context, cfg serveConfig, store seedStore, logger *slog.Logger) (http.Handler, error) {
 	authz := tokenauth.New(store)
 	if cfg.authFile != "" {
@@ -178,7 +178,7 @@ func newServer(ctx context.Context, cfg serveConfig, store seedStore, logger *sl
 		jobartifacts.WithMaxUploadSize(cfg.maxUploadSize),
 		jobartifacts.WithDefaultExpireIn(cfg.defaultExpireIn),
 	)
-	return logRequests(logger, api), nil
+	return jobartifacts.AccessLog(api, logger), nil
 }
 
 // applyAuthFile adds the users and job tokens of a tokenauth.Config file.

@@ -1,6 +1,7 @@
-// Package zipcorpus finds the team's shared zip test corpus
-// (shared/testdata/zips) and reads its MANIFEST.tsv, for tests in any
-// package of this module.
+// Package zipcorpus reads the module's zip test corpus (testdata/zips at
+// the module root: archives made by real zip tools and a MANIFEST.tsv saying
+// what a request for each entry must do), for tests in any package of this
+// module.
 package zipcorpus
 
 import (
@@ -10,6 +11,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,33 +38,52 @@ type Row struct {
 	Note string
 }
 
-// Dir returns the corpus directory, found as ../shared/testdata/zips from the
-// working directory or one of its parents. The corpus is required: its
-// absence fails the test, never skips it.
-func Dir(t testing.TB) string {
+// dir is the corpus directory, testdata/zips two levels above this
+// package: the one place that knows where the corpus is. It is found from
+// this source file's path, so tests of any package, run from any directory,
+// read the same files, and never anything outside the module.
+func dir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("zipcorpus: working directory: %v", err)
+	_, file, _, ok := runtime.Caller(0)
+	if !ok || !filepath.IsAbs(file) {
+		t.Fatalf("zipcorpus: this package's source path %q is unknown or not absolute (built with -trimpath?)", file)
 	}
-	for {
-		candidate := filepath.Join(dir, "..", "shared", "testdata", "zips")
-		if _, err := os.Stat(filepath.Join(candidate, "MANIFEST.tsv")); err == nil {
-			return candidate
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("shared/testdata/zips/MANIFEST.tsv not found above the package directory")
-		}
-		dir = parent
-	}
+	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "zips")
 }
 
-// Manifest reads every row of Dir's MANIFEST.tsv, in file order. A missing
+// Path returns the path of the corpus archive file (a MANIFEST.tsv file
+// name). Archives too big to keep in the repository are generated on first
+// use into a cache directory (see generated.go). A missing archive fails the
+// test, never skips it.
+func Path(t testing.TB, file string) string {
+	t.Helper()
+	if p, ok := generatedPath(t, file); ok {
+		return p
+	}
+	p := filepath.Join(dir(t), file)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("zipcorpus: %v", err)
+	}
+	return p
+}
+
+// Files returns the names of the corpus archives, in MANIFEST.tsv order.
+func Files(t testing.TB) []string {
+	t.Helper()
+	var files []string
+	for _, row := range Manifest(t) {
+		if !slices.Contains(files, row.File) {
+			files = append(files, row.File)
+		}
+	}
+	return files
+}
+
+// Manifest reads every row of the corpus's MANIFEST.tsv, in file order. A missing
 // column, a short line or an empty manifest fails the test.
 func Manifest(t testing.TB) []Row {
 	t.Helper()
-	f, err := os.Open(filepath.Join(Dir(t), "MANIFEST.tsv"))
+	f, err := os.Open(filepath.Join(dir(t), "MANIFEST.tsv"))
 	if err != nil {
 		t.Fatalf("zipcorpus: %v", err)
 	}

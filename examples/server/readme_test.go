@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ciartifacts/jobartifacts/fsstore"
+	"github.com/ciartifacts/jobartifacts/internal/readmetest"
+)
+
+// readmeOrigin is where the README's lines reach the example server.
+const readmeOrigin = "http://127.0.0.1:8080"
+
+// TestREADMEWalkThrough does what the README tells a reader to do, line by
+// line and in its order, in a fresh directory: start the server with the
+// quick start's flags (every "go run ./examples/server -demo" line of the
+// README is the same), play every curl line against it, and run the import
+// line while it serves, checking each "# → …" the lines promise.
+//
+// The glab and gitlab-runner-helper lines are not run: those tools are not
+// available where the tests run, as the README says.
+func TestREADMEWalkThrough(t *testing.T) {
+	ctx := context.Background()
+	work := t.TempDir()
+	var demoArgs []string
+	played, imported := 0, 0
+	var ts *httptest.Server
+	for _, c := range readmetest.Commands(t) {
+		switch {
+		case slices.Equal(c.Words[:min(3, len(c.Words))], []string{"go", "run", "./examples/server"}) && slices.Contains(c.Words, "-demo"):
+			if demoArgs != nil {
+				require.Equal(t, demoArgs, c.Words[3:], "every demo command of the README is the same: %s", c.Line)
+				continue
+			}
+			demoArgs = c.Words[3:]
+			cfg, err := parseServeFlags(demoArgs, io.Discard)
+			require.NoError(t, err, c.Line)
+			require.NotEmpty(t, cfg.token)
+			require.NotEmpty(t, cfg.jobToken)
+			store, err := fsstore.Open(filepath.Join(work, cfg.dataDir), fsstore.WithoutFsync())
+			require.NoError(t, err)
+			defer store.Close()
+			h, err := newServer(ctx, cfg, store, slog.New(slog.DiscardHandler))
+			require.NoError(t, err)
+			ts = httptest.NewServer(h)
+			defer ts.Close()
+
+		case slices.Equal(c.Words[:min(4, len(c.Words))], []string{"go", "run", "./examples/server", "import"}):
+			require.NotNil(t, ts, "the import line comes after the demo is started")
+			args := slices.Clone(c.Words[3:])
+			for i, a := range args { // paths are the reader's working directory's
+				if (i > 0 && args[i-1] == "-data") || (i == len(args)-1 && !strings.HasPrefix(a, "-")) {
+					args[i] = filepath.Join(work, a)
+				}
+			}
+			require.NoError(t, run(ctx, args, io.Discard, io.Discard), c.Line)
+			imported++
+
+		case len(c.Words) > 0 && c.Words[0] == "curl" && strings.Contains(c.Line, readmeOrigin):
+			require.NotNil(t, ts, "%s: the demo is started first", c.Line)
+			readmetest.Curl(t, c, readmeOrigin, ts.URL, work)
+			played++
+		}
+	}
+	require.NotNil(t, demoArgs, "the README starts the demo")
+	require.Equal(t, 1, imported, "the README's import line")
+	require.GreaterOrEqual(t, played, 20, "the README's curl lines")
+}
