@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -361,8 +362,34 @@ func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job, r
 	if info.ETag != "" {
 		hdr.Set("ETag", info.ETag)
 	}
-	http.ServeContent(w, r, "", info.ModTime, newBlobReadSeeker(b, info.Size))
+	content := &archiveReadRecorder{ReadSeeker: newBlobReadSeeker(b, info.Size)}
+	http.ServeContent(w, r, "", info.ModTime, content)
+	if content.err != nil {
+		// ServeContent drops a read failure after the headers went out:
+		// log it and cut the connection, so the transfer is seen as cut.
+		if clientGone(r, content.err) {
+			h.cfg.logger.DebugContext(r.Context(), "jobartifacts: client gone", "method", r.Method, "path", r.URL.EscapedPath(), "error", content.err)
+		} else {
+			h.cfg.logger.WarnContext(r.Context(), "jobartifacts: archive stream aborted",
+				"method", r.Method, "path", r.URL.EscapedPath(), "job", j.ID, "error", content.err)
+		}
+		panic(http.ErrAbortHandler)
+	}
 	return nil
+}
+
+// archiveReadRecorder remembers the first read error other than io.EOF.
+type archiveReadRecorder struct {
+	io.ReadSeeker
+	err error
+}
+
+func (r *archiveReadRecorder) Read(p []byte) (int, error) {
+	n, err := r.ReadSeeker.Read(p)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
 }
 
 // serveFile sends one entry of a job's archive (routes 3 and 4). A stream
