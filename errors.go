@@ -148,7 +148,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	hdr := w.Header()
 	// A failure after a download began must not carry the download's headers.
-	for _, k := range []string{"Content-Disposition", "Content-Encoding", "ETag", "Last-Modified", "Accept-Ranges"} {
+	for _, k := range []string{"Content-Disposition", "Content-Encoding", "Content-Transfer-Encoding", "ETag", "Last-Modified", "Accept-Ranges"} {
 		hdr.Del(k)
 	}
 	hdr.Set("Content-Type", "application/json")

@@ -359,6 +359,8 @@ func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job, r
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/octet-stream")
 	hdr.Set("Content-Disposition", attachmentDisposition(filename))
+	// GitLab's present_disk_file! sends it with every archive it serves.
+	hdr.Set("Content-Transfer-Encoding", "binary")
 	if info.ETag != "" {
 		hdr.Set("ETag", info.ETag)
 	}
