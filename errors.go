@@ -153,6 +153,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	setDigestedCacheControl(hdr, status)
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

@@ -45,6 +45,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("X-Frame-Options", "SAMEORIGIN")
+	r = withCacheHeaders(w, r)
 	h.router.ServeHTTP(w, r)
 }
 
@@ -98,6 +99,7 @@ func (h *Handler) projectAccess(r *http.Request, action Action, acceptJobToken b
 	if err != nil {
 		return access{}, err
 	}
+	markPublic(r, project)
 	if err := h.authorize(r.Context(), p, action, project, nil); err != nil {
 		return access{}, err
 	}

@@ -221,6 +221,7 @@ func (h *Handler) uploadArtifact(w http.ResponseWriter, r *http.Request) error {
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Content-Length", "3")
+	setDigestedCacheControl(hdr, http.StatusCreated)
 	w.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(w, "201")
 	return nil
