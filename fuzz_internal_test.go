@@ -101,4 +101,3 @@ func FuzzPageParams(f *testing.F) {
 		}
 	})
 }
-
