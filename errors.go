@@ -1,6 +1,7 @@
 package jobartifacts
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,9 +115,26 @@ var (
 	errMethodNotAllowed = &apiError{status: http.StatusMethodNotAllowed, key: "error", text: "405 Not Allowed"}
 )
 
+// errClientGone answers a request whose client went away (or whose context
+// the host ended) before the answer was ready: nginx's 499, which nobody
+// reads, logged at Debug rather than as a server error.
+var errClientGone = newAPIError(499, "499 Client Closed Request")
+
+// clientGone reports whether err comes from the request's own context
+// having ended.
+func clientGone(r *http.Request, err error) bool {
+	return r.Context().Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+}
+
 // writeError is the one place that writes an error response. Anything that
 // is not one of GitLab's answers is a 500 whose cause goes to the log only.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if clientGone(r, err) {
+		h.cfg.logger.DebugContext(r.Context(), "jobartifacts: client gone",
+			"method", r.Method, "path", r.URL.EscapedPath(), "error", err)
+		writeJSON(w, errClientGone.status, map[string]string{errClientGone.key: errClientGone.text})
+		return
+	}
 	ae := toAPIError(err, errArtifactNotFound)
 	if ae.status >= http.StatusInternalServerError {
 		h.cfg.logger.ErrorContext(r.Context(), "jobartifacts: request failed",
@@ -133,11 +151,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	hdr := w.Header()
 	// A failure after a download began must not carry the download's headers.
-	for _, k := range []string{"Content-Disposition", "Content-Encoding", "ETag", "Last-Modified", "Accept-Ranges"} {
+	for _, k := range []string{"Content-Disposition", "Content-Encoding", "Content-Transfer-Encoding", "ETag", "Last-Modified", "Accept-Ranges"} {
 		hdr.Del(k)
 	}
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	setDigestedCacheControl(hdr, status)
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

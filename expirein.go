@@ -125,6 +125,11 @@ func durationWords(text string) ([]durationWord, error) {
 	var words []durationWord
 	for _, field := range strings.Fields(splitNumbers(text)) {
 		if isDecimal(field) {
+			// A number past float64's range would read as no number at
+			// all, and the total as zero: never.
+			if _, err := strconv.ParseFloat(field, 64); err != nil {
+				return nil, fmt.Errorf("number %.20q… out of range: %w", field, ErrInvalidDuration)
+			}
 			words = append(words, durationWord{text: field, isNumber: true})
 			continue
 		}

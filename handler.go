@@ -42,6 +42,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("X-Frame-Options", "SAMEORIGIN")
+	r = withCacheHeaders(w, r)
 	h.router.ServeHTTP(w, r)
 }
 
@@ -95,6 +96,7 @@ func (h *Handler) projectAccess(r *http.Request, action Action, acceptJobToken b
 	if err != nil {
 		return access{}, err
 	}
+	markPublic(r, project)
 	if err := h.authorize(r.Context(), p, action, project, nil); err != nil {
 		return access{}, err
 	}
@@ -368,6 +370,8 @@ func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job, r
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/octet-stream")
 	hdr.Set("Content-Disposition", attachmentDisposition(filename))
+	// GitLab's present_disk_file! sends it with every archive it serves.
+	hdr.Set("Content-Transfer-Encoding", "binary")
 	if info.ETag != "" {
 		hdr.Set("ETag", info.ETag)
 	}
@@ -382,10 +386,16 @@ func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job, r
 
 // abortStream logs a download that failed after its headers went out and
 // cuts the connection, so that the client sees a truncated transfer rather
-// than a short body it could take for the whole.
+// than a short body it could take for the whole. A client that went away is
+// no failure of ours: it is logged at Debug.
 func (h *Handler) abortStream(r *http.Request, j *Job, err error) {
-	h.cfg.logger.WarnContext(r.Context(), "jobartifacts: stream aborted",
-		"method", r.Method, "path", r.URL.EscapedPath(), "job", j.ID, "error", err)
+	if clientGone(r, err) {
+		h.cfg.logger.DebugContext(r.Context(), "jobartifacts: client gone",
+			"method", r.Method, "path", r.URL.EscapedPath(), "error", err)
+	} else {
+		h.cfg.logger.WarnContext(r.Context(), "jobartifacts: stream aborted",
+			"method", r.Method, "path", r.URL.EscapedPath(), "job", j.ID, "error", err)
+	}
 	panic(http.ErrAbortHandler)
 }
 

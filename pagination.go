@@ -2,6 +2,7 @@ package jobartifacts
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,31 +16,100 @@ const (
 	maxPerPage     = 100
 )
 
-type pagination struct{ page, perPage int }
+// pagination is a request's page and per_page. page is at least 1; a page
+// too large for an int64 is kept as math.MaxInt64, which is past the end of
+// any listing, and pageText is the page as GitLab echoes it in X-Page.
+type pagination struct {
+	page     int64
+	pageText string
+	perPage  int
+}
 
-// pageParams reads page and per_page. Non-numbers are 400 as Grape's
-// validation answers them; values below 1 fall back to the defaults and
-// per_page is capped at 100, as GitLab does.
+// pageParams reads page and per_page as GitLab does: Grape coerces them to
+// Integer (Ruby's, of any size: nothing overflows) and rejects per_page=0
+// (except_values of API::PaginationParams); Kaminari then takes a page
+// below 1 as page 1, a per_page below 0 as the default and caps it at 100.
+// Non-integers are 400 "<name> is invalid"; several errors are joined as
+// Grape joins them.
 func pageParams(q url.Values) (pagination, error) {
-	p := pagination{page: 1, perPage: defaultPerPage}
-	for _, param := range []struct {
-		name string
-		dst  *int
-	}{{"page", &p.page}, {"per_page", &p.perPage}} {
-		v := q.Get(param.name)
-		if v == "" {
-			continue
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return p, &apiError{status: http.StatusBadRequest, key: "error", text: param.name + " is invalid"}
-		}
-		if n >= 1 {
-			*param.dst = n
+	p := pagination{page: 1, pageText: "1", perPage: defaultPerPage}
+	var problems []string
+	if v := q.Get("page"); v != "" {
+		switch n, ok := parseRubyInteger(v); {
+		case !ok:
+			problems = append(problems, "page is invalid")
+		case n.negative || n.digits == "0":
+			// Kaminari: page 1.
+		default:
+			p.pageText = n.digits
+			p.page = n.clamped()
 		}
 	}
-	p.perPage = min(p.perPage, maxPerPage)
+	if v := q.Get("per_page"); v != "" {
+		switch n, ok := parseRubyInteger(v); {
+		case !ok:
+			problems = append(problems, "per_page is invalid")
+		case n.digits == "0":
+			problems = append(problems, "per_page has a value not allowed")
+		case n.negative:
+			// Kaminari ignores a negative per_page.
+		default:
+			p.perPage = int(min(n.clamped(), maxPerPage))
+		}
+	}
+	if len(problems) > 0 {
+		return p, &apiError{status: http.StatusBadRequest, key: "error", text: strings.Join(problems, ", ")}
+	}
 	return p, nil
+}
+
+// rubyInteger is an integer of any size: its sign and its decimal digits
+// without leading zeros ("0" for zero).
+type rubyInteger struct {
+	negative bool
+	digits   string
+}
+
+// clamped is the integer's absolute value, or math.MaxInt64 if it is larger.
+func (n rubyInteger) clamped() int64 {
+	v, err := strconv.ParseInt(n.digits, 10, 64)
+	if err != nil {
+		return math.MaxInt64
+	}
+	return v
+}
+
+// parseRubyInteger reads s as Ruby's Integer(s, 10) does, which is how
+// Grape coerces an Integer parameter: surrounding whitespace, an optional
+// sign, decimal digits with single underscores between them.
+func parseRubyInteger(s string) (rubyInteger, bool) {
+	s = strings.Trim(s, " \t\n\v\f\r")
+	var n rubyInteger
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		n.negative = s[0] == '-'
+		s = s[1:]
+	}
+	var digits strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits.Len() > 0 || c != '0' {
+				digits.WriteByte(c)
+			}
+		case c == '_' && i > 0 && i+1 < len(s) && s[i-1] != '_' && s[i+1] >= '0' && s[i+1] <= '9':
+		default:
+			return rubyInteger{}, false
+		}
+	}
+	if s == "" {
+		return rubyInteger{}, false
+	}
+	n.digits = digits.String()
+	if n.digits == "" {
+		n.digits = "0"
+	}
+	return n, true
 }
 
 // apply sets GitLab's pagination headers on w and returns the page's items.
@@ -49,28 +119,34 @@ func (p pagination) apply(w http.ResponseWriter, r *http.Request, items []treeEn
 	hdr := w.Header()
 	hdr.Set("X-Total", strconv.Itoa(total))
 	hdr.Set("X-Total-Pages", strconv.Itoa(totalPages))
-	hdr.Set("X-Page", strconv.Itoa(p.page))
+	hdr.Set("X-Page", p.pageText)
 	hdr.Set("X-Per-Page", strconv.Itoa(p.perPage))
 	hdr.Set("X-Next-Page", "")
 	hdr.Set("X-Prev-Page", "")
 	var links []string
-	link := func(rel string, page int) {
+	link := func(rel string, page int64) {
 		links = append(links, fmt.Sprintf(`<%s>; rel="%s"`, pageURL(r, page, p.perPage), rel))
 	}
 	// Kaminari has no previous page past the last one (out of range).
-	if p.page > 1 && p.page <= totalPages {
-		hdr.Set("X-Prev-Page", strconv.Itoa(p.page-1))
+	last := int64(totalPages)
+	if p.page > 1 && p.page <= last {
+		hdr.Set("X-Prev-Page", strconv.FormatInt(p.page-1, 10))
 		link("prev", p.page-1)
 	}
-	if p.page < totalPages {
-		hdr.Set("X-Next-Page", strconv.Itoa(p.page+1))
+	if p.page < last {
+		hdr.Set("X-Next-Page", strconv.FormatInt(p.page+1, 10))
 		link("next", p.page+1)
 	}
 	link("first", 1)
-	link("last", totalPages)
+	link("last", last)
 	hdr.Set("Link", strings.Join(links, ", "))
 
-	start := (p.page - 1) * p.perPage
+	// Past the last page (any page, however large) is an empty page; below
+	// it, the offset fits in an int.
+	if p.page > last {
+		return []treeEntry{}
+	}
+	start := int(p.page-1) * p.perPage
 	if start >= total {
 		return []treeEntry{}
 	}
@@ -78,10 +154,10 @@ func (p pagination) apply(w http.ResponseWriter, r *http.Request, items []treeEn
 }
 
 // pageURL is the request's own URL with page and per_page replaced.
-func pageURL(r *http.Request, page, perPage int) string {
+func pageURL(r *http.Request, page int64, perPage int) string {
 	u := *r.URL
 	q := u.Query()
-	q.Set("page", strconv.Itoa(page))
+	q.Set("page", strconv.FormatInt(page, 10))
 	q.Set("per_page", strconv.Itoa(perPage))
 	u.RawQuery = q.Encode()
 	u.Scheme = "http"

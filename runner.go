@@ -12,6 +12,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -124,11 +125,62 @@ func (h *Handler) authorizeRunner(ctx context.Context, p Principal, action Actio
 	return nil
 }
 
-// uploadParams are route 9's query parameters, validated.
+// uploadParams are route 9's parameters, validated.
 type uploadParams struct {
 	fileType string
 	format   string
 	expireAt *time.Time
+}
+
+// uploadFormFields are the parameters a runner may send as multipart form
+// fields as well as in the query. GitLab's params are Rack's GET merged
+// with POST, so a form field wins over the query parameter of its name.
+var uploadFormFields = map[string]bool{"artifact_type": true, "artifact_format": true, "expire_in": true}
+
+// maxUploadFormField bounds the value of one such field.
+const maxUploadFormField = 64 << 10
+
+// declaredUploadParams reads artifact_type and artifact_format with their
+// defaults and checks them against GitLab's lists, as Grape does before the
+// endpoint runs.
+func declaredUploadParams(v url.Values) (uploadParams, error) {
+	p := uploadParams{fileType: v.Get("artifact_type"), format: v.Get("artifact_format")}
+	if p.fileType == "" {
+		p.fileType = ArtifactTypeArchive
+	}
+	if p.format == "" {
+		p.format = ArtifactFormatZip
+	}
+	if _, known := artifactTypeFormat(p.fileType); !known {
+		return p, errBadArtifactType
+	}
+	if !knownArtifactFormat(p.format) {
+		return p, errBadArtifactFmt
+	}
+	return p, nil
+}
+
+// completeUploadParams applies the checks GitLab makes once the job is
+// authenticated: the format must be the type's, and expire_in must parse.
+func (h *Handler) completeUploadParams(p *uploadParams, v url.Values) error {
+	if wantFormat, _ := artifactTypeFormat(p.fileType); wantFormat != "" && wantFormat != p.format {
+		return errInvalidFormat
+	}
+	var err error
+	p.expireAt, err = h.expireAt(v)
+	return err
+}
+
+// mergedUploadParams is the query with the form fields read so far over it.
+func mergedUploadParams(query, form url.Values) url.Values {
+	merged := make(url.Values, len(query)+len(form))
+	for k, vs := range query {
+		merged[k] = vs
+	}
+	for k, vs := range form {
+		merged[k] = vs
+	}
+	return merged
 }
 
 // uploadArtifact is route 9: a runner uploads one artifact file of its job.
@@ -139,37 +191,26 @@ type uploadParams struct {
 // the same type (400). Answer: 201, body "201".
 func (h *Handler) uploadArtifact(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
+	// The query's parameters are checked before the body is read; form
+	// fields, which win over them, once they arrive.
 	q := r.URL.Query()
-	params := uploadParams{fileType: q.Get("artifact_type"), format: q.Get("artifact_format")}
-	if params.fileType == "" {
-		params.fileType = ArtifactTypeArchive
-	}
-	if params.format == "" {
-		params.format = ArtifactFormatZip
-	}
-	wantFormat, known := artifactTypeFormat(params.fileType)
-	if !known {
-		return errBadArtifactType
-	}
-	if !knownArtifactFormat(params.format) {
-		return errBadArtifactFmt
+	params, err := declaredUploadParams(q)
+	if err != nil {
+		return err
 	}
 
 	job, project, err := h.authenticateUpload(ctx, w, r)
 	if err != nil {
 		return err
 	}
-	if wantFormat != "" && wantFormat != params.format {
-		return errInvalidFormat
-	}
-	if params.expireAt, err = h.expireAt(q); err != nil {
+	if err := h.completeUploadParams(&params, q); err != nil {
 		return err
 	}
 	if limit := h.cfg.maxUploadSize; limit > 0 && r.ContentLength > limit+multipartSlack {
 		return errTooLarge
 	}
 
-	up, err := h.receiveUpload(ctx, w, r, project, job, params)
+	up, err := h.receiveUpload(ctx, w, r, project, job, q)
 	if err != nil {
 		return err
 	}
@@ -179,6 +220,7 @@ func (h *Handler) uploadArtifact(w http.ResponseWriter, r *http.Request) error {
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Content-Length", "3")
+	setDigestedCacheControl(hdr, http.StatusCreated)
 	w.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(w, "201")
 	return nil
@@ -242,9 +284,10 @@ type receivedUpload struct {
 }
 
 // receiveUpload streams the multipart body's one "file" part into a fresh
-// blob, hashing and counting it on the way, and checks an archive's zip
-// structure. On any failure the new blob is deleted.
-func (h *Handler) receiveUpload(ctx context.Context, w http.ResponseWriter, r *http.Request, project *Project, job *Job, params uploadParams) (*receivedUpload, error) {
+// blob, hashing and counting it on the way, with the parameters of the
+// query and the form fields merged, and checks an archive's zip structure
+// or a dotenv report's contents. On any failure the new blob is deleted.
+func (h *Handler) receiveUpload(ctx context.Context, w http.ResponseWriter, r *http.Request, project *Project, job *Job, query url.Values) (*receivedUpload, error) {
 	mediaType, mtParams, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mediaType != "multipart/form-data" || mtParams["boundary"] == "" {
 		return nil, missingParam("file")
@@ -262,6 +305,15 @@ func (h *Handler) receiveUpload(ctx context.Context, w http.ResponseWriter, r *h
 			h.discardBlob(ctx, up.artifact.Blob)
 		}
 	}()
+	form := url.Values{}
+	params := func() (uploadParams, error) {
+		merged := mergedUploadParams(query, form)
+		p, err := declaredUploadParams(merged)
+		if err == nil {
+			err = h.completeUploadParams(&p, merged)
+		}
+		return p, err
+	}
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -270,9 +322,19 @@ func (h *Handler) receiveUpload(ctx context.Context, w http.ResponseWriter, r *h
 		if err != nil {
 			return nil, uploadBodyError(err)
 		}
-		if part.FormName() != "file" {
-			// Other fields (Workhorse's metadata, form copies of the query
-			// parameters) are read past; the query decides.
+		if name := part.FormName(); name != "file" {
+			if uploadFormFields[name] && part.FileName() == "" {
+				value, err := io.ReadAll(io.LimitReader(part, maxUploadFormField+1))
+				if err != nil {
+					return nil, uploadBodyError(err)
+				}
+				if len(value) > maxUploadFormField {
+					return nil, &apiError{status: http.StatusBadRequest, key: "error", text: name + " is invalid"}
+				}
+				form.Set(name, string(value)) // Rack: the last one wins
+				continue
+			}
+			// Other fields (Workhorse's metadata, …) are read past.
 			if _, err := io.Copy(io.Discard, part); err != nil {
 				return nil, uploadBodyError(err)
 			}
@@ -281,20 +343,46 @@ func (h *Handler) receiveUpload(ctx context.Context, w http.ResponseWriter, r *h
 		if up != nil || part.FileName() == "" {
 			return nil, errFileInvalid
 		}
-		if up, err = h.storeUploadedFile(ctx, project, job, params, part); err != nil {
+		p, err := params()
+		if err != nil {
+			return nil, err
+		}
+		if up, err = h.storeUploadedFile(ctx, project, job, p, part); err != nil {
 			return nil, err
 		}
 	}
 	if up == nil {
 		return nil, missingParam("file")
 	}
-	if params.fileType == ArtifactTypeArchive {
+	// Fields after the file still count: the blob is already stored, its
+	// record not yet.
+	final, err := params()
+	if err != nil {
+		return nil, err
+	}
+	up.artifact.FileType, up.artifact.FileFormat, up.artifact.ExpireAt = final.fileType, final.format, final.expireAt
+	switch final.fileType {
+	case ArtifactTypeArchive:
 		if err := h.validateArchiveBlob(ctx, up.artifact); err != nil {
+			return nil, err
+		}
+	case ArtifactTypeDotenv:
+		if err := h.validateDotenvBlob(ctx, up.artifact); err != nil {
 			return nil, err
 		}
 	}
 	keep = true
 	return up, nil
+}
+
+// validateDotenvBlob parses a stored dotenv report as GitLab does at upload.
+func (h *Handler) validateDotenvBlob(ctx context.Context, a Artifact) error {
+	b, err := h.store.OpenBlob(ctx, a.Blob)
+	if err != nil {
+		return fmt.Errorf("open uploaded dotenv report: %w", err)
+	}
+	defer b.Close()
+	return checkDotenv(io.NewSectionReader(b, 0, a.Size), a.Size)
 }
 
 // storeUploadedFile writes one file part to a fresh blob.

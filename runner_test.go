@@ -263,7 +263,7 @@ func TestUploadBody(t *testing.T) {
 	withExtraField := func() (string, []byte) {
 		var buf bytes.Buffer
 		mw := multipart.NewWriter(&buf)
-		_ = mw.WriteField("expire_in", "ignored")
+		_ = mw.WriteField("accessibility", "ignored") // artifact_type, artifact_format and expire_in count: TestUploadFormFields
 		w, _ := mw.CreateFormFile("file", "artifacts.zip")
 		_, _ = w.Write(valid)
 		_ = mw.Close()

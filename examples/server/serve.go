@@ -30,6 +30,7 @@ type serveConfig struct {
 	maxUploadSize   int64
 	defaultExpireIn time.Duration
 	sweepInterval   time.Duration
+	limits          connLimits
 }
 
 // demoUser is the name of the demo's maintainer in logs.
@@ -52,6 +53,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.Int64Var(&cfg.maxUploadSize, "max-upload-size", 100<<20, "largest artifact file a runner may upload, in bytes (0: no limit)")
 	fs.DurationVar(&cfg.defaultExpireIn, "default-expire-in", 30*24*time.Hour, "how long uploads without expire_in are kept (0: forever)")
 	fs.DurationVar(&cfg.sweepInterval, "sweep-interval", 5*time.Minute, "how often expired artifacts are deleted (0: never)")
+	addLimitFlags(fs, &cfg.limits)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: server [flags]
        server import [flags] archive.zip   (server import -h for its flags)
@@ -81,6 +83,9 @@ Flags:
 	}
 	if cfg.sweepInterval < 0 {
 		return cfg, errors.New("-sweep-interval must not be negative")
+	}
+	if err := cfg.limits.check(); err != nil {
+		return cfg, err
 	}
 	if !cfg.demo && (cfg.token != "" || cfg.jobToken != "") {
 		return cfg, errors.New("-token and -job-token go with -demo; without it, give users in the -auth file")
@@ -112,6 +117,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	ln = limitListener(ln, cfg.limits.maxConnections)
 	logger.Info("serving the Job Artifacts API", "addr", ln.Addr().String(), "data", store.Dir())
 	if cfg.demo {
 		printTry(stdout, baseURL(ln.Addr()), cfg)
@@ -126,11 +132,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error
 			_ = sweeper.Run(sweepCtx, cfg.sweepInterval) // returns sweepCtx's error once we stop
 		}
 	}()
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(handler, cfg.limits, slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
 	err = serveUntilDone(ctx, srv, ln, cfg.shutdownTimeout)
 	stopSweeping()
 	<-swept // the store closes after the last sweep

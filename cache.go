@@ -1,0 +1,77 @@
+package jobartifacts
+
+import (
+	"context"
+	"net/http"
+)
+
+// Cache-Control as GitLab's API sends it. Rails runs Rack::ETag with
+// "no-cache" for responses it does not digest, and with Rack's default
+// "max-age=0, private, must-revalidate" for the 200 and 201 bodies it
+// digests (JSON); downloads (empty Rails bodies that Workhorse fills) and
+// every other status get "no-cache". Ours adds "private" to "no-cache"
+// unless the request carried no credential and concerned a public project
+// (anything else, an unknown route or project included, is private),
+// so that a shared cache never stores what not everyone may read; and
+// varies on the credential headers, so that a cache never answers a
+// request carrying a token with a stored anonymous response.
+const (
+	cacheControlJSON    = "max-age=0, private, must-revalidate"
+	cacheControlPublic  = "no-cache"
+	cacheControlPrivate = "private, no-cache"
+	credentialVary      = "Authorization, Job-Token, Private-Token"
+)
+
+// credentialQueryParams are the query parameters that carry tokens on
+// GitLab's API, whether or not the route takes them.
+var credentialQueryParams = []string{"private_token", "job_token", "token", "access_token"}
+
+// carriesCredential reports whether r carries anything that could be a
+// credential: its answer may then be meant for that principal only.
+func carriesCredential(r *http.Request) bool {
+	for _, k := range []string{"Private-Token", "Job-Token", "Authorization"} {
+		if r.Header.Get(k) != "" {
+			return true
+		}
+	}
+	q := r.URL.Query()
+	for _, k := range credentialQueryParams {
+		if q.Has(k) {
+			return true
+		}
+	}
+	return false
+}
+
+type cacheHeaderKey struct{}
+
+// withCacheHeaders sets the Cache-Control and Vary every answer starts
+// with, private, and returns r carrying the header so that the checks can
+// make it public once they learn that the project is public and r carries
+// no credential (markPublic). A missing project and a hidden one get the
+// same headers.
+func withCacheHeaders(w http.ResponseWriter, r *http.Request) *http.Request {
+	hdr := w.Header()
+	hdr.Add("Vary", credentialVary)
+	hdr.Set("Cache-Control", cacheControlPrivate)
+	return r.WithContext(context.WithValue(r.Context(), cacheHeaderKey{}, hdr))
+}
+
+// markPublic makes the answer to r GitLab's "no-cache" if project is public
+// and r carries no credential.
+func markPublic(r *http.Request, project *Project) {
+	if project == nil || project.Visibility != "public" || carriesCredential(r) {
+		return
+	}
+	if hdr, ok := r.Context().Value(cacheHeaderKey{}).(http.Header); ok {
+		hdr.Set("Cache-Control", cacheControlPublic)
+	}
+}
+
+// setDigestedCacheControl is Rack::ETag's Cache-Control for a 200 or 201
+// body it digests.
+func setDigestedCacheControl(hdr http.Header, status int) {
+	if status == http.StatusOK || status == http.StatusCreated {
+		hdr.Set("Cache-Control", cacheControlJSON)
+	}
+}

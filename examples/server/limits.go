@@ -1,0 +1,225 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// connLimits protect the server from clients that are slow or many: every
+// one has a default and a flag (see addLimitFlags).
+type connLimits struct {
+	// readHeaderTimeout bounds the time to read a request's headers.
+	readHeaderTimeout time.Duration
+	// idleTimeout closes a keep-alive connection that waits this long for
+	// its next request.
+	idleTimeout time.Duration
+	// maxHeaderBytes bounds a request's headers (431 above).
+	maxHeaderBytes int
+	// maxConnections caps the connections served at once; more wait in the
+	// kernel's accept queue, holding no descriptor of ours.
+	maxConnections int
+	// stallTimeout and stallBytes: a request body or a response that moves
+	// fewer than stallBytes in stallTimeout spent waiting on the client is
+	// cut. The clock runs only while the server waits on the client, and
+	// restarts whenever stallBytes have moved, so a long transfer that
+	// progresses is never cut, however long it takes.
+	stallTimeout time.Duration
+	stallBytes   int64
+}
+
+func defaultConnLimits() connLimits {
+	return connLimits{
+		readHeaderTimeout: 10 * time.Second,
+		idleTimeout:       2 * time.Minute,
+		maxHeaderBytes:    64 << 10,
+		maxConnections:    256,
+		stallTimeout:      time.Minute,
+		stallBytes:        16 << 10,
+	}
+}
+
+// addLimitFlags declares the flags of the limits, defaulting to lim.
+func addLimitFlags(fs *flag.FlagSet, lim *connLimits) {
+	d := defaultConnLimits()
+	fs.DurationVar(&lim.readHeaderTimeout, "read-header-timeout", d.readHeaderTimeout, "longest time to read a request's headers")
+	fs.DurationVar(&lim.idleTimeout, "idle-timeout", d.idleTimeout, "how long a keep-alive connection may wait for its next request")
+	fs.IntVar(&lim.maxHeaderBytes, "max-header-bytes", d.maxHeaderBytes, "largest request headers, in bytes (431 above)")
+	fs.IntVar(&lim.maxConnections, "max-connections", d.maxConnections, "connections served at once; more wait to be accepted (keep it under the descriptor limit, ulimit -n)")
+	fs.DurationVar(&lim.stallTimeout, "stall-timeout", d.stallTimeout, "a request body or response that moves fewer than -stall-bytes while the server waits this long on the client is cut (0: never)")
+	fs.Int64Var(&lim.stallBytes, "stall-bytes", d.stallBytes, "see -stall-timeout")
+}
+
+// check refuses limits that cannot work.
+func (lim connLimits) check() error {
+	switch {
+	case lim.readHeaderTimeout <= 0:
+		return errors.New("-read-header-timeout must be positive")
+	case lim.idleTimeout <= 0:
+		return errors.New("-idle-timeout must be positive")
+	case lim.maxHeaderBytes <= 0:
+		return errors.New("-max-header-bytes must be positive")
+	case lim.maxConnections <= 0:
+		return errors.New("-max-connections must be positive")
+	case lim.stallTimeout < 0 || lim.stallBytes <= 0:
+		return errors.New("-stall-timeout must not be negative and -stall-bytes must be positive")
+	}
+	return nil
+}
+
+// newHTTPServer is the server for handler, with lim's timeouts and limits.
+func newHTTPServer(handler http.Handler, lim connLimits, errorLog *log.Logger) *http.Server {
+	return &http.Server{
+		Handler:           stallDeadlines(handler, lim.stallTimeout, lim.stallBytes),
+		ReadHeaderTimeout: lim.readHeaderTimeout,
+		IdleTimeout:       lim.idleTimeout,
+		MaxHeaderBytes:    lim.maxHeaderBytes,
+		ErrorLog:          errorLog,
+	}
+}
+
+// limitListener accepts at most n connections at once: Accept waits for
+// one of them to close before it takes the next from the kernel's queue.
+func limitListener(ln net.Listener, n int) net.Listener {
+	return &limitedListener{Listener: ln, slots: make(chan struct{}, n), closed: make(chan struct{})}
+}
+
+type limitedListener struct {
+	net.Listener
+	slots     chan struct{}
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func (l *limitedListener) Accept() (net.Conn, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &limitedConn{Conn: c, release: func() { <-l.slots }}, nil
+}
+
+func (l *limitedListener) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return l.Listener.Close()
+}
+
+// limitedConn gives its slot back once, on the first Close.
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+// stallDeadlines cuts request bodies and responses that stall (see
+// connLimits.stallTimeout), through the connection's deadlines: before each
+// read of the body and each write of the response, the deadline is what is
+// left of the stall budget. A timeout of 0 turns it off.
+func stallDeadlines(next http.Handler, timeout time.Duration, minBytes int64) http.Handler {
+	if timeout <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		// A keep-alive connection keeps the last request's deadline; net/http
+		// may write (100 Continue) before this request's first Write.
+		_ = rc.SetWriteDeadline(time.Time{})
+		if r.Body != nil && r.Body != http.NoBody {
+			// On a copy: net/http checks the original's body after the
+			// handler, to drain what is left.
+			r = r.WithContext(r.Context())
+			r.Body = &stallReader{ReadCloser: r.Body, rc: rc, clock: stallClock{timeout: timeout, minBytes: minBytes}}
+		}
+		sw := &stallWriter{ResponseWriter: w, rc: rc, clock: stallClock{timeout: timeout, minBytes: minBytes}}
+		// What the handler wrote last is flushed after it returns; a
+		// stalled client must not hold that either.
+		defer func() { _ = rc.SetWriteDeadline(time.Now().Add(timeout)) }()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// stallClock is the budget of one direction: the time spent waiting on the
+// client since the last stallBytes moved.
+type stallClock struct {
+	timeout  time.Duration
+	minBytes int64
+	waited   time.Duration
+	moved    int64
+}
+
+// deadline is when the next I/O call must have finished.
+func (c *stallClock) deadline(now time.Time) time.Time {
+	return now.Add(c.timeout - c.waited)
+}
+
+// account records an I/O call that started at start and moved n bytes.
+func (c *stallClock) account(start time.Time, n int) {
+	c.waited += time.Since(start)
+	c.moved += int64(n)
+	if c.moved >= c.minBytes {
+		c.waited, c.moved = 0, 0
+	}
+}
+
+// stallReader is a request body under a stall clock. Once the body is read
+// to its end the read deadline is lifted: net/http then reads the
+// connection in the background while the response is written, and a
+// deadline there would cancel the request. After a failure it stays, so
+// that net/http's draining of the rest fails at once too and the
+// connection is closed after the answer.
+type stallReader struct {
+	io.ReadCloser
+	rc    *http.ResponseController
+	clock stallClock
+	done  bool
+}
+
+func (b *stallReader) Read(p []byte) (int, error) {
+	if b.done {
+		return b.ReadCloser.Read(p)
+	}
+	start := time.Now()
+	_ = b.rc.SetReadDeadline(b.clock.deadline(start))
+	n, err := b.ReadCloser.Read(p)
+	b.clock.account(start, n)
+	if errors.Is(err, io.EOF) {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
+}
+
+// stallWriter is a response under a stall clock.
+type stallWriter struct {
+	http.ResponseWriter
+	rc    *http.ResponseController
+	clock stallClock
+}
+
+func (w *stallWriter) Write(p []byte) (int, error) {
+	start := time.Now()
+	_ = w.rc.SetWriteDeadline(w.clock.deadline(start))
+	n, err := w.ResponseWriter.Write(p)
+	w.clock.account(start, n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *stallWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
