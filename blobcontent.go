@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"syscall"
 )
 
 // blobContent gives http.ServeContent the io.ReadSeeker it wants over a
@@ -23,6 +25,17 @@ type blobContent struct {
 
 func newBlobContent(b Blob, size int64) *blobContent {
 	return &blobContent{blob: b, size: size}
+}
+
+// readSeeker is what to hand ServeContent: c itself, or, for a FileBlob,
+// c with the file offered to net/http's sendfile.
+func (c *blobContent) readSeeker() io.ReadSeeker {
+	if fb, ok := c.blob.(FileBlob); ok {
+		if f := fb.File(); f != nil {
+			return &fileContent{blobContent: c, file: f}
+		}
+	}
+	return c
 }
 
 func (c *blobContent) Read(p []byte) (int, error) {
@@ -91,4 +104,73 @@ func (c *blobContent) closeRange() {
 func (c *blobContent) Close() error {
 	c.closeRange()
 	return nil
+}
+
+// fileContent is blobContent over a FileBlob, with a way to sendfile(2).
+// ServeContent copies with io.CopyN, so the response's ReadFrom gets an
+// *io.LimitedReader around the content; net's sendfile takes the reader
+// inside it when that reader is a syscall.Conn, and sends from the file's
+// current offset. fileContent is that syscall.Conn: it places the file's
+// offset at its own before the kernel sends, and takes the offset back
+// after. Anything else (a response writer without ReadFrom, TLS) reads
+// through blobContent.Read as before.
+type fileContent struct {
+	*blobContent
+	file *os.File
+}
+
+// SyscallConn offers the file to net's sendfile.
+func (c *fileContent) SyscallConn() (syscall.RawConn, error) {
+	if c.off >= c.size {
+		return nil, io.EOF // nothing to send: ReadFrom falls back to Read, which says EOF
+	}
+	rc, err := c.file.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	return &positionedFile{c: c, rc: rc}, nil
+}
+
+// positionedFile is the file's RawConn, with its offset at the content's
+// for the duration of a Read (sendfile). Writes and Control go to the file.
+type positionedFile struct {
+	c  *fileContent
+	rc syscall.RawConn
+}
+
+func (p *positionedFile) Control(f func(fd uintptr)) error           { return p.rc.Control(f) }
+func (p *positionedFile) Write(f func(fd uintptr) (done bool)) error { return p.rc.Write(f) }
+
+// Read runs f (net's sendfile) with the file's offset at the content's,
+// then moves the content to where the kernel stopped. Whatever f's error,
+// net/http drops it as ServeContent does a read error, so a stop short of
+// the blob's end is checked here: one byte read there through the Blob
+// tells a failed disk, or a blob shorter than its size, from the end of a
+// range or a client gone (write errors are not the blob's failure).
+func (p *positionedFile) Read(f func(fd uintptr) (done bool)) error {
+	c := p.c
+	// A failure here leaves sendfile unused: ReadFrom falls back to Read.
+	if _, err := c.file.Seek(c.off, io.SeekStart); err != nil {
+		return err
+	}
+	c.closeRange() // open at the old offset
+	err := p.rc.Read(f)
+	pos, serr := c.file.Seek(0, io.SeekCurrent)
+	if serr != nil {
+		// Where the kernel stopped is unknown: nothing more can be sent.
+		c.off = c.size
+		_ = c.fail(fmt.Errorf("after sendfile: %w", serr))
+		return err
+	}
+	c.off = pos
+	if pos < c.size {
+		var probe [1]byte
+		if _, rerr := c.blob.ReadAt(probe[:], pos); rerr != nil {
+			if errors.Is(rerr, io.EOF) {
+				rerr = fmt.Errorf("blob ended at %d of %d bytes: %w", pos, c.size, io.ErrUnexpectedEOF)
+			}
+			_ = c.fail(fmt.Errorf("sendfile stopped at %d of %d bytes: %w", pos, c.size, rerr))
+		}
+	}
+	return err
 }

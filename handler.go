@@ -377,7 +377,7 @@ func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job, r
 	}
 	content := newBlobContent(b, info.Size)
 	defer content.Close()
-	http.ServeContent(w, r, "", info.ModTime, content)
+	http.ServeContent(w, r, "", info.ModTime, content.readSeeker())
 	if content.failure != nil {
 		h.abortStream(r, j, content.failure)
 	}

@@ -111,6 +111,8 @@ type apiFixtureConfig struct {
 	// wrapAuthz replaces the Authorizer the handler sees.
 	wrapAuthz func(jobartifacts.Authorizer) jobartifacts.Authorizer
 	options   []jobartifacts.Option
+	// wrapHandler, if set, wraps the Handler that the server serves.
+	wrapHandler func(http.Handler) http.Handler
 	// tls serves over HTTPS.
 	tls bool
 }
@@ -140,7 +142,11 @@ func newAPIFixture(t testing.TB, cfg apiFixtureConfig) *apiFixture {
 		jobartifacts.WithClock(func() time.Time { return apiNow }),
 		jobartifacts.WithLogger(slog.New(slog.NewTextHandler(f.logs, nil))),
 	}, cfg.options...)
-	f.server = httptest.NewUnstartedServer(jobartifacts.New(store, authz, opts...))
+	var handler http.Handler = jobartifacts.New(store, authz, opts...)
+	if cfg.wrapHandler != nil {
+		handler = cfg.wrapHandler(handler)
+	}
+	f.server = httptest.NewUnstartedServer(handler)
 	if cfg.tls {
 		f.server.StartTLS()
 	} else {

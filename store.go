@@ -3,6 +3,7 @@ package jobartifacts
 import (
 	"context"
 	"io"
+	"os"
 	"time"
 )
 
@@ -267,4 +268,17 @@ type Blob interface {
 	// past the end reads up to the end. Several range readers of one Blob may
 	// be open at once; the caller closes each.
 	NewRangeReader(offset, length int64) (io.ReadCloser, error)
+}
+
+// FileBlob is an optional capability of a Blob whose bytes are those of a
+// local file (fsstore's blobs): the handler then sends whole archives from
+// the file with sendfile(2), rather than copying them through user space.
+type FileBlob interface {
+	Blob
+	// File returns the open file the Blob reads. Its bytes from 0 to
+	// Info().Size are the blob's and never change. The Blob itself reads
+	// the file only at explicit offsets (ReadAt, pread(2)), so the file's
+	// own offset is the caller's, for one goroutine at a time. The caller
+	// MUST NOT close the file, nor use it once the Blob is closed.
+	File() *os.File
 }

@@ -303,5 +303,11 @@ func (b *fileBlob) Close() error {
 	return b.f.Close()
 }
 
+var _ jobartifacts.FileBlob = (*fileBlob)(nil)
+
+// File returns the open file, for the handler's sendfile
+// (jobartifacts.FileBlob); fileBlob itself reads it only with pread.
+func (b *fileBlob) File() *os.File { return b.f }
+
 // Info returns the size, modification time and ETag of the opened file.
 func (b *fileBlob) Info() jobartifacts.BlobInfo { return b.info }
