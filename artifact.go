@@ -24,13 +24,13 @@ func StoreArtifact(ctx context.Context, s Store, projectID, jobID int64, a Artif
 		return nil, err
 	}
 	a.Blob = NewBlobKey(projectID, jobID, a.FileType)
-	h := sha256.New()
-	info, err := s.PutBlob(ctx, a.Blob, io.TeeReader(r, h))
+	src := &uploadReader{r: r, sum: sha256.New()}
+	info, err := s.PutBlob(ctx, a.Blob, src)
 	if err != nil {
 		return nil, err
 	}
 	a.Size = info.Size
-	a.SHA256 = hex.EncodeToString(h.Sum(nil))
+	a.SHA256 = hex.EncodeToString(src.SHA256())
 	job, _, err := s.ReplaceArtifact(ctx, projectID, jobID, a)
 	if err != nil {
 		// The request may be cancelled; the clean-up must still happen.

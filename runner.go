@@ -414,7 +414,7 @@ func (h *Handler) storeUploadedFile(ctx context.Context, project *Project, job *
 		return nil, fmt.Errorf("store uploaded artifact: stored %d bytes of %d", info.Size, src.n)
 	}
 	a.Size = info.Size
-	a.SHA256 = hex.EncodeToString(src.sum.Sum(nil))
+	a.SHA256 = hex.EncodeToString(src.SHA256())
 	return &receivedUpload{artifact: a}, nil
 }
 
@@ -482,7 +482,8 @@ func uploadBodyError(err error) error {
 // uploadReader passes an uploaded file to PutBlob, hashing and counting it,
 // and fails with ErrTooLarge as soon as it is past the limit, so that the
 // store aborts the blob. It remembers why it failed: a store may wrap or
-// replace the error it returns.
+// replace the error it returns. It is a SHA256Reader, so that a store that
+// hashes for its ETag need not hash again.
 type uploadReader struct {
 	r        io.Reader
 	limit    int64 // <= 0: none
@@ -508,6 +509,11 @@ func (u *uploadReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// SHA256 returns the SHA-256 of the bytes read so far.
+func (u *uploadReader) SHA256() []byte { return u.sum.Sum(nil) }
+
+var _ SHA256Reader = (*uploadReader)(nil)
 
 // runnerDownloadArchive is route 10: a runner downloads the archive of a job
 // its job depends on. The job token must be a running job's (401 without

@@ -3,6 +3,8 @@ package jobartifacts_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -232,6 +234,23 @@ func TestUploadSameTypeTwice(t *testing.T) {
 	require.Equal(t, http.StatusOK, got.status)
 	require.Equal(t, first, got.body)
 	f.requireNoStrayBlobs(jobID)
+}
+
+// TestUploadHandsStoreItsHash: the handler hashes an upload once and hands
+// PutBlob a jobartifacts.SHA256Reader, whose sum is the recorded SHA-256.
+func TestUploadHandsStoreItsHash(t *testing.T) {
+	f := newRunnerFixture(t)
+	jobID, token := f.addJob(runnerProjectID, jobartifacts.StatusRunning)
+	data := runnerZip("hashed once")
+	resp := f.runner.upload(t, jobID, token, bytes.NewReader(data), runnerUploadOptions{artifactType: "archive", artifactFormat: "zip"})
+	require.Equal(t, http.StatusCreated, resp.status)
+	a, ok := f.job(jobID).Archive()
+	require.True(t, ok)
+	want := sha256.Sum256(data)
+	require.Equal(t, hex.EncodeToString(want[:]), a.SHA256)
+	f.store.mu.Lock()
+	defer f.store.mu.Unlock()
+	require.Equal(t, a.SHA256, f.store.readerSums[a.Blob], "PutBlob got a SHA256Reader with the same sum")
 }
 
 func TestUploadBody(t *testing.T) {

@@ -2,6 +2,7 @@ package jobartifacts_test
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -127,6 +128,9 @@ type runnerTrackingStore struct {
 	*memstore.Store
 	mu   sync.Mutex
 	puts []jobartifacts.BlobKey
+	// readerSums is, for each blob put through a jobartifacts.SHA256Reader,
+	// the reader's hex sum once PutBlob returned.
+	readerSums map[jobartifacts.BlobKey]string
 	// jobLookupDelay, when set, holds the answer of every Job lookup that
 	// long, which widens the window between an upload's check and its record.
 	jobLookupDelay time.Duration
@@ -145,7 +149,16 @@ func (s *runnerTrackingStore) PutBlob(ctx context.Context, key jobartifacts.Blob
 	s.mu.Lock()
 	s.puts = append(s.puts, key)
 	s.mu.Unlock()
-	return s.Store.PutBlob(ctx, key, r)
+	info, err := s.Store.PutBlob(ctx, key, r)
+	if sr, ok := r.(jobartifacts.SHA256Reader); ok && err == nil {
+		s.mu.Lock()
+		if s.readerSums == nil {
+			s.readerSums = make(map[jobartifacts.BlobKey]string)
+		}
+		s.readerSums[key] = hex.EncodeToString(sr.SHA256())
+		s.mu.Unlock()
+	}
+	return info, err
 }
 
 // runnerURLStore adds signed URLs to a runnerTrackingStore.

@@ -189,6 +189,9 @@ type BlobStore interface {
 	// rely on keys never being reused). Nothing is visible under key until
 	// PutBlob succeeds; on error (a read error from r, a cancelled context)
 	// nothing is left behind. It returns the stored blob's attributes.
+	// A store that needs the bytes' SHA-256 (for its ETag) MAY take it from
+	// r when r is a SHA256Reader, as the handler's uploads are, once r has
+	// returned io.EOF, rather than hash every byte a second time.
 	PutBlob(ctx context.Context, key BlobKey, r io.Reader) (BlobInfo, error)
 
 	// DeleteBlob removes the blob. Deleting a missing blob succeeds. Readers
@@ -281,4 +284,15 @@ type FileBlob interface {
 	// own offset is the caller's, for one goroutine at a time. The caller
 	// MUST NOT close the file, nor use it once the Blob is closed.
 	File() *os.File
+}
+
+// SHA256Reader is a reader that hashes what is read from it. The handler
+// hands PutBlob one for every upload, since it needs the artifact's SHA-256
+// anyway: a store may use it instead of hashing the same bytes again (see
+// PutBlob). Stores MUST still work with any io.Reader.
+type SHA256Reader interface {
+	io.Reader
+	// SHA256 returns the SHA-256 of exactly the bytes that Read has
+	// returned so far.
+	SHA256() []byte
 }

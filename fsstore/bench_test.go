@@ -1,8 +1,12 @@
 package fsstore
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"hash"
+	"io"
 	"testing"
 
 	"github.com/ciartifacts/jobartifacts"
@@ -62,6 +66,54 @@ func BenchmarkLatestSuccessfulJob(b *testing.B) {
 				}
 				if j.Pipeline.ID != newestMain {
 					b.Fatalf("got pipeline %d, want %d", j.Pipeline.ID, newestMain)
+				}
+			}
+		})
+	}
+}
+
+// uploadLikeReader reads as the handler's upload does: 4 KiB at a time
+// (a multipart part), hashing what it yields (a jobartifacts.SHA256Reader).
+type uploadLikeReader struct {
+	r io.Reader
+	h hash.Hash
+}
+
+func (u *uploadLikeReader) Read(p []byte) (int, error) {
+	n, err := u.r.Read(p[:min(len(p), 4096)])
+	u.h.Write(p[:n])
+	return n, err
+}
+
+func (u *uploadLikeReader) SHA256() []byte { return u.h.Sum(nil) }
+
+// BenchmarkPutBlob stores 64 MiB read 4 KiB at a time through a hashing
+// reader, as an upload does, with and without fsync.
+func BenchmarkPutBlob(b *testing.B) {
+	data := make([]byte, 64<<20)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	for _, fsync := range []bool{false, true} {
+		b.Run(fmt.Sprintf("fsync=%v", fsync), func(b *testing.B) {
+			var opts []Option
+			if !fsync {
+				opts = append(opts, WithoutFsync())
+			}
+			s, err := Open(b.TempDir(), opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			ctx := context.Background()
+			b.SetBytes(int64(len(data)))
+			for i := 0; b.Loop(); i++ {
+				key := jobartifacts.BlobKey(fmt.Sprintf("bench/%d", i))
+				if _, err := s.PutBlob(ctx, key, &uploadLikeReader{r: bytes.NewReader(data), h: sha256.New()}); err != nil {
+					b.Fatal(err)
+				}
+				if err := s.DeleteBlob(ctx, key); err != nil {
+					b.Fatal(err)
 				}
 			}
 		})

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -22,8 +23,9 @@ import (
 // maxKeyLen bounds a blob key; the handler's keys are well under 100 bytes.
 const maxKeyLen = 1024
 
-// copyBufferSize is PutBlob's read size.
-const copyBufferSize = 256 << 10
+// writeBlockSize is how much PutBlob collects before each write(2): an
+// upload's reads are small (multipart parts come 4 KiB at a time).
+const writeBlockSize = 1 << 20
 
 // validateKey checks a key before it becomes a path under blobs/: only
 // [a-z0-9/._-], no leading or trailing '/', no empty, "." or ".." segment.
@@ -134,8 +136,9 @@ func (s *Store) describeBlob(ctx context.Context, key jobartifacts.BlobKey, f *o
 	return b, nil
 }
 
-// PutBlob streams r into a temporary file next to the blob's file, hashing
-// it on the way, dates it by the store's clock, fsyncs it and links it into
+// PutBlob streams r into a temporary file next to the blob's file, in
+// blocks of 1 MiB, hashing it on the way (or taking the hash from r, a
+// jobartifacts.SHA256Reader such as the handler's uploads), dates it by the store's clock, fsyncs it and links it into
 // place with link(2), which fails atomically if the key exists
 // (ErrConflict, the old blob untouched); then it records the hash. On any
 // error, including ctx ending between reads of r, the temporary file is
@@ -161,9 +164,8 @@ func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Read
 		f.Close() // closed already unless an error came first
 		os.Remove(f.Name())
 	}()
-	h := sha256.New()
-	buf := make([]byte, copyBufferSize)
-	if _, err := io.CopyBuffer(io.MultiWriter(f, h), ctxio.NewReader(ctx, r), buf); err != nil {
+	sum, err := writeBlob(f, ctxio.NewReader(ctx, r), r)
+	if err != nil {
 		return jobartifacts.BlobInfo{}, fmt.Errorf("fsstore: put blob %q: %w", key, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -183,7 +185,6 @@ func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Read
 		}
 		return jobartifacts.BlobInfo{}, fmt.Errorf("fsstore: put blob %q: %w", key, err)
 	}
-	sum := h.Sum(nil)
 	// The blob is in place; its info comes second, so a reader that finds
 	// no info, or stale info, hashes the file rather than trusting it.
 	rec := blobRecord{SHA256: hex.EncodeToString(sum), Size: fi.Size(), Inode: inode(fi), ModTimeNS: fi.ModTime().UnixNano()}
@@ -198,6 +199,52 @@ func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Read
 		return jobartifacts.BlobInfo{}, fmt.Errorf("fsstore: put blob %q: %w", key, err)
 	}
 	return jobartifacts.BlobInfo{Size: fi.Size(), ModTime: fi.ModTime().UTC(), ETag: etag(sum)}, nil
+}
+
+// writeBlob copies src to f in blocks of writeBlockSize and returns the
+// SHA-256 of what it copied: orig's, when orig (which src reads through)
+// hashes what is read from it, else its own.
+func writeBlob(f io.Writer, src, orig io.Reader) ([]byte, error) {
+	sr, _ := orig.(jobartifacts.SHA256Reader)
+	var h hash.Hash
+	if sr == nil {
+		h = sha256.New()
+	}
+	buf := make([]byte, writeBlockSize)
+	for {
+		n, rerr := fill(src, buf)
+		if n > 0 {
+			if _, err := f.Write(buf[:n]); err != nil {
+				return nil, err
+			}
+			if h != nil {
+				h.Write(buf[:n])
+			}
+		}
+		if errors.Is(rerr, io.EOF) {
+			break
+		}
+		if rerr != nil {
+			return nil, rerr
+		}
+	}
+	if h != nil {
+		return h.Sum(nil), nil
+	}
+	return sr.SHA256(), nil
+}
+
+// fill reads into buf until it is full or r fails; io.EOF at the end.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 func errTaken(key jobartifacts.BlobKey) error {

@@ -84,8 +84,9 @@
 //
 // # Blobs
 //
-// Blobs are written once: PutBlob streams into a temporary file, hashing on
-// the way, dates it by the store's clock (WithClock), fsyncs it and links
+// Blobs are written once: PutBlob streams into a temporary file in 1 MiB
+// writes, hashing on the way (or taking the sum of a
+// jobartifacts.SHA256Reader, as the handler's uploads are), dates it by the store's clock (WithClock), fsyncs it and links
 // it into place; on any error, including a cancelled context, the temporary
 // file is removed and nothing is visible under the key. DeleteBlob of a
 // missing key, or of a key the store could never hold, succeeds.
@@ -96,7 +97,8 @@
 // keeps its bytes for that reader (Unix unlink semantics). The context given
 // to OpenBlob governs the Blob's reads: once it is done, they fail with its
 // error. SignedURL is not supported (ErrNotSupported): the handler serves
-// the bytes itself.
+// the bytes itself. The Blob is a jobartifacts.FileBlob: the handler sends
+// whole archives from its file with sendfile(2).
 //
 // The ETag is the quoted hex SHA-256 of the bytes, computed while PutBlob
 // streams them and kept in blobinfo/ together with the inode, size and

@@ -179,7 +179,7 @@ func TestPutBlobFailureLeavesNothing(t *testing.T) {
 		{
 			name: "context cancelled mid-stream",
 			reader: func(cancel context.CancelFunc) io.Reader {
-				return &cancellingReader{data: bytes.Repeat([]byte("n"), 1<<20), cancelAfter: 3 * copyBufferSize, cancel: cancel}
+				return &cancellingReader{data: bytes.Repeat([]byte("n"), 1<<20), cancelAfter: 768 << 10, cancel: cancel}
 			},
 			wantErr: context.Canceled,
 		},

@@ -1,0 +1,73 @@
+package fsstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// smallReads yields at most 4 KiB per Read, as a multipart part does.
+type smallReads struct{ r io.Reader }
+
+func (s smallReads) Read(p []byte) (int, error) { return s.r.Read(p[:min(len(p), 4096)]) }
+
+// hashedReads is a jobartifacts.SHA256Reader that reports a fixed sum, so
+// that a test can tell whether the store used it.
+type hashedReads struct {
+	smallReads
+	sum []byte
+}
+
+func (h hashedReads) SHA256() []byte { return h.sum }
+
+// recordingWriter records the size of each Write.
+type recordingWriter struct {
+	bytes.Buffer
+	writes []int
+}
+
+func (w *recordingWriter) Write(p []byte) (int, error) {
+	w.writes = append(w.writes, len(p))
+	return w.Buffer.Write(p)
+}
+
+// TestWriteBlobBlocks: PutBlob's copy collects small reads into 1 MiB writes.
+func TestWriteBlobBlocks(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), (5<<20)/16+100) // 5 MiB + 1600
+	var w recordingWriter
+	sum, err := writeBlob(&w, smallReads{bytes.NewReader(data)}, nil)
+	require.NoError(t, err)
+	require.Equal(t, data, w.Bytes())
+	require.Equal(t, []int{1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1600}, w.writes)
+	want := sha256.Sum256(data)
+	require.Equal(t, want[:], sum)
+}
+
+// TestPutBlobTakesReadersHash: given a SHA256Reader, PutBlob takes its sum
+// for the ETag instead of hashing again; given any other reader, it hashes.
+func TestPutBlobTakesReadersHash(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(t.TempDir())
+	require.NoError(t, err)
+	defer s.Close()
+	data := bytes.Repeat([]byte("x"), 100_000)
+
+	given := bytes.Repeat([]byte{0xab}, sha256.Size)
+	info, err := s.PutBlob(ctx, "1/1/given", hashedReads{smallReads{bytes.NewReader(data)}, given})
+	require.NoError(t, err)
+	require.Equal(t, `"`+hex.EncodeToString(given)+`"`, info.ETag, "the reader's sum is the ETag")
+	b, err := s.OpenBlob(ctx, "1/1/given")
+	require.NoError(t, err)
+	require.Equal(t, info.ETag, b.Info().ETag, "and is recorded in blobinfo/")
+	require.NoError(t, b.Close())
+
+	info, err = s.PutBlob(ctx, "1/1/hashed", smallReads{bytes.NewReader(data)})
+	require.NoError(t, err)
+	want := sha256.Sum256(data)
+	require.Equal(t, `"`+hex.EncodeToString(want[:])+`"`, info.ETag)
+}
