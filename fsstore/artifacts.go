@@ -113,7 +113,7 @@ func blobKeys(as []jobartifacts.Artifact) []jobartifacts.BlobKey {
 func (s *Store) updateJob(ctx context.Context, freeing bool, projectID, jobID int64, change func(*jobartifacts.Job) error) (*jobartifacts.Job, error) {
 	var j *jobartifacts.Job
 	update := func() error {
-		stored, err := s.projectJob(projectID, jobID)
+		stored, err := s.files().projectJob(projectID, jobID)
 		if err != nil {
 			return err
 		}
@@ -126,7 +126,7 @@ func (s *Store) updateJob(ctx context.Context, freeing bool, projectID, jobID in
 				return err
 			}
 		}
-		j, err = s.withPipeline(stored)
+		j, err = s.files().withPipeline(stored)
 		return err
 	}
 	var err error

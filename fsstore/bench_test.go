@@ -119,3 +119,36 @@ func BenchmarkPutBlob(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRequestReads makes the store calls of one download request
+// (route 1): the project, the job and the archive blob's open.
+func BenchmarkRequestReads(b *testing.B) {
+	s, err := Open(b.TempDir(), WithoutFsync())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	seedJob(b, s)
+	key := jobartifacts.BlobKey("projects/1/jobs/100/archive-x")
+	if _, err := s.PutBlob(ctx, key, bytes.NewReader(make([]byte, 4096))); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.CreateArtifact(ctx, 1, 100, jobartifacts.Artifact{FileType: jobartifacts.ArtifactTypeArchive, Blob: key}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Project(ctx, 1); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Job(ctx, 1, 100); err != nil {
+			b.Fatal(err)
+		}
+		blob, err := s.OpenBlob(ctx, key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		blob.Close()
+	}
+}

@@ -112,7 +112,8 @@ func (s *Store) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobarti
 }
 
 // describeBlob makes the Blob for an opened blob file: the ETag comes from
-// blobinfo/ when it describes this very file, or from hashing the file.
+// blobinfo/ (read once, then kept in memory) when it describes this very
+// file, or from hashing the file.
 func (s *Store) describeBlob(ctx context.Context, key jobartifacts.BlobKey, f *os.File) (*fileBlob, error) {
 	fi, err := f.Stat()
 	if err != nil {
@@ -122,8 +123,13 @@ func (s *Store) describeBlob(ctx context.Context, key jobartifacts.BlobKey, f *o
 		return nil, errNotFound("blob %q", key)
 	}
 	b := &fileBlob{f: f, ctx: ctx, info: jobartifacts.BlobInfo{Size: fi.Size(), ModTime: fi.ModTime().UTC()}}
+	if rec, ok := s.blobInfos.lookup(key); ok && rec.describes(fi) {
+		b.info.ETag = `"` + rec.SHA256 + `"`
+		return b, nil
+	}
 	var rec blobRecord
 	if err := readJSON(s.blobInfoFile(key), "blob info", &rec); err == nil && rec.describes(fi) {
+		s.blobInfos.store(key, rec)
 		b.info.ETag = `"` + rec.SHA256 + `"`
 		return b, nil
 	}

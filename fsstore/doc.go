@@ -15,7 +15,7 @@
 // Everything under the directory can be read with ls and cat:
 //
 //	LOCK                                    held shared by every open Store
-//	meta.lock                               flock for metadata reads (shared) and writes (exclusive)
+//	meta.lock                               flock for metadata reads (shared) and writes (exclusive); the generation
 //	reserve                                 preallocated space for a full file system (see below)
 //	projects/<pid>/project.json             a Project
 //	projects/<pid>/pipelines/<plid>.json    a Pipeline
@@ -49,6 +49,19 @@
 //     The blob deletion queue is metadata and is changed under the same
 //     lock, in the same step as the records. Within a Store, a
 //     sync.RWMutex queues goroutines before they take meta.lock.
+//   - meta.lock's content, 8 bytes, is the store's generation: every write
+//     replaces it with a fresh random value, under the exclusive lock and
+//     before it changes anything. A read first reads the generation (one
+//     pread(2), no lock) and, if it is the one its Store last read the
+//     files at, answers from the records it kept (a bounded cache of
+//     decoded files and of blobinfo/), opening and locking nothing; else
+//     it reads the files under the shared lock, as above, and keeps them.
+//     A write by any Store, in any process, is therefore seen by the next
+//     read everywhere, and a write that crashed midway has already made
+//     every cache stale. Every process sharing a directory must run a
+//     version that sets the generation: one that writes without it leaves
+//     other processes' caches stale. An empty meta.lock (made by an older
+//     version) turns the cache off until the first write.
 //   - LOCK, with flock(2): held shared by every open Store; an Open that can
 //     take it exclusively is alone and removes crashed writers' temporary
 //     files.

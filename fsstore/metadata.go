@@ -208,8 +208,8 @@ func (s *Store) loadJob(jobID int64) (*jobartifacts.Job, error) {
 }
 
 // withPipeline fills in a stored job's pipeline as last stored.
-func (s *Store) withPipeline(j *jobartifacts.Job) (*jobartifacts.Job, error) {
-	p, err := s.loadPipeline(j.ProjectID, j.Pipeline.ID)
+func (v metaView) withPipeline(j *jobartifacts.Job) (*jobartifacts.Job, error) {
+	p, err := v.pipeline(j.ProjectID, j.Pipeline.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -218,8 +218,8 @@ func (s *Store) withPipeline(j *jobartifacts.Job) (*jobartifacts.Job, error) {
 }
 
 // projectJob returns job jobID if it belongs to projectID, as stored.
-func (s *Store) projectJob(projectID, jobID int64) (*jobartifacts.Job, error) {
-	j, err := s.loadJob(jobID)
+func (v metaView) projectJob(projectID, jobID int64) (*jobartifacts.Job, error) {
+	j, err := v.job(jobID)
 	if err != nil {
 		return nil, err
 	}
@@ -232,8 +232,8 @@ func (s *Store) projectJob(projectID, jobID int64) (*jobartifacts.Job, error) {
 // Project returns the project with the given id, or ErrNotFound.
 func (s *Store) Project(ctx context.Context, projectID int64) (*jobartifacts.Project, error) {
 	var p *jobartifacts.Project
-	err := s.read(ctx, func() (err error) {
-		p, err = s.loadProject(projectID)
+	err := s.view(ctx, func(v metaView) (err error) {
+		p, err = v.project(projectID)
 		return err
 	})
 	return p, err
@@ -243,13 +243,14 @@ func (s *Store) Project(ctx context.Context, projectID int64) (*jobartifacts.Pro
 // (case-sensitive), or ErrNotFound.
 func (s *Store) ProjectByPath(ctx context.Context, path string) (*jobartifacts.Project, error) {
 	var p *jobartifacts.Project
-	err := s.read(ctx, func() error {
-		projectID, ok, err := s.readPathIndex(path)
+	err := s.view(ctx, func(v metaView) error {
+		p = nil
+		projectID, ok, err := v.pathIndex(path)
 		if err != nil {
 			return err
 		}
 		if ok {
-			p, err = s.loadProject(projectID)
+			p, err = v.project(projectID)
 			if err != nil && !isNotFound(err) {
 				return err
 			}
@@ -267,12 +268,12 @@ func (s *Store) ProjectByPath(ctx context.Context, path string) (*jobartifacts.P
 // job belongs to another project.
 func (s *Store) Job(ctx context.Context, projectID, jobID int64) (*jobartifacts.Job, error) {
 	var j *jobartifacts.Job
-	err := s.read(ctx, func() error {
-		stored, err := s.projectJob(projectID, jobID)
+	err := s.view(ctx, func(v metaView) error {
+		stored, err := v.projectJob(projectID, jobID)
 		if err != nil {
 			return err
 		}
-		j, err = s.withPipeline(stored)
+		j, err = v.withPipeline(stored)
 		return err
 	})
 	return j, err
@@ -281,12 +282,12 @@ func (s *Store) Job(ctx context.Context, projectID, jobID int64) (*jobartifacts.
 // JobByID returns a job by its id alone, or ErrNotFound.
 func (s *Store) JobByID(ctx context.Context, jobID int64) (*jobartifacts.Job, error) {
 	var j *jobartifacts.Job
-	err := s.read(ctx, func() error {
-		stored, err := s.loadJob(jobID)
+	err := s.view(ctx, func(v metaView) error {
+		stored, err := v.job(jobID)
 		if err != nil {
 			return err
 		}
-		j, err = s.withPipeline(stored)
+		j, err = v.withPipeline(stored)
 		return err
 	})
 	return j, err
@@ -298,9 +299,10 @@ func (s *Store) JobByID(ctx context.Context, jobID int64) (*jobartifacts.Job, er
 // to older pipelines. It reads a few small files whatever the number of jobs.
 func (s *Store) LatestSuccessfulJob(ctx context.Context, projectID int64, ref, name string) (*jobartifacts.Job, error) {
 	var j *jobartifacts.Job
-	err := s.read(ctx, func() error {
+	err := s.view(ctx, func(v metaView) error {
+		j = nil
 		var latest *jobartifacts.Pipeline
-		err := s.successfulPipelines(projectID, ref, 1, func(p *jobartifacts.Pipeline) (bool, error) {
+		err := v.successfulPipelines(projectID, ref, 1, func(p *jobartifacts.Pipeline) (bool, error) {
 			latest = p
 			return true, nil
 		})
@@ -308,7 +310,7 @@ func (s *Store) LatestSuccessfulJob(ctx context.Context, projectID int64, ref, n
 			return err
 		}
 		if latest != nil {
-			j, err = s.namedJob(latest, name, func(*jobartifacts.Job) bool { return true })
+			j, err = v.namedJob(latest, name, func(*jobartifacts.Job) bool { return true })
 			if err != nil || j != nil {
 				return err
 			}
@@ -328,10 +330,11 @@ func (s *Store) RecentSuccessfulJob(ctx context.Context, projectID int64, ref, n
 		return j.Status == jobartifacts.StatusSuccess && hasArchive
 	}
 	var j *jobartifacts.Job
-	err := s.read(ctx, func() error {
-		err := s.successfulPipelines(projectID, ref, recentPipelineWindow, func(p *jobartifacts.Pipeline) (bool, error) {
+	err := s.view(ctx, func(v metaView) error {
+		j = nil
+		err := v.successfulPipelines(projectID, ref, recentPipelineWindow, func(p *jobartifacts.Pipeline) (bool, error) {
 			var err error
-			j, err = s.namedJob(p, name, usable)
+			j, err = v.namedJob(p, name, usable)
 			return j != nil, err
 		})
 		if err != nil || j != nil {
@@ -346,24 +349,24 @@ func (s *Store) RecentSuccessfulJob(ctx context.Context, projectID int64, ref, n
 // successful pipelines of ref, newest first, until visit returns true. Index
 // entries whose pipeline is gone, or no longer successful on ref, are
 // skipped and do not count.
-func (s *Store) successfulPipelines(projectID int64, ref string, limit int, visit func(*jobartifacts.Pipeline) (bool, error)) error {
-	path := s.refFile(projectID, ref)
+func (v metaView) successfulPipelines(projectID int64, ref string, limit int, visit func(*jobartifacts.Pipeline) (bool, error)) error {
+	path := v.s.refFile(projectID, ref)
 	// Stale entries are rare (a crash mid-write): read a few more than
 	// needed, and the rest of the index only if those were not enough.
 	want := limit + 8
-	ids, err := readIDLines(path, want)
+	ids, err := v.idLines(path, want)
 	if err != nil {
 		return err
 	}
 	visited := 0
 	for i := 0; i < len(ids); i++ {
 		if i == len(ids)-1 && len(ids) == want {
-			if ids, err = readIDLines(path, 0); err != nil {
+			if ids, err = v.idLines(path, 0); err != nil {
 				return err
 			}
 			want = -1 // read in full
 		}
-		p, err := s.loadPipeline(projectID, ids[i])
+		p, err := v.pipeline(projectID, ids[i])
 		if isNotFound(err) {
 			continue
 		}
@@ -386,13 +389,13 @@ func (s *Store) successfulPipelines(projectID int64, ref string, limit int, visi
 
 // namedJob returns the pipeline's job named name, accepted by ok, with the
 // highest id, or nil.
-func (s *Store) namedJob(p *jobartifacts.Pipeline, name string, ok func(*jobartifacts.Job) bool) (*jobartifacts.Job, error) {
-	index, err := s.readPipelineJobs(p.ProjectID, p.ID)
+func (v metaView) namedJob(p *jobartifacts.Pipeline, name string, ok func(*jobartifacts.Job) bool) (*jobartifacts.Job, error) {
+	index, err := v.pipelineJobs(p.ProjectID, p.ID)
 	if err != nil {
 		return nil, err
 	}
 	for _, jobID := range index[name] { // highest id first
-		j, err := s.loadJob(jobID)
+		j, err := v.job(jobID)
 		if isNotFound(err) {
 			continue
 		}

@@ -41,6 +41,12 @@ type Store struct {
 	// in flock. Readers share it; writers and Close hold it alone.
 	mu       sync.RWMutex
 	metaLock *lockFile
+	// genFile is meta.lock, open to read the store's generation, and
+	// records the metadata read at that generation (metacache.go).
+	genFile *os.File
+	records recordCache
+	// blobInfos keeps the blob records OpenBlob read.
+	blobInfos blobInfos
 	// openLock is LOCK, held shared for the Store's lifetime.
 	openLock *os.File
 	closed   atomic.Bool
@@ -145,6 +151,10 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("fsstore: open: lock: %w", err)
 	}
 	s.openLock = lock
+	if s.genFile, err = os.OpenFile(filepath.Join(abs, "meta.lock"), os.O_RDONLY|os.O_CREATE, 0o644); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("fsstore: open: %w", err)
+	}
 	// A full file system must not keep the store from opening: the reserve
 	// comes back once space is freed (see DeleteBlob).
 	_ = s.restoreReserve(context.Background())
@@ -164,6 +174,7 @@ func (s *Store) Close() error {
 		return ErrClosed
 	}
 	s.metaLock.closeIdle()
+	s.genFile.Close()
 	return s.openLock.Close() // closing the last descriptor releases the flock
 }
 
@@ -185,7 +196,9 @@ func (s *Store) read(ctx context.Context, fn func() error) error {
 	return fn()
 }
 
-// write runs fn holding the metadata lock exclusively.
+// write runs fn holding the metadata lock exclusively, after replacing the
+// store's generation, so that no process answers from records it read
+// before.
 func (s *Store) write(ctx context.Context, fn func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -200,6 +213,9 @@ func (s *Store) write(ctx context.Context, fn func() error) error {
 		return fmt.Errorf("fsstore: %w", err)
 	}
 	defer s.metaLock.release(f)
+	if err := newGeneration(f); err != nil {
+		return fmt.Errorf("fsstore: new generation: %w", err)
+	}
 	return fn()
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/records"
 )
 
 // errNoChange makes updateJob keep the stored job as it was.
@@ -18,7 +19,7 @@ var errNoChange = errors.New("memstore: no change")
 func (s *Store) CreateArtifact(ctx context.Context, projectID, jobID int64, a jobartifacts.Artifact) (*jobartifacts.Job, error) {
 	var conflict error
 	j, err := s.updateJob(ctx, projectID, jobID, func(j *jobartifacts.Job) error {
-		if _, created := j.CreateArtifact(cloneArtifact(a)); !created {
+		if _, created := j.CreateArtifact(records.CloneArtifact(a)); !created {
 			conflict = fmt.Errorf("memstore: job %d already has a %q artifact: %w", jobID, a.FileType, jobartifacts.ErrConflict)
 			return errNoChange
 		}
@@ -36,8 +37,8 @@ func (s *Store) CreateArtifact(ctx context.Context, projectID, jobID int64, a jo
 func (s *Store) ReplaceArtifact(ctx context.Context, projectID, jobID int64, a jobartifacts.Artifact) (*jobartifacts.Job, *jobartifacts.Artifact, error) {
 	var replaced *jobartifacts.Artifact
 	j, err := s.updateJob(ctx, projectID, jobID, func(j *jobartifacts.Job) error {
-		if old := j.ReplaceArtifact(cloneArtifact(a)); old != nil {
-			c := cloneArtifact(*old)
+		if old := j.ReplaceArtifact(records.CloneArtifact(a)); old != nil {
+			c := records.CloneArtifact(*old)
 			replaced = &c
 			if old.Blob != a.Blob {
 				s.st.queueDeletions(old.Blob)
@@ -80,7 +81,7 @@ func (s *Store) ForgetArtifacts(ctx context.Context, projectID, jobID int64, exc
 	if err != nil {
 		return nil, err
 	}
-	return cloneArtifacts(removed), nil
+	return records.CloneArtifacts(removed), nil
 }
 
 // updateJob applies change to a copy of the stored job under the write lock,
@@ -99,7 +100,7 @@ func (s *Store) updateJob(ctx context.Context, projectID, jobID int64, change fu
 		return nil, err
 	}
 	// Change a copy so that no slice is shared with values handed out earlier.
-	j := cloneJob(stored)
+	j := records.CloneJob(stored)
 	switch err := change(&j); {
 	case errors.Is(err, errNoChange):
 		return st.jobOut(stored), nil
@@ -126,7 +127,7 @@ func (s *Store) ExpireProjectArtifacts(ctx context.Context, projectID int64, now
 	for pipelineID := range st.projectPipelines[projectID] {
 		for jobID := range st.pipelineJobs[pipelineID] {
 			// Change a copy: values handed out earlier share no slice with it.
-			if j := cloneJob(st.jobs[jobID]); j.ExpireArtifacts(now) {
+			if j := records.CloneJob(st.jobs[jobID]); j.ExpireArtifacts(now) {
 				st.jobs[jobID] = j
 			}
 		}
@@ -160,12 +161,12 @@ func (s *Store) SweepExpiredArtifacts(ctx context.Context, now time.Time, limit 
 		if len(swept) == limit {
 			break
 		}
-		j := cloneJob(st.jobs[id])
+		j := records.CloneJob(st.jobs[id])
 		removed := sweepUpTo(&j, now, limit-len(swept))
 		st.jobs[id] = j
 		for _, a := range removed {
 			st.queueDeletions(a.Blob)
-			swept = append(swept, jobartifacts.SweptArtifact{ProjectID: j.ProjectID, JobID: j.ID, Artifact: cloneArtifact(a)})
+			swept = append(swept, jobartifacts.SweptArtifact{ProjectID: j.ProjectID, JobID: j.ID, Artifact: records.CloneArtifact(a)})
 		}
 	}
 	return swept, nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/records"
 )
 
 // recentPipelineWindow is how many of the newest successful pipelines
@@ -102,7 +103,7 @@ func (s *Store) PutProject(ctx context.Context, p jobartifacts.Project) error {
 	if old, ok := st.projects[p.ID]; ok {
 		delete(st.projectByPath, old.PathWithNamespace)
 	}
-	st.projects[p.ID] = cloneProject(p)
+	st.projects[p.ID] = records.CloneProject(p)
 	st.projectByPath[p.PathWithNamespace] = p.ID
 	return nil
 }
@@ -123,7 +124,7 @@ func (s *Store) PutPipeline(ctx context.Context, p jobartifacts.Pipeline) error 
 	if old, ok := st.pipelines[p.ID]; ok && old.ProjectID != p.ProjectID {
 		return fmt.Errorf("memstore: pipeline %d belongs to project %d, not %d: %w", p.ID, old.ProjectID, p.ProjectID, jobartifacts.ErrConflict)
 	}
-	st.pipelines[p.ID] = clonePipeline(p)
+	st.pipelines[p.ID] = records.ClonePipeline(p)
 	addToIndex(st.projectPipelines, p.ProjectID, p.ID)
 	return nil
 }
@@ -154,7 +155,7 @@ func (s *Store) PutJob(ctx context.Context, j jobartifacts.Job) error {
 	if old, ok := st.jobs[j.ID]; ok {
 		delete(st.pipelineJobs[old.Pipeline.ID], j.ID)
 	}
-	stored := cloneJob(j)
+	stored := records.CloneJob(j)
 	// Only the id is kept; reads fill in the pipeline as stored.
 	stored.Pipeline = jobartifacts.Pipeline{ID: j.Pipeline.ID}
 	st.jobs[j.ID] = stored
@@ -196,7 +197,7 @@ func (s *Store) Project(ctx context.Context, id int64) (*jobartifacts.Project, e
 	if !ok {
 		return nil, fmt.Errorf("memstore: project %d: %w", id, jobartifacts.ErrNotFound)
 	}
-	c := cloneProject(p)
+	c := records.CloneProject(p)
 	return &c, nil
 }
 
@@ -213,7 +214,7 @@ func (s *Store) ProjectByPath(ctx context.Context, path string) (*jobartifacts.P
 	if !ok {
 		return nil, fmt.Errorf("memstore: project %q: %w", path, jobartifacts.ErrNotFound)
 	}
-	c := cloneProject(st.projects[id])
+	c := records.CloneProject(st.projects[id])
 	return &c, nil
 }
 
@@ -260,8 +261,8 @@ func (st *state) projectJob(projectID, jobID int64) (jobartifacts.Job, error) {
 // jobOut returns a copy of a stored job carrying its pipeline as stored.
 // st.mu must be held.
 func (st *state) jobOut(j jobartifacts.Job) *jobartifacts.Job {
-	c := cloneJob(j)
-	c.Pipeline = clonePipeline(st.pipelines[j.Pipeline.ID])
+	c := records.CloneJob(j)
+	c.Pipeline = records.ClonePipeline(st.pipelines[j.Pipeline.ID])
 	return &c
 }
 

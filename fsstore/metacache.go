@@ -1,0 +1,268 @@
+package fsstore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+
+	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/records"
+)
+
+// Metadata reads are served from memory while the store has not changed.
+// The first 8 bytes of meta.lock are the store's generation: every write,
+// in any process, replaces them with a fresh random value under the
+// exclusive lock, before it changes anything else. A read first reads the
+// generation (one pread, no lock); if its records of that generation are
+// all in memory, it answers from them without opening or locking anything.
+// Otherwise it runs as before, under the shared lock, reading the files and
+// keeping what it decoded, tagged with the generation read under that lock.
+//
+// A read that sees the old generation while a write is under way answers
+// as of before the write, which a read that started before the write may
+// do. A write that crashes midway has already replaced the generation, so
+// nothing cached before it is used again. An empty meta.lock (a store made
+// by an older version, or a write that could not replace the generation and
+// truncated the file instead) means "no generation": nothing is cached.
+
+// errCacheMiss stops a read from memory that needs a record it does not
+// have: the read then runs again from the files.
+var errCacheMiss = errors.New("fsstore: not cached")
+
+// recordCacheHalf bounds the cache: it keeps at most twice this many
+// records, the most recently used.
+const recordCacheHalf = 4096
+
+// recordCache keeps decoded metadata files of one generation.
+type recordCache struct {
+	mu      sync.Mutex
+	gen     uint64
+	records recentMap[string, cachedRecord]
+}
+
+// cachedRecord is what reading a file gave: a decoded value, or
+// ErrNotFound.
+type cachedRecord struct {
+	v   any
+	err error
+}
+
+func (c *recordCache) lookup(gen uint64, key string) (cachedRecord, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return cachedRecord{}, false
+	}
+	return c.records.get(key)
+}
+
+func (c *recordCache) store(gen uint64, key string, r cachedRecord) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		c.gen, c.records = gen, recentMap[string, cachedRecord]{}
+	}
+	c.records.put(key, r)
+}
+
+// recentMap keeps the values used lately: it is two maps, a value found in
+// the older is moved to the newer, and when the newer is full the older is
+// dropped, so that it holds at most 2×recordCacheHalf values. The zero
+// value is empty; the caller locks.
+type recentMap[K comparable, V any] struct {
+	cur, prev map[K]V
+}
+
+func (m *recentMap[K, V]) get(key K) (V, bool) {
+	if v, ok := m.cur[key]; ok {
+		return v, true
+	}
+	v, ok := m.prev[key]
+	if ok {
+		m.put(key, v)
+	}
+	return v, ok
+}
+
+func (m *recentMap[K, V]) put(key K, v V) {
+	if len(m.cur) >= recordCacheHalf {
+		m.prev, m.cur = m.cur, nil
+	}
+	if m.cur == nil {
+		m.cur = make(map[K]V)
+	}
+	m.cur[key] = v
+}
+
+// generation returns the store's generation, or 0 when there is none.
+func (s *Store) generation() uint64 {
+	var b [8]byte
+	if n, _ := s.genFile.ReadAt(b[:], 0); n < len(b) {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// newGeneration replaces the generation in meta.lock, open as f with the
+// exclusive lock held; if it cannot, it empties the file (no generation,
+// nothing cached), and fails only if that fails too.
+func newGeneration(f *os.File) error {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], rand.Uint64()|1) // never 0
+	if _, err := f.WriteAt(b[:], 0); err == nil {
+		return nil
+	}
+	return f.Truncate(0)
+}
+
+// metaView reads metadata records: from the files only (gen 0, what
+// writers use), or through the cache of generation gen; with only set, a
+// record that is not cached is errCacheMiss. Every record it returns is
+// the caller's own copy.
+type metaView struct {
+	s    *Store
+	gen  uint64
+	only bool
+}
+
+// files is the view of writers: the files as they are now.
+func (s *Store) files() metaView { return metaView{s: s} }
+
+// view runs fn, a metadata read, from memory when it can, else under the
+// shared lock (see read) with the files, keeping what it reads. fn may run
+// twice: it must only read.
+func (s *Store) view(ctx context.Context, fn func(v metaView) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err, done := s.viewCached(fn); done {
+		return err
+	}
+	return s.read(ctx, func() error {
+		return fn(metaView{s: s, gen: s.generation()})
+	})
+}
+
+// viewCached runs fn from memory only; done is false if it could not.
+func (s *Store) viewCached(fn func(v metaView) error) (err error, done bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed.Load() {
+		return ErrClosed, true
+	}
+	gen := s.generation()
+	if gen == 0 {
+		return nil, false
+	}
+	err = fn(metaView{s: s, gen: gen, only: true})
+	if errors.Is(err, errCacheMiss) {
+		return nil, false
+	}
+	return err, true
+}
+
+// cached returns the record under key: from the cache, or from load, whose
+// value (or ErrNotFound) is then kept.
+func (v metaView) cached(key string, load func() (any, error)) (any, error) {
+	if v.gen == 0 {
+		return load()
+	}
+	if r, ok := v.s.records.lookup(v.gen, key); ok {
+		return r.v, r.err
+	}
+	if v.only {
+		return nil, errCacheMiss
+	}
+	x, err := load()
+	if err == nil || isNotFound(err) {
+		v.s.records.store(v.gen, key, cachedRecord{x, err})
+	}
+	return x, err
+}
+
+func (v metaView) project(projectID int64) (*jobartifacts.Project, error) {
+	x, err := v.cached("p"+id(projectID), func() (any, error) { return v.s.loadProject(projectID) })
+	if err != nil {
+		return nil, err
+	}
+	p := records.CloneProject(*x.(*jobartifacts.Project))
+	return &p, nil
+}
+
+func (v metaView) pipeline(projectID, pipelineID int64) (*jobartifacts.Pipeline, error) {
+	x, err := v.cached("l"+id(projectID)+"/"+id(pipelineID), func() (any, error) { return v.s.loadPipeline(projectID, pipelineID) })
+	if err != nil {
+		return nil, err
+	}
+	p := records.ClonePipeline(*x.(*jobartifacts.Pipeline))
+	return &p, nil
+}
+
+// job returns the job as stored: its Pipeline holds only the id.
+func (v metaView) job(jobID int64) (*jobartifacts.Job, error) {
+	x, err := v.cached("j"+id(jobID), func() (any, error) { return v.s.loadJob(jobID) })
+	if err != nil {
+		return nil, err
+	}
+	j := records.CloneJob(*x.(*jobartifacts.Job))
+	return &j, nil
+}
+
+// pathIndex returns the project id recorded for a full path, or false.
+func (v metaView) pathIndex(path string) (int64, bool, error) {
+	type entry struct {
+		id int64
+		ok bool
+	}
+	x, err := v.cached("n"+path, func() (any, error) {
+		n, ok, err := v.s.readPathIndex(path)
+		return entry{n, ok}, err
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	e := x.(entry)
+	return e.id, e.ok, nil
+}
+
+// pipelineJobs returns the pipeline's job index, to read only.
+func (v metaView) pipelineJobs(projectID, pipelineID int64) (pipelineJobs, error) {
+	x, err := v.cached("i"+id(projectID)+"/"+id(pipelineID), func() (any, error) { return v.s.readPipelineJobs(projectID, pipelineID) })
+	if err != nil {
+		return nil, err
+	}
+	return x.(pipelineJobs), nil
+}
+
+// idLines is readIDLines through the cache, to read only.
+func (v metaView) idLines(path string, limit int) ([]int64, error) {
+	x, err := v.cached("r"+strconv.Itoa(limit)+":"+path, func() (any, error) { return readIDLines(path, limit) })
+	if err != nil {
+		return nil, err
+	}
+	return x.([]int64), nil
+}
+
+// blobInfos keeps blob records by key. A record is used only if it
+// describes the very file opened (inode, size, modification time), so it
+// needs no generation: blobs are written once.
+type blobInfos struct {
+	mu      sync.Mutex
+	records recentMap[jobartifacts.BlobKey, blobRecord]
+}
+
+func (c *blobInfos) lookup(key jobartifacts.BlobKey) (blobRecord, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.records.get(key)
+}
+
+func (c *blobInfos) store(key jobartifacts.BlobKey, r blobRecord) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.records.put(key, r)
+}
