@@ -1,6 +1,7 @@
 package jobartifacts
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,8 @@ type blobContent struct {
 	off     int64
 	r       io.ReadCloser // open at off, or nil
 	failure error
+	// sentFromFile: the last bytes went by sendfile (fileContent).
+	sentFromFile bool
 }
 
 func newBlobContent(b Blob, size int64) *blobContent {
@@ -39,6 +42,7 @@ func (c *blobContent) readSeeker() io.ReadSeeker {
 }
 
 func (c *blobContent) Read(p []byte) (int, error) {
+	c.sentFromFile = false
 	if c.off >= c.size {
 		return 0, io.EOF
 	}
@@ -142,11 +146,7 @@ func (p *positionedFile) Control(f func(fd uintptr)) error           { return p.
 func (p *positionedFile) Write(f func(fd uintptr) (done bool)) error { return p.rc.Write(f) }
 
 // Read runs f (net's sendfile) with the file's offset at the content's,
-// then moves the content to where the kernel stopped. Whatever f's error,
-// net/http drops it as ServeContent does a read error, so a stop short of
-// the blob's end is checked here: one byte read there through the Blob
-// tells a failed disk, or a blob shorter than its size, from the end of a
-// range or a client gone (write errors are not the blob's failure).
+// then moves the content to where the kernel stopped (see afterServe).
 func (p *positionedFile) Read(f func(fd uintptr) (done bool)) error {
 	c := p.c
 	// A failure here leaves sendfile unused: ReadFrom falls back to Read.
@@ -163,14 +163,28 @@ func (p *positionedFile) Read(f func(fd uintptr) (done bool)) error {
 		return err
 	}
 	c.off = pos
-	if pos < c.size {
-		var probe [1]byte
-		if _, rerr := c.blob.ReadAt(probe[:], pos); rerr != nil {
-			if errors.Is(rerr, io.EOF) {
-				rerr = fmt.Errorf("blob ended at %d of %d bytes: %w", pos, c.size, io.ErrUnexpectedEOF)
-			}
-			_ = c.fail(fmt.Errorf("sendfile stopped at %d of %d bytes: %w", pos, c.size, rerr))
-		}
-	}
+	c.sentFromFile = true
 	return err
+}
+
+// afterServe checks, once ServeContent is done, a sendfile that stopped
+// short of the blob's end: net/http drops sendfile's errors as ServeContent
+// drops read errors, so one byte read there through the Blob tells a failed
+// disk, or a blob shorter than its size, from the end of a range or a
+// client gone (write errors are not the blob's failure). It costs one read,
+// and only for responses that end before the blob does.
+func (c *blobContent) afterServe() {
+	if !c.sentFromFile || c.failure != nil || c.off >= c.size {
+		return
+	}
+	var probe [1]byte
+	if _, err := c.blob.ReadAt(probe[:], c.off); err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return // the request's end (a client gone), which the copy met first
+		}
+		if errors.Is(err, io.EOF) {
+			err = fmt.Errorf("blob ended at %d of %d bytes: %w", c.off, c.size, io.ErrUnexpectedEOF)
+		}
+		_ = c.fail(fmt.Errorf("sendfile stopped at %d of %d bytes: %w", c.off, c.size, err))
+	}
 }

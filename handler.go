@@ -378,6 +378,7 @@ func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job, r
 	content := newBlobContent(b, info.Size)
 	defer content.Close()
 	http.ServeContent(w, r, "", info.ModTime, content.readSeeker())
+	content.afterServe()
 	if content.failure != nil {
 		h.abortStream(r, j, content.failure)
 	}
