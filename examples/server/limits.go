@@ -128,6 +128,16 @@ func (c *limitedConn) Close() error {
 	return err
 }
 
+// ReadFrom hands copies to the connection's own ReadFrom, where net uses
+// sendfile(2) for a file: net/http's response reaches it only if the
+// connection has one.
+func (c *limitedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
 // stallDeadlines cuts request bodies and responses that stall (see
 // connLimits.stallTimeout), through the connection's deadlines: before each
 // read of the body and each write of the response, the deadline is what is
@@ -219,6 +229,47 @@ func (w *stallWriter) Write(p []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(p)
 	w.clock.account(start, n)
 	return n, err
+}
+
+// stallPiece is the least ReadFrom sends under one deadline: as much as
+// one of http.ServeContent's writes, so that a file's copy moves under the
+// same rule as Write's while net/http can still send it with sendfile(2).
+const stallPiece = 32 << 10
+
+// ReadFrom keeps the response's ReadFrom (sendfile for a file, which
+// http.ServeContent hands over as an *io.LimitedReader around it), in
+// pieces of max(stallBytes, stallPiece), each under the stall deadline as
+// a Write is. A piece is an *io.LimitedReader over what src limits, never
+// a second layer, since net's sendfile looks through one layer only.
+func (w *stallWriter) ReadFrom(src io.Reader) (int64, error) {
+	rf, ok := w.ResponseWriter.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(struct{ io.Writer }{w}, src)
+	}
+	piece := max(w.clock.minBytes, stallPiece)
+	outer, limited := src.(*io.LimitedReader)
+	var total int64
+	for {
+		chunk := &io.LimitedReader{R: src, N: piece}
+		if limited {
+			chunk.R, chunk.N = outer.R, min(piece, outer.N)
+			if chunk.N <= 0 {
+				return total, nil
+			}
+		}
+		want := chunk.N
+		start := time.Now()
+		_ = w.rc.SetWriteDeadline(w.clock.deadline(start))
+		n, err := rf.ReadFrom(chunk)
+		w.clock.account(start, int(n))
+		total += n
+		if limited {
+			outer.N -= n
+		}
+		if err != nil || n < want {
+			return total, err // src ended, or the write failed
+		}
+	}
 }
 
 // Unwrap lets http.ResponseController reach the connection.
