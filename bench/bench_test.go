@@ -1,0 +1,172 @@
+package bench
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/fsstore"
+	"github.com/ciartifacts/jobartifacts/tokenauth"
+)
+
+const (
+	benchToken    = "bench-token"
+	benchJobToken = "bench-job-token"
+	runningJob    = 1000
+)
+
+// archive returns a zip of one stored entry of size random bytes.
+func archive(b *testing.B, size int) []byte {
+	b.Helper()
+	payload := make([]byte, size)
+	r := rand.NewChaCha8([32]byte{1})
+	_, _ = r.Read(payload)
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: "payload.bin", Method: zip.Store})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := w.Write(payload); err != nil {
+		b.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// server serves AccessLog(New(fsstore, tokenauth)) over loopback TCP, with
+// project 1, job 1 (archive data) and running job 1000 (archive upload,
+// so that uploading the same bytes again is a 201 that stores, hashes,
+// validates and deletes a blob, as every round of compare.sh's does).
+func server(b *testing.B, data []byte, opts ...fsstore.Option) *httptest.Server {
+	b.Helper()
+	ctx := context.Background()
+	store, err := fsstore.Open(b.TempDir(), opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	must := func(err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	must(store.PutProject(ctx, jobartifacts.Project{ID: 1, PathWithNamespace: "bench/app", Visibility: "private"}))
+	must(store.PutPipeline(ctx, jobartifacts.Pipeline{ID: 1, ProjectID: 1, Ref: "main", Status: jobartifacts.StatusSuccess}))
+	must(store.PutJobs(ctx,
+		jobartifacts.Job{ID: 1, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 1}, Name: "build", Status: jobartifacts.StatusSuccess},
+		jobartifacts.Job{ID: runningJob, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 1}, Name: "upload", Status: jobartifacts.StatusRunning}))
+	for _, jobID := range []int64{1, runningJob} {
+		_, err := jobartifacts.StoreArtifact(ctx, store, 1, jobID, jobartifacts.Artifact{FileType: jobartifacts.ArtifactTypeArchive, FileFormat: "zip", Filename: "artifacts.zip"}, bytes.NewReader(data))
+		must(err)
+	}
+	authz := tokenauth.New(store)
+	must(authz.Apply(tokenauth.Config{
+		Users:     []tokenauth.User{{Name: "bench", Tokens: []string{benchToken}, Roles: map[int64]tokenauth.Role{1: tokenauth.Maintainer}}},
+		JobTokens: map[string]int64{benchJobToken: runningJob},
+	}))
+	logger := slog.New(slog.DiscardHandler)
+	h := jobartifacts.AccessLog(jobartifacts.New(store, authz, jobartifacts.WithLogger(logger), jobartifacts.WithMaxUploadSize(0)), logger)
+	srv := httptest.NewServer(h)
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+// BenchmarkUpload: a runner's upload of a 64 MiB archive, chunked multipart
+// as GitLab Runner sends it, into fsstore with and without fsync.
+func BenchmarkUpload(b *testing.B) {
+	data := archive(b, 64<<20)
+	for _, fsync := range []bool{true, false} {
+		b.Run(fmt.Sprintf("fsync=%v", fsync), func(b *testing.B) {
+			var opts []fsstore.Option
+			if !fsync {
+				opts = append(opts, fsstore.WithoutFsync())
+			}
+			srv := server(b, data, opts...)
+			url := fmt.Sprintf("%s/api/v4/jobs/%d/artifacts", srv.URL, runningJob)
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				pr, pw := io.Pipe()
+				mw := multipart.NewWriter(pw)
+				go func() {
+					w, err := mw.CreateFormFile("file", "artifacts.zip")
+					if err == nil {
+						_, err = w.Write(data)
+					}
+					if err == nil {
+						err = mw.Close()
+					}
+					pw.CloseWithError(err)
+				}()
+				req, err := http.NewRequest(http.MethodPost, url, pr) // no length: chunked
+				if err != nil {
+					b.Fatal(err)
+				}
+				req.Header.Set("Content-Type", mw.FormDataContentType())
+				req.Header.Set("JOB-TOKEN", benchJobToken)
+				resp, err := srv.Client().Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated {
+					b.Fatalf("upload: %s", resp.Status)
+				}
+			}
+		})
+	}
+}
+
+// get fetches url with the user's token and discards the body.
+func get(b *testing.B, client *http.Client, url string, buf []byte) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("PRIVATE-TOKEN", benchToken)
+	resp, err := client.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, err = io.CopyBuffer(io.Discard, struct{ io.Reader }{resp.Body}, buf)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		b.Fatalf("download: %s, %v", resp.Status, err)
+	}
+}
+
+// BenchmarkDownload: a whole 256 MiB archive (route 1), sent with sendfile
+// from fsstore's file, read by a Go client.
+func BenchmarkDownload(b *testing.B) {
+	data := archive(b, 256<<20)
+	srv := server(b, data, fsstore.WithoutFsync())
+	buf := make([]byte, 256<<10)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		get(b, srv.Client(), srv.URL+"/api/v4/projects/1/jobs/1/artifacts", buf)
+	}
+}
+
+// BenchmarkTinyArchive: one small request, a 4 KiB whole archive: the
+// per-request cost of authentication, metadata and opening the blob.
+func BenchmarkTinyArchive(b *testing.B) {
+	data := archive(b, 4096)
+	srv := server(b, data, fsstore.WithoutFsync())
+	buf := make([]byte, 32<<10)
+	b.ReportAllocs()
+	for b.Loop() {
+		get(b, srv.Client(), srv.URL+"/api/v4/projects/1/jobs/1/artifacts", buf)
+	}
+}

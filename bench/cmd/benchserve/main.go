@@ -1,0 +1,315 @@
+// Command benchserve is the Go side of bench/compare.sh: it makes the test
+// data, serves the bare Go peer and the handler without fsync, times
+// downloads with a Go client, and turns interleaved rounds into ratios.
+//
+//	benchserve mkdata -dir D -size-mb N       big.zip (N MiB, one stored entry), tiny.zip, small10.zip, 4k.bin
+//	benchserve bare -addr A -dir D            GET /files/<name> (ServeContent of the file), POST /upload (multipart to disk)
+//	benchserve ja -addr A -data D -auth F     AccessLog(jobartifacts.New(fsstore, tokenauth)); -nofsync
+//	benchserve get URL [header: value]...     one GET with 256 KiB reads; prints seconds
+//	benchserve ratio FILE A B                 per-round ratios value(A)/value(B): median [min–max]
+package main
+
+import (
+	"archive/zip"
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/fsstore"
+	"github.com/ciartifacts/jobartifacts/tokenauth"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: benchserve mkdata|bare|ja|get|ratio …")
+		os.Exit(2)
+	}
+	var err error
+	args := os.Args[2:]
+	switch os.Args[1] {
+	case "mkdata":
+		err = mkdata(args)
+	case "bare":
+		err = bare(args)
+	case "ja":
+		err = ja(args)
+	case "get":
+		err = get(args)
+	case "ratio":
+		err = ratio(args)
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchserve:", err)
+		os.Exit(1)
+	}
+}
+
+func mkdata(args []string) error {
+	fs := flag.NewFlagSet("mkdata", flag.ContinueOnError)
+	dir := fs.String("dir", "", "output directory")
+	sizeMB := fs.Int64("size-mb", 1024, "size of big.zip's entry in MiB")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return err
+	}
+	four := make([]byte, 4096)
+	_, _ = rand.Read(four)
+	if err := os.WriteFile(filepath.Join(*dir, "4k.bin"), four, 0o644); err != nil {
+		return err
+	}
+	type entry struct {
+		name    string
+		body    io.Reader
+		deflate bool
+	}
+	write := func(name string, entries []entry) error {
+		f, err := os.Create(filepath.Join(*dir, name))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		zw := zip.NewWriter(bufio.NewWriterSize(f, 1<<20))
+		for _, e := range entries {
+			method := zip.Store
+			if e.deflate {
+				method = zip.Deflate
+			}
+			w, err := zw.CreateHeader(&zip.FileHeader{Name: e.name, Method: method, Modified: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(w, e.body); err != nil {
+				return err
+			}
+		}
+		if err := zw.Close(); err != nil {
+			return err
+		}
+		return f.Sync()
+	}
+	if err := write("big.zip", []entry{{"payload.bin", io.LimitReader(rand.Reader, *sizeMB<<20), false}}); err != nil {
+		return err
+	}
+	if err := write("tiny.zip", []entry{{"dist/4k.bin", strings.NewReader(string(four)), false}}); err != nil {
+		return err
+	}
+	var small []entry
+	for i := range 9 {
+		small = append(small, entry{fmt.Sprintf("src/file%d.txt", i), strings.NewReader(strings.Repeat("some text of a small file\n", 40)), true})
+	}
+	small = append(small, entry{"dist/4k.bin", strings.NewReader(string(four)), false})
+	return write("small10.zip", small)
+}
+
+// bare is the peer: net/http with nothing in front.
+func bare(args []string) error {
+	fs := flag.NewFlagSet("bare", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:28081", "listen address")
+	dir := fs.String("dir", "", "directory of the files")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /files/{name}", func(w http.ResponseWriter, r *http.Request) {
+		f, err := os.Open(filepath.Join(*dir, filepath.Base(r.PathValue("name"))))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			http.Error(w, "stat", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		http.ServeContent(w, r, "", fi.ModTime(), f)
+	})
+	// A multipart upload straight to a file through a 1 MiB buffer,
+	// removed again: what an upload costs without hashing or checks.
+	mux.HandleFunc("POST /upload", func(w http.ResponseWriter, r *http.Request) {
+		_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil {
+			http.Error(w, "content type", http.StatusBadRequest)
+			return
+		}
+		mr := multipart.NewReader(r.Body, params["boundary"])
+		for {
+			part, err := mr.NextPart()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				http.Error(w, "body", http.StatusBadRequest)
+				return
+			}
+			f, err := os.CreateTemp(*dir, ".upload-*")
+			if err != nil {
+				http.Error(w, "create", http.StatusInternalServerError)
+				return
+			}
+			bw := bufio.NewWriterSize(f, 1<<20)
+			_, err = io.Copy(bw, part)
+			if err == nil {
+				err = bw.Flush()
+			}
+			f.Close()
+			os.Remove(f.Name())
+			if err != nil {
+				http.Error(w, "write", http.StatusInternalServerError)
+				return
+			}
+		}
+		w.WriteHeader(http.StatusCreated)
+	})
+	return listen(*addr, mux)
+}
+
+// ja is the handler as the example server composes it, on a store opened
+// with or without fsync.
+func ja(args []string) error {
+	fs := flag.NewFlagSet("ja", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:28083", "listen address")
+	data := fs.String("data", "", "fsstore directory")
+	authFile := fs.String("auth", "", "tokenauth.Config JSON file")
+	noFsync := fs.Bool("nofsync", false, "open the store WithoutFsync")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var opts []fsstore.Option
+	if *noFsync {
+		opts = append(opts, fsstore.WithoutFsync())
+	}
+	store, err := fsstore.Open(*data, opts...)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	authz := tokenauth.New(store)
+	f, err := os.Open(*authFile)
+	if err != nil {
+		return err
+	}
+	cfg, err := tokenauth.LoadConfig(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if err := authz.Apply(cfg); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	h := jobartifacts.AccessLog(jobartifacts.New(store, authz, jobartifacts.WithLogger(logger), jobartifacts.WithMaxUploadSize(0)), logger)
+	return listen(*addr, h)
+}
+
+func listen(addr string, h http.Handler) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		return srv.Shutdown(context.Background())
+	}
+}
+
+// get downloads a URL as a Go client does and prints the seconds it took.
+func get(args []string) error {
+	if len(args) < 1 {
+		return errors.New("get URL [header: value]...")
+	}
+	req, err := http.NewRequest(http.MethodGet, args[0], nil)
+	if err != nil {
+		return err
+	}
+	for _, h := range args[1:] {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 256<<10)
+	n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{resp.Body}, buf)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", args[0], resp.Status)
+	}
+	fmt.Printf("%.6f %d\n", time.Since(start).Seconds(), n)
+	return nil
+}
+
+// ratio reads "round variant value" lines and prints the median and range
+// of value(a)/value(b) over the rounds that have both.
+func ratio(args []string) error {
+	if len(args) != 3 {
+		return errors.New("ratio FILE A B")
+	}
+	data, err := os.ReadFile(args[0])
+	if err != nil {
+		return err
+	}
+	values := map[string]map[string]float64{} // round → variant → value
+	for line := range strings.Lines(string(data)) {
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[2], 64)
+		if err != nil {
+			continue
+		}
+		if values[f[0]] == nil {
+			values[f[0]] = map[string]float64{}
+		}
+		values[f[0]][f[1]] = v
+	}
+	var ratios []float64
+	for _, vs := range values {
+		a, okA := vs[args[1]]
+		b, okB := vs[args[2]]
+		if okA && okB && b != 0 {
+			ratios = append(ratios, a/b)
+		}
+	}
+	if len(ratios) == 0 {
+		return fmt.Errorf("no round has both %s and %s", args[1], args[2])
+	}
+	slices.Sort(ratios)
+	med := ratios[len(ratios)/2]
+	if len(ratios)%2 == 0 {
+		med = (ratios[len(ratios)/2-1] + ratios[len(ratios)/2]) / 2
+	}
+	fmt.Printf("%.3f [%.3f–%.3f] (n=%d)\n", med, ratios[0], ratios[len(ratios)-1], len(ratios))
+	return nil
+}
