@@ -29,7 +29,10 @@
 //
 // Archives are read through Blob: ReadAt for the zip's central directory,
 // NewRangeReader (one request on object storage) for whole archives and
-// entry data; the archive is never read whole into memory.
+// entry data; the archive is never read whole into memory. A Blob backed
+// by a local file (FileBlob, as fsstore's are) is sent with sendfile(2).
+// Uploads reach PutBlob as a SHA256Reader, so a store that hashes for its
+// ETag can take the handler's hash instead of computing it again.
 //
 // # Authorization
 //
