@@ -54,8 +54,9 @@ func newQueries(schema string) queries {
 			ORDER BY rp.id DESC, rj.id DESC LIMIT 1)`),
 
 		// Every change to a job's records takes the job's row lock first, so
-		// that they are serialised per job (a single statement with CTEs
-		// reads the snapshot taken before the lock wait, so a replace that reads the old key while upserting orphans blobs).
+		// that they are serialised per job: a single statement's CTEs read
+		// the snapshot taken before its lock wait, so a replace that read
+		// the old key while upserting would orphan blobs.
 		lockJob: q(`SELECT artifacts_locked, artifacts_expire_at FROM {s}.jobs
 			WHERE id = $2 AND project_id = $1 FOR UPDATE`),
 		// The sweep does not take job locks: it locks the records it
