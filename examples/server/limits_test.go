@@ -288,6 +288,33 @@ func TestStallTimeout(t *testing.T) {
 		}
 	}
 	require.True(t, cut, "a trickling upload must be cut")
+
+	// Cut: a trickling body that the handler refuses unread (no token:
+	// 403), small enough that net/http would drain it before answering.
+	u, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer u.Close()
+	_, err = fmt.Fprintf(u, "POST /api/v4/jobs/100/artifacts HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: 1000\r\n\r\n", contentType)
+	require.NoError(t, err)
+	refused := make(chan struct{})
+	go func() {
+		defer close(refused)
+		_ = u.SetReadDeadline(time.Now().Add(60 * time.Second))
+		_, _ = io.Copy(io.Discard, u)
+	}()
+	cut = false
+	for i := 0; i < 300 && !cut; i++ { // at most 30s
+		if _, err := u.Write([]byte{'x'}); err != nil {
+			cut = true
+			break
+		}
+		select {
+		case <-refused:
+			cut = true
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	require.True(t, cut, "an unread trickling body must not hold the answer")
 }
 
 func TestLimitFlags(t *testing.T) {
