@@ -88,3 +88,34 @@ func TestREADMEWalkThrough(t *testing.T) {
 func isServerCommand(words []string) bool {
 	return len(words) >= len(serverCommand) && slices.Equal(words[:len(serverCommand)], serverCommand)
 }
+
+// TestREADMETwoReplicas checks the README's two-replica lines: the binary
+// they run is the one its build line makes, their flags parse, and the
+// replicas differ only in their address.
+func TestREADMETwoReplicas(t *testing.T) {
+	const binary = "./jobartifacts-server"
+	built := false
+	var replicas [][]string
+	for _, c := range readmetest.Commands(t) {
+		switch {
+		case slices.Equal(c.Words, []string{"go", "-C", serverDir, "build", "-o", "../../" + strings.TrimPrefix(binary, "./"), "."}):
+			built = true
+		case len(c.Words) > 0 && c.Words[0] == binary:
+			require.True(t, built, "%s: the binary is built first", c.Line)
+			cfg, err := parseServeFlags(c.Words[1:], io.Discard)
+			require.NoError(t, err, c.Line)
+			require.NotEmpty(t, cfg.postgresDSN, c.Line)
+			require.NotEmpty(t, cfg.s3.bucket, c.Line)
+			require.NotEmpty(t, cfg.authFile, c.Line)
+			replicas = append(replicas, c.Words)
+		}
+	}
+	require.Len(t, replicas, 2, "the README runs two replicas")
+	withoutAddr := func(words []string) []string {
+		i := slices.Index(words, "-addr")
+		require.GreaterOrEqual(t, i, 0, "each replica has its -addr")
+		return slices.Delete(slices.Clone(words), i, i+2)
+	}
+	require.Equal(t, withoutAddr(replicas[0]), withoutAddr(replicas[1]), "the replicas share everything but their address")
+	require.NotEqual(t, replicas[0], replicas[1])
+}
