@@ -19,7 +19,7 @@ import (
 	"github.com/gorilla/mux"
 )
 
-// The runner routes (spec §8), as GitLab's lib/api/ci/runner.rb serves them:
+// The runner routes, as GitLab's lib/api/ci/runner.rb serves them:
 //
 //	POST /jobs/:job_id/artifacts  (route 9)  a runner uploads a job's artifact
 //	GET  /jobs/:job_id/artifacts  (route 10) a runner downloads a job's archive

@@ -54,8 +54,9 @@ func newQueries(schema string) queries {
 			ORDER BY rp.id DESC, rj.id DESC LIMIT 1)`),
 
 		// Every change to a job's records takes the job's row lock first, so
-		// that they are serialised per job (research §5.2: a single statement
-		// that reads the old record while upserting orphans blobs).
+		// that they are serialised per job: a single statement's CTEs read
+		// the snapshot taken before its lock wait, so a replace that read
+		// the old key while upserting would orphan blobs.
 		lockJob: q(`SELECT artifacts_locked, artifacts_expire_at FROM {s}.jobs
 			WHERE id = $2 AND project_id = $1 FOR UPDATE`),
 		// The sweep does not take job locks: it locks the records it
