@@ -70,6 +70,9 @@ Users and job tokens come from the -auth file (tokenauth.Config JSON):
   {"users": [{"name": "alice", "tokens": ["glpat-..."], "roles": {"1": "maintainer"}}],
    "job_tokens": {"glcbt-...": 100}}
 
+Each process knows only the users and job tokens it was given: give every
+replica the same -auth file (and the same -token and -job-token with -demo).
+
 -demo creates project 1 (demo/project) with the jobs that GitLab's docs use in
 their curl examples (jobs 1, 5, 42, refs main and master, ...), a maintainer
 token (-token) and the job token of running job 100 (-job-token). Only what is
