@@ -222,19 +222,17 @@ func newCluster(t *testing.T, bin string, extra ...string) *cluster {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(auth, authJSON, 0o600))
 
-	c.args = append([]string{
-		"-addr", "127.0.0.1:0",
-		"-postgres", svc.dsn, "-postgres-schema", c.schema,
-		"-s3-endpoint", c.proxy.addr, "-s3-bucket", c.bucket, "-s3-region", svc.s3Region,
-		"-s3-addressing", "path", "-s3-tls=false",
+	c.args = append([]string{"-addr", "127.0.0.1:0"}, c.storeArgs()...)
+	c.args = append(c.args,
 		"-auth", auth,
 		"-demo", "-token", clusterToken, "-job-token", clusterJobToken,
 		"-shutdown-timeout", "5s",
-	}, extra...)
-	c.env = append(os.Environ(),
-		"JOBARTIFACTS_S3_ACCESS_KEY="+svc.s3AccessKey,
-		"JOBARTIFACTS_S3_SECRET_KEY="+svc.s3SecretKey,
 	)
+	c.args = append(c.args, extra...)
+	c.env = os.Environ()
+	for k, v := range c.credentials() {
+		c.env = append(c.env, k+"="+v)
+	}
 	c.replicas[0] = c.start("a")
 	c.replicas[1] = c.start("b")
 
@@ -242,6 +240,24 @@ func newCluster(t *testing.T, bin string, extra ...string) *cluster {
 	require.NoError(t, err)
 	t.Cleanup(c.db.Close)
 	return c
+}
+
+// storeArgs are the store flags of the cluster's replicas.
+func (c *cluster) storeArgs() []string {
+	return []string{
+		"-postgres", c.svc.dsn, "-postgres-schema", c.schema,
+		"-s3-endpoint", c.proxy.addr, "-s3-bucket", c.bucket, "-s3-region", c.svc.s3Region,
+		"-s3-addressing", "path", "-s3-tls=false",
+	}
+}
+
+// credentials are the environment variables that give the replicas their
+// S3 credentials.
+func (c *cluster) credentials() map[string]string {
+	return map[string]string{
+		"JOBARTIFACTS_S3_ACCESS_KEY": c.svc.s3AccessKey,
+		"JOBARTIFACTS_S3_SECRET_KEY": c.svc.s3SecretKey,
+	}
 }
 
 // replica is one server process.

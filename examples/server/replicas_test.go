@@ -8,6 +8,8 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -185,12 +187,18 @@ func testReplicasAnswerAlike(t *testing.T, bin string) {
 	require.Equal(t, archive, got.body)
 	same(request{"GET", "/projects/1/jobs/artifacts/master/raw/deploy.txt?job=deploy", maintainer, http.StatusNotFound}) // pipeline 5 still runs
 
-	// A newer successful pipeline of main, recorded by another process
-	// (an importer), changes the latest successful job on both at once.
-	meta, blobs := c.metadataStore(), c.blobStore()
-	newer := ziptest.Build(t, ziptest.Stored("newer.txt", "pipeline 6\n"))
-	putJob(t, meta, blobs, jobartifacts.Pipeline{ID: 6, ProjectID: 1, Ref: "main", Status: jobartifacts.StatusSuccess},
-		jobartifacts.Job{ID: 46, ProjectID: 1, Name: "test", Stage: "test", Status: jobartifacts.StatusSuccess}, newer, nil)
+	// A newer successful pipeline of main, imported by another process
+	// (server import, with the replicas' store flags), changes the latest
+	// successful job on both at once.
+	newer := filepath.Join(t.TempDir(), "newer.zip")
+	require.NoError(t, os.WriteFile(newer, ziptest.Build(t, ziptest.Stored("newer.txt", "pipeline 6\n")), 0o600))
+	for k, v := range c.credentials() {
+		t.Setenv(k, v)
+	}
+	importArgs := append([]string{"import"}, c.storeArgs()...)
+	importArgs = append(importArgs, "-project", "demo/project", "-project-id", "1", "-ref", "main", "-pipeline", "6",
+		"-job", "test", "-job-id", "46", "-status", "success", newer)
+	require.NoError(t, run(t.Context(), importArgs, io.Discard, io.Discard))
 	same(request{"GET", "/projects/1/jobs/artifacts/main/raw/newer.txt?job=test", maintainer, http.StatusOK})
 	same(request{"GET", "/projects/1/jobs/artifacts/main/raw/some/release/file.pdf?job=pdf", maintainer, http.StatusNotFound}) // no fallback
 	loc := same(request{"GET", "/projects/1/jobs/artifacts/main/download?job=test", maintainer, http.StatusFound})
