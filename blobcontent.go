@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"sync"
 )
 
 // blobContent gives http.ServeContent the io.ReadSeeker it wants over a
@@ -11,14 +13,21 @@ import (
 // and the first Read after it opens one range from there to the end, so a
 // whole download costs one request on object storage and a Range request one
 // per range. ServeContent drops read errors once the headers are out, so
-// blobContent remembers the first one (failure) for the handler to log and
+// blobContent remembers the first one (Failure) for the handler to log and
 // abort the response with.
+//
+// A mutex guards it: for a multi-range request ServeContent reads in a
+// goroutine of its own, which may still run after ServeContent returned
+// (the client went away); after Close it opens nothing.
 type blobContent struct {
-	blob    Blob
-	size    int64
+	blob Blob
+	size int64
+
+	mu      sync.Mutex
 	off     int64
 	r       io.ReadCloser // open at off, or nil
 	failure error
+	closed  bool
 }
 
 func newBlobContent(b Blob, size int64) *blobContent {
@@ -26,6 +35,11 @@ func newBlobContent(b Blob, size int64) *blobContent {
 }
 
 func (c *blobContent) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return 0, fs.ErrClosed
+	}
 	if c.off >= c.size {
 		return 0, io.EOF
 	}
@@ -53,6 +67,7 @@ func (c *blobContent) Read(p []byte) (int, error) {
 	}
 }
 
+// fail records the first read failure. c.mu must be held.
 func (c *blobContent) fail(err error) error {
 	if c.failure == nil {
 		c.failure = err
@@ -60,7 +75,16 @@ func (c *blobContent) fail(err error) error {
 	return err
 }
 
+// Failure returns the first read failure, if any.
+func (c *blobContent) Failure() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failure
+}
+
 func (c *blobContent) Seek(offset int64, whence int) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	switch whence {
 	case io.SeekStart:
 	case io.SeekCurrent:
@@ -80,6 +104,7 @@ func (c *blobContent) Seek(offset int64, whence int) (int64, error) {
 	return offset, nil
 }
 
+// closeRange closes the open range, if any. c.mu must be held.
 func (c *blobContent) closeRange() {
 	if c.r != nil {
 		_ = c.r.Close()
@@ -87,8 +112,12 @@ func (c *blobContent) closeRange() {
 	}
 }
 
-// Close closes the open range, if any; the Blob is the caller's.
+// Close closes the open range, if any, and makes later reads fail; the
+// Blob is the caller's.
 func (c *blobContent) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
 	c.closeRange()
 	return nil
 }
