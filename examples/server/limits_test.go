@@ -168,7 +168,7 @@ func TestMaxConnections(t *testing.T) {
 
 // bigArchive is a stored (incompressible) zip of about size bytes, larger
 // than what loopback sockets buffer.
-func bigArchive(t *testing.T, size int) []byte {
+func bigArchive(t testing.TB, size int) []byte {
 	t.Helper()
 	data := make([]byte, size)
 	_, _ = rand.Read(data)
@@ -183,7 +183,7 @@ func bigArchive(t *testing.T, size int) []byte {
 }
 
 // uploadBody is a runner upload of archive as a multipart body.
-func uploadBody(t *testing.T, archive []byte) (contentType string, body []byte) {
+func uploadBody(t testing.TB, archive []byte) (contentType string, body []byte) {
 	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
