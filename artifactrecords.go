@@ -77,13 +77,21 @@ func (j *Job) RemoveArtifacts(except ...string) []Artifact {
 }
 
 // SweepArtifacts removes the artifacts that MetadataStore.SweepExpiredArtifacts
-// removes at now: expired, not a log, of a job that is not locked. It
+// removes at now (expired, not a log, of a job that is not locked), at most
+// limit of them when limit > 0, keeping the others in their order. It
 // returns them.
-func (j *Job) SweepArtifacts(now time.Time) []Artifact {
+func (j *Job) SweepArtifacts(now time.Time, limit int) []Artifact {
 	if j.ArtifactsLocked {
 		return nil
 	}
-	return j.removeArtifacts(func(a Artifact) bool { return sweepable(a, now) })
+	taken := 0
+	return j.removeArtifacts(func(a Artifact) bool {
+		if !sweepable(a, now) || (limit > 0 && taken == limit) {
+			return false
+		}
+		taken++
+		return true
+	})
 }
 
 // HasSweepableArtifacts reports whether SweepArtifacts at now would remove

@@ -31,7 +31,7 @@ func TestJobArtifactRecords(t *testing.T) {
 		}
 		require.False(t, j.ExpireArtifacts(now), "a kept job does not expire")
 		require.False(t, j.HasSweepableArtifacts(now.Add(1000*time.Hour)))
-		require.Empty(t, j.SweepArtifacts(now.Add(1000*time.Hour)))
+		require.Empty(t, j.SweepArtifacts(now.Add(1000*time.Hour), 0))
 	})
 
 	t.Run("Keep needs an archive that has not expired", func(t *testing.T) {
@@ -101,12 +101,17 @@ func TestJobArtifactRecords(t *testing.T) {
 	t.Run("SweepArtifacts never takes a log", func(t *testing.T) {
 		j := newJob()
 		require.True(t, j.HasSweepableArtifacts(now), "junit expired an hour ago")
-		require.Equal(t, []string{"junit"}, fileTypes(j.SweepArtifacts(now)))
+		require.Equal(t, []string{"junit"}, fileTypes(j.SweepArtifacts(now, 0)))
 		require.False(t, j.HasSweepableArtifacts(now))
 		j.ExpireArtifacts(now)
-		require.Equal(t, []string{"archive"}, fileTypes(j.SweepArtifacts(now)), "expiry at exactly now counts; the expired log stays")
+		require.Equal(t, []string{"archive"}, fileTypes(j.SweepArtifacts(now, 0)), "expiry at exactly now counts; the expired log stays")
 		require.Equal(t, []string{"trace"}, fileTypes(j.Artifacts))
 		require.False(t, j.HasSweepableArtifacts(now.Add(1000*time.Hour)), "a job whose only expired artifact is its log is never listed")
+
+		j = newJob()
+		j.ExpireArtifacts(now)
+		require.Equal(t, []string{"archive"}, fileTypes(j.SweepArtifacts(now, 1)), "at most limit, in order")
+		require.Equal(t, []string{"trace", "junit"}, fileTypes(j.Artifacts), "the rest keep their order")
 	})
 }
 

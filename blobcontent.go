@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"sync"
 	"syscall"
 )
 
@@ -14,14 +16,21 @@ import (
 // and the first Read after it opens one range from there to the end, so a
 // whole download costs one request on object storage and a Range request one
 // per range. ServeContent drops read errors once the headers are out, so
-// blobContent remembers the first one (failure) for the handler to log and
+// blobContent remembers the first one (Failure) for the handler to log and
 // abort the response with.
+//
+// A mutex guards it: for a multi-range request ServeContent reads in a
+// goroutine of its own, which may still run after ServeContent returned
+// (the client went away); after Close it opens nothing.
 type blobContent struct {
-	blob    Blob
-	size    int64
+	blob Blob
+	size int64
+
+	mu      sync.Mutex
 	off     int64
 	r       io.ReadCloser // open at off, or nil
 	failure error
+	closed  bool
 	// sentFromFile: the last bytes went by sendfile (fileContent).
 	sentFromFile bool
 }
@@ -42,6 +51,11 @@ func (c *blobContent) readSeeker() io.ReadSeeker {
 }
 
 func (c *blobContent) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return 0, fs.ErrClosed
+	}
 	c.sentFromFile = false
 	if c.off >= c.size {
 		return 0, io.EOF
@@ -70,6 +84,7 @@ func (c *blobContent) Read(p []byte) (int, error) {
 	}
 }
 
+// fail records the first read failure. c.mu must be held.
 func (c *blobContent) fail(err error) error {
 	if c.failure == nil {
 		c.failure = err
@@ -77,7 +92,16 @@ func (c *blobContent) fail(err error) error {
 	return err
 }
 
+// Failure returns the first read failure, if any.
+func (c *blobContent) Failure() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failure
+}
+
 func (c *blobContent) Seek(offset int64, whence int) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	switch whence {
 	case io.SeekStart:
 	case io.SeekCurrent:
@@ -97,6 +121,7 @@ func (c *blobContent) Seek(offset int64, whence int) (int64, error) {
 	return offset, nil
 }
 
+// closeRange closes the open range, if any. c.mu must be held.
 func (c *blobContent) closeRange() {
 	if c.r != nil {
 		_ = c.r.Close()
@@ -104,8 +129,12 @@ func (c *blobContent) closeRange() {
 	}
 }
 
-// Close closes the open range, if any; the Blob is the caller's.
+// Close closes the open range, if any, and makes later reads fail; the
+// Blob is the caller's.
 func (c *blobContent) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
 	c.closeRange()
 	return nil
 }
@@ -125,6 +154,11 @@ type fileContent struct {
 
 // SyscallConn offers the file to net's sendfile.
 func (c *fileContent) SyscallConn() (syscall.RawConn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, fs.ErrClosed
+	}
 	if c.off >= c.size {
 		return nil, io.EOF // nothing to send: ReadFrom falls back to Read, which says EOF
 	}
@@ -149,6 +183,11 @@ func (p *positionedFile) Write(f func(fd uintptr) (done bool)) error { return p.
 // then moves the content to where the kernel stopped (see afterServe).
 func (p *positionedFile) Read(f func(fd uintptr) (done bool)) error {
 	c := p.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return fs.ErrClosed
+	}
 	// A failure here leaves sendfile unused: ReadFrom falls back to Read.
 	if _, err := c.file.Seek(c.off, io.SeekStart); err != nil {
 		return err
@@ -174,6 +213,8 @@ func (p *positionedFile) Read(f func(fd uintptr) (done bool)) error {
 // client gone (write errors are not the blob's failure). It costs one read,
 // and only for responses that end before the blob does.
 func (c *blobContent) afterServe() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if !c.sentFromFile || c.failure != nil || c.off >= c.size {
 		return
 	}

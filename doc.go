@@ -65,5 +65,15 @@
 // package (ErrNotFound, ErrUnauthorized, …), wrapped with %w. The handler
 // maps them to GitLab's status codes and JSON bodies in one place; no error
 // text ever reaches a client, and server errors are logged through the
-// slog.Logger given with WithLogger.
+// slog.Logger given with WithLogger. A request whose context ended (the
+// client went away) is not one: it is answered 499 and logged at Debug.
+//
+// # Caching
+//
+// Responses carry GitLab's Cache-Control ("max-age=0, private,
+// must-revalidate" on 200 and 201 JSON, "no-cache" otherwise), made
+// "private, no-cache" whenever the request carried a credential or its
+// project is not known to be public, and Vary on the credential headers:
+// a shared cache in front of the handler never stores what not everyone
+// may read.
 package jobartifacts

@@ -379,8 +379,8 @@ func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job, r
 	defer content.Close()
 	http.ServeContent(w, r, "", info.ModTime, content.readSeeker())
 	content.afterServe()
-	if content.failure != nil {
-		h.abortStream(r, j, content.failure)
+	if err := content.Failure(); err != nil {
+		h.abortStream(r, j, err)
 	}
 	return nil
 }

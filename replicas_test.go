@@ -513,3 +513,50 @@ func TestSweptBlobsOutliveTheirRecordsByTheGrace(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, blobExists(t, f.store, archive.Blob))
 }
+
+// lostAckStore records an artifact and then reports a failure, as a
+// database does when the connection drops while a commit is acknowledged.
+type lostAckStore struct{ jobartifacts.Store }
+
+var errLostAck = errors.New("conn closed while waiting for commit")
+
+func (s lostAckStore) CreateArtifact(ctx context.Context, projectID, jobID int64, a jobartifacts.Artifact) (*jobartifacts.Job, error) {
+	if _, err := s.Store.CreateArtifact(ctx, projectID, jobID, a); err != nil {
+		return nil, err
+	}
+	return nil, errLostAck
+}
+
+// An upload whose record's outcome is unknown keeps its blob: only the
+// queue, which checks records first, may delete it.
+func TestUploadWithAnUnknownOutcomeKeepsItsBlob(t *testing.T) {
+	f := newRunnerFixture(t)
+	jobID, token := f.addJob(runnerProjectID, jobartifacts.StatusRunning)
+	r := f.replica(lostAckStore{f.store})
+	resp := r.upload(t, jobID, token, bytes.NewReader(runnerZip("committed after all")), runnerUploadOptions{})
+	require.Equal(t, http.StatusInternalServerError, resp.status)
+	drain(t, f.store, f.now)
+	archive, ok := f.job(jobID).Archive()
+	require.True(t, ok, "the store recorded it")
+	require.True(t, blobExists(t, f.store, archive.Blob), "a recorded blob is never deleted")
+	require.Equal(t, http.StatusOK, f.runner.download(t, jobID, token, false).status)
+}
+
+// Orphan collection leaves alone keys it did not make, and finds a job's
+// blobs by the job's id whatever project the key names.
+func TestCollectOrphanBlobsSparesForeignKeys(t *testing.T) {
+	f := newRunnerFixture(t)
+	ctx := context.Background()
+	foreign := jobartifacts.BlobKey("projects/shared-bucket/readme.txt")
+	_, err := f.store.PutBlob(ctx, foreign, strings.NewReader("not ours"))
+	require.NoError(t, err)
+	_, err = jobartifacts.StoreArtifact(ctx, f.store, runnerProjectID, 1, jobartifacts.Artifact{FileType: "reports/junit"}, strings.NewReader("x"))
+	require.ErrorContains(t, err, "artifact type", "a type that cannot go into a key is refused")
+
+	collector := jobartifacts.NewSweeper(f.store, jobartifacts.WithOrphanBlobAge(0), jobartifacts.WithBlobGrace(0),
+		jobartifacts.WithSweeperClock(func() time.Time { return time.Now().Add(time.Second) }))
+	n, err := collector.CollectOrphanBlobs(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.True(t, blobExists(t, f.store, foreign))
+}

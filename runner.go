@@ -19,7 +19,7 @@ import (
 	"github.com/gorilla/mux"
 )
 
-// The runner routes (spec §8), as GitLab's lib/api/ci/runner.rb serves them:
+// The runner routes, as GitLab's lib/api/ci/runner.rb serves them:
 //
 //	POST /jobs/:job_id/artifacts  (route 9)  a runner uploads a job's artifact
 //	GET  /jobs/:job_id/artifacts  (route 10) a runner downloads a job's archive
@@ -443,8 +443,13 @@ func (h *Handler) validateArchiveBlob(ctx context.Context, a Artifact) error {
 // recorded.
 func (h *Handler) recordUpload(ctx context.Context, project *Project, job *Job, up *receivedUpload) error {
 	a := up.artifact
-	current, err := h.store.CreateArtifact(ctx, project.ID, job.ID, a)
-	if errors.Is(err, ErrConflict) && current != nil {
+	// The body is in: a runner that leaves now must not cancel a commit
+	// under way, whose outcome would then be unknown.
+	current, err := h.store.CreateArtifact(context.WithoutCancel(ctx), project.ID, job.ID, a)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrConflict) && current != nil:
 		h.discardBlob(ctx, a.Blob)
 		for _, prev := range current.Artifacts {
 			if prev.FileType == a.FileType && prev.SHA256 == a.SHA256 {
@@ -452,12 +457,18 @@ func (h *Handler) recordUpload(ctx context.Context, project *Project, job *Job, 
 			}
 		}
 		return errArtifactExists
-	}
-	if err != nil {
+	case isNotFound(err):
 		h.discardBlob(ctx, a.Blob)
-		return wrapNotFound(err, errForbidden, "record artifact")
+		return errForbidden
+	default:
+		// The record may have been written all the same (a connection lost
+		// while a commit was acknowledged): only the queue, which checks
+		// records before deleting, may remove the blob.
+		if qerr := abandonBlob(ctx, h.store, a.Blob); qerr != nil {
+			h.cfg.logger.WarnContext(ctx, "jobartifacts: queue unrecorded blob", "blob", string(a.Blob), "error", qerr)
+		}
+		return fmt.Errorf("record artifact: %w", err)
 	}
-	return nil
 }
 
 // discardBlob deletes a blob that will not be recorded, even when the

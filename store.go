@@ -52,9 +52,10 @@ type combinedStore struct {
 // A blob is never deleted when its record goes. Every method that removes an
 // artifact record (ReplaceArtifact, ForgetArtifacts, SweepExpiredArtifacts)
 // MUST queue the record's blob key in the same atomic step, stamped with the
-// store's clock. ClaimBlobDeletions hands queued keys out only after a grace
-// period, so that downloads already streaming the blob, or holding a signed
-// URL to it, stay whole; a crash between the two steps leaves a queued key,
+// store's clock; a record without a key (Blob == "") queues nothing.
+// ClaimBlobDeletions hands queued keys out only after a grace period, so
+// that downloads already streaming the blob, or holding a signed URL to it,
+// stay whole; a crash between the two steps leaves a queued key,
 // never an orphaned blob. The Sweeper deletes claimed blobs.
 type MetadataStore interface {
 	// Project returns the project with the given numeric id, or ErrNotFound.
@@ -245,9 +246,10 @@ type BlobInfo struct {
 	// ModTime is when the blob was stored.
 	ModTime time.Time
 	// ETag is a strong entity tag, quoted as HTTP wants it ("\"…\""). It MUST
-	// differ between blobs of different bytes, under one key or several (one
-	// download URL serves one job's archives one after another); an object
-	// store's own ETag will do.
+	// differ between blobs of different bytes, whatever their keys: one
+	// download URL serves a job's archives one after another as they are
+	// replaced, so the tag must tell them apart. An object store's own ETag
+	// will do.
 	ETag string
 }
 

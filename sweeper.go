@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 )
 
@@ -15,8 +16,8 @@ import (
 // logs ("trace"), in batches of one atomic store call each
 // (MetadataStore.SweepExpiredArtifacts); the store queues their blobs. Then it
 // deletes the queued blobs whose grace period has passed (ClaimBlobDeletions).
-// Route 7 only marks a project's artifacts expired, and routes 6 and the
-// runner's uploads only queue blobs: a Sweeper is what frees the space.
+// Route 7 only marks a project's artifacts expired, route 6 only removes
+// records (the store queues their blobs): a Sweeper is what frees the space.
 //
 // Every replica of a deployment may run its own Sweeper over the shared
 // store: the store's atomic calls let no record be removed twice, and claims
@@ -207,13 +208,14 @@ func (s *Sweeper) DeleteQueuedBlobs(ctx context.Context) (int, error) {
 }
 
 // recorded reports whether the job that key belongs to has a record naming
-// it. Keys not made by NewBlobKey belong to no job.
+// it. Keys not made by NewBlobKey belong to no job. The job is looked up by
+// its id alone: a job moved to another project keeps its blobs.
 func (s *Sweeper) recorded(ctx context.Context, key BlobKey) (bool, error) {
-	projectID, jobID, ok := ParseBlobKey(key)
+	_, jobID, ok := ParseBlobKey(key)
 	if !ok {
 		return false, nil
 	}
-	j, err := s.store.Job(ctx, projectID, jobID)
+	j, err := s.store.JobByID(ctx, jobID)
 	if isNotFound(err) {
 		return false, nil
 	}
@@ -230,25 +232,32 @@ func (s *Sweeper) recorded(ctx context.Context, key BlobKey) (bool, error) {
 
 // CollectOrphanBlobs lists every blob whose key NewBlobKey made, and queues
 // for deletion those older than the orphan age (WithOrphanBlobAge) that no
-// record names. It returns how many it queued; they are deleted by a later
-// sweep, after the grace period, like any other.
+// record names. Other keys under the same prefix are left alone. It returns
+// how many it queued; they are deleted by a later sweep, after the grace
+// period, like any other. A job that cannot be read is skipped (and its
+// error returned at the end), so that it hides no orphan listed after it.
 func (s *Sweeper) CollectOrphanBlobs(ctx context.Context) (int, error) {
 	cutoff := s.now().Add(-s.orphanAge)
 	queued := 0
+	var errs []error
 	token := ""
 	for {
 		page, next, err := s.store.ListBlobs(ctx, BlobKeyPrefix, token, s.batch)
 		if err != nil {
-			return queued, fmt.Errorf("list blobs: %w", err)
+			return queued, errors.Join(append(errs, fmt.Errorf("list blobs: %w", err))...)
 		}
 		var orphans []BlobKey
 		for _, b := range page {
-			if b.ModTime.After(cutoff) {
+			if _, _, ok := ParseBlobKey(b.Key); !ok || b.ModTime.After(cutoff) {
 				continue
 			}
 			live, err := s.recorded(ctx, b.Key)
 			if err != nil {
-				return queued, err
+				if ctxErr := ctx.Err(); ctxErr != nil {
+					return queued, errors.Join(append(errs, ctxErr)...)
+				}
+				errs = append(errs, fmt.Errorf("blob %s: %w", b.Key, err))
+				continue
 			}
 			if !live {
 				orphans = append(orphans, b.Key)
@@ -256,32 +265,36 @@ func (s *Sweeper) CollectOrphanBlobs(ctx context.Context) (int, error) {
 		}
 		if len(orphans) > 0 {
 			if err := s.store.QueueBlobDeletions(ctx, orphans...); err != nil {
-				return queued, fmt.Errorf("queue orphan blobs: %w", err)
+				return queued, errors.Join(append(errs, fmt.Errorf("queue orphan blobs: %w", err))...)
 			}
 			queued += len(orphans)
 			s.logger.InfoContext(ctx, "jobartifacts: queued orphan blobs", "count", len(orphans))
 		}
 		if next == "" {
-			return queued, nil
+			return queued, errors.Join(errs...)
 		}
 		token = next
 	}
 }
 
 // Run sweeps at once and then every interval until ctx is done, and returns
-// ctx's error; it collects orphan blobs at once and then at the orphan
-// interval (WithOrphanInterval). A failed sweep is logged and retried at the
-// next tick.
+// ctx's error. It collects orphan blobs every orphan interval
+// (WithOrphanInterval), the first time at a random moment within the first
+// interval, so that replicas started together do not all list the bucket
+// together. A failed sweep is logged and retried at the next tick.
 func (s *Sweeper) Run(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		return fmt.Errorf("%w: %v", ErrInvalidInterval, interval)
 	}
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
-	var lastOrphans time.Time
+	var nextOrphans time.Time
+	if s.orphanInterval > 0 {
+		nextOrphans = time.Now().Add(rand.N(s.orphanInterval))
+	}
 	for {
-		if s.orphanInterval > 0 && (lastOrphans.IsZero() || time.Since(lastOrphans) >= s.orphanInterval) {
-			lastOrphans = time.Now()
+		if s.orphanInterval > 0 && !time.Now().Before(nextOrphans) {
+			nextOrphans = time.Now().Add(s.orphanInterval)
 			if _, err := s.CollectOrphanBlobs(ctx); err != nil && ctx.Err() == nil {
 				s.logger.ErrorContext(ctx, "jobartifacts: orphan blob collection failed", "error", err)
 			}

@@ -555,13 +555,14 @@ func (er *entryReader) verifyEmpty() error {
 		return err
 	}
 	if err := er.expectEnd(); err != nil {
-		return fmt.Errorf("%w: entry %q: %w", ErrInvalidArchive, er.entry.name, err)
+		return classifyArchiveError(er.ctx, er.blob, fmt.Errorf("entry %q: %w", er.entry.name, err))
 	}
 	return nil
 }
 
 // sniffHead reads up to sniffLen bytes from the start, before headers, and
-// keeps them for the response. Errors here are reported as the archive's.
+// keeps them for the response. Errors here are reported as the archive's,
+// unless the blob failed to read or the request ended.
 func (er *entryReader) sniffHead() ([]byte, error) {
 	buf := make([]byte, min(er.size, sniffLen))
 	n, err := io.ReadFull(er, buf)
@@ -571,10 +572,7 @@ func (er *entryReader) sniffHead() ([]byte, error) {
 		if er.failed != nil {
 			err = er.failed
 		}
-		if ctxErr := er.ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("jobartifacts: reading entry %q: %w", er.entry.name, ctxErr)
-		}
-		return nil, fmt.Errorf("%w: entry %q: %w", ErrInvalidArchive, er.entry.name, err)
+		return nil, classifyArchiveError(er.ctx, er.blob, fmt.Errorf("entry %q: %w", er.entry.name, err))
 	}
 	er.mu.Lock()
 	defer er.mu.Unlock()

@@ -192,29 +192,82 @@ func (s *Store) ExpireProjectArtifacts(ctx context.Context, projectID int64, now
 
 // SweepExpiredArtifacts removes up to limit records that are expired at
 // now, are not a job log and belong to jobs that are not ArtifactsLocked,
-// queues their blobs and returns them, all under one lock. It goes round the
-// jobs in id order from where the last sweep of this Store stopped, reading
-// each job file once per round; it returns fewer than limit records only
-// after a whole round. It works on a full file system.
+// queues their blobs and returns them. It reads the jobs under the shared
+// lock, so that a sweep does not stall every reader while it looks, and
+// removes under the exclusive lock, checking each candidate job again there:
+// a job kept or changed in between is judged as it is then. It goes round
+// the jobs in id order from where the last sweep of this Store stopped and
+// returns fewer than limit records only after a whole round. It works on a
+// full file system.
 func (s *Store) SweepExpiredArtifacts(ctx context.Context, now time.Time, limit int) ([]jobartifacts.SweptArtifact, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("fsstore: sweep limit %d: %w", limit, errBadLimit)
 	}
 	var swept []jobartifacts.SweptArtifact
-	err := s.writeFreeing(ctx, func() error {
-		ids, err := s.jobIDs()
+	from := s.sweepStart()
+	for len(swept) < limit {
+		candidates, next, roundDone, err := s.sweepCandidates(ctx, now, from, limit-len(swept))
+		if err != nil {
+			return swept, err
+		}
+		if len(candidates) > 0 {
+			err = s.writeFreeing(ctx, func() error {
+				for _, jobID := range candidates {
+					if len(swept) == limit {
+						return nil
+					}
+					j, err := s.loadJob(jobID)
+					if isNotFound(err) {
+						continue
+					}
+					if err != nil {
+						return err
+					}
+					removed := j.SweepArtifacts(now, limit-len(swept))
+					if len(removed) == 0 {
+						continue
+					}
+					if err := s.queueBlobs(blobKeys(removed)...); err != nil {
+						return err
+					}
+					if err := s.writeJSON(s.jobFile(jobID), j); err != nil {
+						return err
+					}
+					for _, a := range removed {
+						swept = append(swept, jobartifacts.SweptArtifact{ProjectID: j.ProjectID, JobID: j.ID, Artifact: a})
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return swept, err
+			}
+		}
+		s.setSweepStart(next)
+		if roundDone {
+			break
+		}
+		from = next
+	}
+	return swept, nil
+}
+
+// sweepCandidates lists, under the shared lock, up to n jobs from the id
+// from on (going round) that have something to sweep at now. next is where
+// the listing stopped; roundDone reports that it went all the way round.
+func (s *Store) sweepCandidates(ctx context.Context, now time.Time, from int64, n int) (ids []int64, next int64, roundDone bool, err error) {
+	err = s.read(ctx, func() error {
+		all, err := s.jobIDs()
 		if err != nil {
 			return err
 		}
-		start, _ := slices.BinarySearch(ids, s.sweepFrom)
-		for k := range ids {
-			if len(swept) == limit {
-				return nil
-			}
+		start, _ := slices.BinarySearch(all, from)
+		next = from
+		for k := range all {
 			if err := ctx.Err(); err != nil {
-				return err // what was removed so far is returned with it
+				return err
 			}
-			jobID := ids[(start+k)%len(ids)]
+			jobID := all[(start+k)%len(all)]
 			j, err := s.loadJob(jobID)
 			if isNotFound(err) {
 				continue
@@ -222,28 +275,33 @@ func (s *Store) SweepExpiredArtifacts(ctx context.Context, now time.Time, limit 
 			if err != nil {
 				return err
 			}
-			if !j.HasSweepableArtifacts(now) {
-				s.sweepFrom = jobID + 1
-				continue
+			if j.HasSweepableArtifacts(now) {
+				ids = append(ids, jobID)
+				if len(ids) == n {
+					next = jobID // it may have more than was taken
+					return nil
+				}
 			}
-			removed := sweepUpTo(j, now, limit-len(swept))
-			if err := s.queueBlobs(blobKeys(removed)...); err != nil {
-				return err
-			}
-			if err := s.writeJSON(s.jobFile(jobID), j); err != nil {
-				return err
-			}
-			for _, a := range removed {
-				swept = append(swept, jobartifacts.SweptArtifact{ProjectID: j.ProjectID, JobID: j.ID, Artifact: a})
-			}
-			s.sweepFrom = jobID
-			if !j.HasSweepableArtifacts(now) {
-				s.sweepFrom = jobID + 1
-			}
+			next = jobID + 1
 		}
+		roundDone = true
 		return nil
 	})
-	return swept, err
+	return ids, next, roundDone, err
+}
+
+// sweepStart and setSweepStart keep where the next sweep of this Store
+// starts, so that sweeps go round the jobs instead of rereading the first.
+func (s *Store) sweepStart() int64 {
+	s.sweepMu.Lock()
+	defer s.sweepMu.Unlock()
+	return s.sweepFrom
+}
+
+func (s *Store) setSweepStart(id int64) {
+	s.sweepMu.Lock()
+	defer s.sweepMu.Unlock()
+	s.sweepFrom = id
 }
 
 // jobIDs returns the ids of every job file, in order.
@@ -260,22 +318,4 @@ func (s *Store) jobIDs() ([]int64, error) {
 	}
 	slices.Sort(ids)
 	return ids, nil
-}
-
-// sweepUpTo removes up to n of the artifacts that j.SweepArtifacts(now)
-// removes, keeping the others in their order, and returns them.
-func sweepUpTo(j *jobartifacts.Job, now time.Time, n int) []jobartifacts.Artifact {
-	all := j.Artifacts
-	trial := *j
-	trial.Artifacts = slices.Clone(all)
-	removed := trial.SweepArtifacts(now)
-	if len(removed) <= n {
-		j.Artifacts = trial.Artifacts
-		return removed
-	}
-	removed = removed[:n]
-	j.Artifacts = slices.DeleteFunc(slices.Clone(all), func(a jobartifacts.Artifact) bool {
-		return slices.ContainsFunc(removed, func(r jobartifacts.Artifact) bool { return r.FileType == a.FileType })
-	})
-	return removed
 }

@@ -54,8 +54,9 @@ type Store struct {
 	// sweepFrom is the job id where the next SweepExpiredArtifacts starts
 	// looking, so that a sweep in batches reads each job about once. It is
 	// a hint: a sweep goes round all jobs before it returns fewer than its
-	// limit. Guarded by mu, held for writing.
+	// limit. Guarded by sweepMu.
 	sweepFrom int64
+	sweepMu   sync.Mutex
 }
 
 var _ jobartifacts.Store = (*Store)(nil)

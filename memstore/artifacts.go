@@ -162,7 +162,7 @@ func (s *Store) SweepExpiredArtifacts(ctx context.Context, now time.Time, limit 
 			break
 		}
 		j := records.CloneJob(st.jobs[id])
-		removed := sweepUpTo(&j, now, limit-len(swept))
+		removed := j.SweepArtifacts(now, limit-len(swept))
 		st.jobs[id] = j
 		for _, a := range removed {
 			st.queueDeletions(a.Blob)
@@ -170,22 +170,4 @@ func (s *Store) SweepExpiredArtifacts(ctx context.Context, now time.Time, limit 
 		}
 	}
 	return swept, nil
-}
-
-// sweepUpTo removes up to n of the artifacts that j.SweepArtifacts(now)
-// removes, keeping the others in their order, and returns them.
-func sweepUpTo(j *jobartifacts.Job, now time.Time, n int) []jobartifacts.Artifact {
-	all := j.Artifacts
-	trial := *j
-	trial.Artifacts = slices.Clone(all)
-	removed := trial.SweepArtifacts(now)
-	if len(removed) <= n {
-		j.Artifacts = trial.Artifacts
-		return removed
-	}
-	removed = removed[:n]
-	j.Artifacts = slices.DeleteFunc(slices.Clone(all), func(a jobartifacts.Artifact) bool {
-		return slices.ContainsFunc(removed, func(r jobartifacts.Artifact) bool { return r.FileType == a.FileType })
-	})
-	return removed
 }

@@ -39,8 +39,9 @@
 //
 // # Atomicity
 //
-// Every method is one statement or one short READ COMMITTED transaction, so
-// it is atomic across every process that shares the database:
+// Every mutation is one short transaction that asks for READ COMMITTED
+// itself (whatever the server's default_transaction_isolation), so it is
+// atomic across every process that shares the database:
 //
 //   - CreateArtifact, ReplaceArtifact, KeepArtifacts and ForgetArtifacts
 //     first lock the job's row (SELECT … FOR UPDATE), so changes to one job

@@ -54,8 +54,9 @@ func newQueries(schema string) queries {
 			ORDER BY rp.id DESC, rj.id DESC LIMIT 1)`),
 
 		// Every change to a job's records takes the job's row lock first, so
-		// that they are serialised per job (research §5.2: a single statement
-		// that reads the old record while upserting orphans blobs).
+		// that they are serialised per job: a single statement's CTEs read
+		// the snapshot taken before its lock wait, so a replace that read
+		// the old key while upserting would orphan blobs.
 		lockJob: q(`SELECT artifacts_locked, artifacts_expire_at FROM {s}.jobs
 			WHERE id = $2 AND project_id = $1 FOR UPDATE`),
 		// The sweep does not take job locks: it locks the records it
@@ -84,7 +85,7 @@ func newQueries(schema string) queries {
 				DELETE FROM {s}.artifacts WHERE job_id = $1 AND NOT (file_type = ANY($2::text[]))
 				RETURNING *
 			), queued AS (
-				INSERT INTO {s}.deleted_blobs (blob_key) SELECT blob_key FROM removed ORDER BY blob_key
+				INSERT INTO {s}.deleted_blobs (blob_key) SELECT blob_key FROM removed WHERE blob_key <> '' ORDER BY blob_key
 				ON CONFLICT (blob_key) DO NOTHING
 			)
 			SELECT file_type, file_format, filename, size, sha256, expire_at, blob_key
@@ -105,7 +106,7 @@ func newQueries(schema string) queries {
 					FOR UPDATE SKIP LOCKED))
 				RETURNING *
 			), queued AS (
-				INSERT INTO {s}.deleted_blobs (blob_key) SELECT blob_key FROM removed ORDER BY blob_key
+				INSERT INTO {s}.deleted_blobs (blob_key) SELECT blob_key FROM removed WHERE blob_key <> '' ORDER BY blob_key
 				ON CONFLICT (blob_key) DO NOTHING
 			)
 			SELECT j.project_id, r.job_id, r.file_type, r.file_format, r.filename, r.size, r.sha256, r.expire_at, r.blob_key
@@ -121,7 +122,7 @@ func newQueries(schema string) queries {
 			  AND EXISTS (SELECT 1 FROM {s}.artifacts a WHERE a.job_id = j.id)`),
 
 		queue: q(`INSERT INTO {s}.deleted_blobs (blob_key)
-			SELECT DISTINCT k FROM unnest($1::text[]) k ORDER BY k
+			SELECT DISTINCT k FROM unnest($1::text[]) k WHERE k <> '' ORDER BY k
 			ON CONFLICT (blob_key) DO NOTHING`),
 		// GitLab's lease (Ci::DeletedObject.lock_for_destruction), on the
 		// database's clock; durations are microseconds. The array keeps the

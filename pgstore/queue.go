@@ -16,7 +16,10 @@ func (s *Store) QueueBlobDeletions(ctx context.Context, keys ...jobartifacts.Blo
 	if len(keys) == 0 {
 		return nil
 	}
-	if _, err := s.pool.Exec(ctx, s.q.queue, keyStrings(keys)); err != nil {
+	if err := s.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, s.q.queue, keyStrings(keys))
+		return err
+	}); err != nil {
 		return wrap(err, "queue %d blob deletions", len(keys))
 	}
 	return nil
@@ -30,8 +33,13 @@ func (s *Store) ClaimBlobDeletions(ctx context.Context, grace, lease time.Durati
 	if limit <= 0 {
 		return nil, fmt.Errorf("pgstore: claim limit %d must be positive", limit)
 	}
-	rows, _ := s.pool.Query(ctx, s.q.claim, grace.Microseconds(), lease.Microseconds(), limit)
-	keys, err := pgx.CollectRows(rows, pgx.RowTo[jobartifacts.BlobKey])
+	var keys []jobartifacts.BlobKey
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, s.q.claim, grace.Microseconds(), lease.Microseconds(), limit)
+		var err error
+		keys, err = pgx.CollectRows(rows, pgx.RowTo[jobartifacts.BlobKey])
+		return err
+	})
 	if err != nil {
 		return nil, wrap(err, "claim blob deletions")
 	}
@@ -47,7 +55,10 @@ func (s *Store) FinishBlobDeletions(ctx context.Context, keys ...jobartifacts.Bl
 	if len(keys) == 0 {
 		return nil
 	}
-	if _, err := s.pool.Exec(ctx, s.q.finish, keyStrings(keys)); err != nil {
+	if err := s.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, s.q.finish, keyStrings(keys))
+		return err
+	}); err != nil {
 		return wrap(err, "finish %d blob deletions", len(keys))
 	}
 	return nil

@@ -41,9 +41,13 @@ func (s *Store) readJob(ctx context.Context, tx pgx.Tx, projectID, jobID int64) 
 	return j, nil
 }
 
-// inTx runs f in a transaction and commits it if f returns nil.
+// inTx runs f in a READ COMMITTED transaction and commits it if f returns
+// nil. The level is asked for, not left to the server's default: every
+// statement must see rows committed while it waited for a lock (a
+// repeatable-read default would fail the races of several replicas with
+// serialization errors).
 func (s *Store) inTx(ctx context.Context, f func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, f)
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, f)
 }
 
 // CreateArtifact records a only if the job has no artifact of a.FileType,
@@ -238,15 +242,20 @@ func (s *Store) SweepExpiredArtifacts(ctx context.Context, now time.Time, limit 
 	if limit <= 0 {
 		return nil, fmt.Errorf("pgstore: sweep limit %d must be positive", limit)
 	}
-	rows, _ := s.pool.Query(ctx, s.q.sweep, now, limit)
-	swept, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (jobartifacts.SweptArtifact, error) {
-		var (
-			sa     jobartifacts.SweptArtifact
-			expire *time.Time
-		)
-		err := row.Scan(append([]any{&sa.ProjectID, &sa.JobID}, artifactColumns(&sa.Artifact, &expire)...)...)
-		sa.Artifact.ExpireAt = utc(expire)
-		return sa, err
+	var swept []jobartifacts.SweptArtifact
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, s.q.sweep, now, limit)
+		var err error
+		swept, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (jobartifacts.SweptArtifact, error) {
+			var (
+				sa     jobartifacts.SweptArtifact
+				expire *time.Time
+			)
+			err := row.Scan(append([]any{&sa.ProjectID, &sa.JobID}, artifactColumns(&sa.Artifact, &expire)...)...)
+			sa.Artifact.ExpireAt = utc(expire)
+			return sa, err
+		})
+		return err
 	})
 	if err != nil {
 		return nil, wrap(err, "sweep expired artifacts")

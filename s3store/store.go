@@ -217,6 +217,9 @@ func (s *Store) objectName(key jobartifacts.BlobKey) string {
 // Readers of the blob may fail afterwards: every request of an open Blob
 // names the object's ETag, so they never read other bytes.
 func (s *Store) DeleteBlob(ctx context.Context, key jobartifacts.BlobKey) error {
+	if key == "" {
+		return nil // no blob has the empty key; nothing to retry forever
+	}
 	err := s.client.RemoveObject(ctx, s.bucket, s.objectName(key), minio.RemoveObjectOptions{})
 	if err != nil && !isNoSuchKey(err) {
 		return fmt.Errorf("s3store: delete blob %q: %w", key, err)

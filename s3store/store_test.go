@@ -202,3 +202,10 @@ func TestRacingPutBlob(t *testing.T) {
 		})
 	}
 }
+
+// The empty key names no blob: deleting it succeeds, so that a queue entry
+// for it can never fail every sweep.
+func TestDeleteEmptyKey(t *testing.T) {
+	f := newFixture(t)
+	require.NoError(t, f.store.DeleteBlob(t.Context(), ""))
+}

@@ -13,7 +13,6 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/ciartifacts/jobartifacts"
-	"github.com/ciartifacts/jobartifacts/fsstore"
 )
 
 // errImportConflict: the flags contradict what the store already holds
@@ -22,7 +21,7 @@ var errImportConflict = errors.New("conflicts with data already in the store")
 
 // importConfig is what the import flags say.
 type importConfig struct {
-	dataDir        string
+	storeConfig
 	projectPath    string
 	projectID      int64
 	visibility     string
@@ -54,7 +53,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := validateZip(archive); err != nil {
 		return fmt.Errorf("%s: %w", cfg.archivePath, err)
 	}
-	store, err := fsstore.Open(cfg.dataDir)
+	store, err := openStore(ctx, cfg.storeConfig, os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -73,7 +72,7 @@ func parseImportFlags(args []string, stderr io.Writer) (importConfig, error) {
 	var cfg importConfig
 	fs := flag.NewFlagSet("server import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.dataDir, "data", "./artifacts-data", "directory of the store (fsstore); created if missing")
+	addStoreFlags(fs, &cfg.storeConfig) // the server's: import into what it serves
 	fs.StringVar(&cfg.projectPath, "project", "", "project full path, e.g. group/app (required)")
 	fs.Int64Var(&cfg.projectID, "project-id", 0, "project id (required)")
 	fs.StringVar(&cfg.visibility, "visibility", "private", "visibility of a new project: private, internal or public")
@@ -90,11 +89,12 @@ func parseImportFlags(args []string, stderr io.Writer) (importConfig, error) {
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: server import [flags] archive.zip
 
-Registers a project, a pipeline and a job in the store in -data and stores the
-zip as the job's artifacts archive, replacing any archive it had. The project
-is created if missing (an existing one must have the same path); the pipeline
-and the job are created or updated from the flags. Works while a server runs
-on the same -data directory.
+Registers a project, a pipeline and a job in the store in -data (or -postgres
+and -s3-bucket, as the server has them) and stores the zip as the job's
+artifacts archive, replacing any archive it had. The project is created if
+missing (an existing one must have the same path); the pipeline and the job
+are created or updated from the flags. Works while servers run on the same
+store, which serve the new job at once.
 
 Example:
   server import -project group/app -project-id 7 -pipeline 7 -ref main \
@@ -118,6 +118,9 @@ Flags:
 		return cfg, errors.New("-ref, -job and -status must not be empty")
 	case cfg.expireIn < 0:
 		return cfg, errors.New("-expire-in must not be negative")
+	}
+	if err := cfg.storeConfig.check(); err != nil {
+		return cfg, err
 	}
 	if cfg.pipelineStatus == "" {
 		cfg.pipelineStatus = cfg.status

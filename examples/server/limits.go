@@ -156,6 +156,10 @@ func stallDeadlines(next http.Handler, timeout time.Duration, minBytes int64) ht
 			// handler, to drain what is left.
 			r = r.WithContext(r.Context())
 			r.Body = &stallReader{ReadCloser: r.Body, rc: rc, clock: stallClock{timeout: timeout, minBytes: minBytes}}
+			// A body the handler leaves unread is drained by net/http
+			// before the answer goes out: that must not wait forever on a
+			// client that trickles. Each read of the handler's sets its own.
+			_ = rc.SetReadDeadline(time.Now().Add(timeout))
 		}
 		sw := &stallWriter{ResponseWriter: w, rc: rc, clock: stallClock{timeout: timeout, minBytes: minBytes}}
 		// What the handler wrote last is flushed after it returns; a

@@ -168,7 +168,7 @@ func TestMaxConnections(t *testing.T) {
 
 // bigArchive is a stored (incompressible) zip of about size bytes, larger
 // than what loopback sockets buffer.
-func bigArchive(t *testing.T, size int) []byte {
+func bigArchive(t testing.TB, size int) []byte {
 	t.Helper()
 	data := make([]byte, size)
 	_, _ = rand.Read(data)
@@ -183,7 +183,7 @@ func bigArchive(t *testing.T, size int) []byte {
 }
 
 // uploadBody is a runner upload of archive as a multipart body.
-func uploadBody(t *testing.T, archive []byte) (contentType string, body []byte) {
+func uploadBody(t testing.TB, archive []byte) (contentType string, body []byte) {
 	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
@@ -195,12 +195,13 @@ func uploadBody(t *testing.T, archive []byte) (contentType string, body []byte) 
 	return mw.FormDataContentType(), buf.Bytes()
 }
 
-// TestStallTimeout: with a stall budget of 1s, an upload and a download
-// that take several times that but keep moving complete; an upload at a
-// few bytes a second and a download whose client stops reading are cut.
+// TestStallTimeout: with a stall budget of 2s (well above what a loaded
+// machine's scheduling costs), an upload and a download that take over
+// twice that but keep moving complete; an upload at a few bytes a second
+// and a download whose client stops reading are cut.
 func TestStallTimeout(t *testing.T) {
-	addr := startLimitedServer(t, "-stall-timeout", "1s", "-stall-bytes", "16384")
-	archive := bigArchive(t, 24<<20)
+	addr := startLimitedServer(t, "-stall-timeout", "2s", "-stall-bytes", "16384")
+	archive := bigArchive(t, 16<<20)
 	contentType, body := uploadBody(t, archive)
 	uploadHead := fmt.Sprintf("POST /api/v4/jobs/100/artifacts HTTP/1.1\r\nHost: x\r\nJOB-TOKEN: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
 		testJobToken, contentType, len(body))
@@ -218,12 +219,12 @@ func TestStallTimeout(t *testing.T) {
 		_, err = c.Write(rest[:n])
 		require.NoError(t, err)
 		rest = rest[n:]
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(300 * time.Millisecond)
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
-	require.Greater(t, time.Since(started), 2*time.Second, "the upload outlasted the budget")
+	require.Greater(t, time.Since(started), 4*time.Second, "the upload outlasted the budget")
 
 	// Not cut: a download read in pieces with pauses.
 	d, err := net.Dial("tcp", addr)
@@ -241,7 +242,7 @@ func TestStallTimeout(t *testing.T) {
 			require.ErrorIs(t, err, io.EOF)
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(300 * time.Millisecond)
 	}
 	require.Equal(t, archive, got.Bytes())
 
@@ -251,7 +252,7 @@ func TestStallTimeout(t *testing.T) {
 	defer s.Close()
 	_, err = fmt.Fprintf(s, "GET /api/v4/jobs/100/artifacts HTTP/1.1\r\nHost: x\r\nJOB-TOKEN: %s\r\n\r\n", testJobToken)
 	require.NoError(t, err)
-	time.Sleep(5 * time.Second) // five budgets
+	time.Sleep(10 * time.Second) // five budgets
 	_ = s.SetReadDeadline(time.Now().Add(30 * time.Second))
 	resp, err = http.ReadResponse(bufio.NewReader(s), nil)
 	if err == nil {
@@ -276,7 +277,7 @@ func TestStallTimeout(t *testing.T) {
 		_, _ = io.Copy(io.Discard, l) // a 400, a close, or both
 	}()
 	cut := false
-	for i := 0; i < 300 && !cut; i++ { // at most 30s, thirty budgets
+	for i := 0; i < 300 && !cut; i++ { // at most 30s, fifteen budgets
 		if _, err := l.Write(body[i : i+1]); err != nil {
 			cut = true
 			break
@@ -288,6 +289,33 @@ func TestStallTimeout(t *testing.T) {
 		}
 	}
 	require.True(t, cut, "a trickling upload must be cut")
+
+	// Cut: a trickling body that the handler refuses unread (no token:
+	// 403), small enough that net/http would drain it before answering.
+	u, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer u.Close()
+	_, err = fmt.Fprintf(u, "POST /api/v4/jobs/100/artifacts HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: 1000\r\n\r\n", contentType)
+	require.NoError(t, err)
+	refused := make(chan struct{})
+	go func() {
+		defer close(refused)
+		_ = u.SetReadDeadline(time.Now().Add(60 * time.Second))
+		_, _ = io.Copy(io.Discard, u)
+	}()
+	cut = false
+	for i := 0; i < 300 && !cut; i++ { // at most 30s
+		if _, err := u.Write([]byte{'x'}); err != nil {
+			cut = true
+			break
+		}
+		select {
+		case <-refused:
+			cut = true
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	require.True(t, cut, "an unread trickling body must not hold the answer")
 }
 
 func TestLimitFlags(t *testing.T) {

@@ -1,16 +1,19 @@
-// Command server serves GitLab's Job Artifacts API from a directory, with
-// the ready-made token authorizer.
+// Command server serves GitLab's Job Artifacts API from a directory, or from
+// PostgreSQL and an S3 bucket shared by any number of replicas, with the
+// ready-made token authorizer. It is a module of its own, so that pgx and
+// minio-go stay out of the library's; from the repository root,
 //
-//	go run ./examples/server -demo
+//	go -C examples/server run . -demo
 //
-// serves the full API on 127.0.0.1:8080 from an fsstore in ./artifacts-data,
-// filled with the data that GitLab's Job Artifacts API docs use in their
-// examples, and prints curl lines to try.
+// serves the full API on 127.0.0.1:8080 from an fsstore in ./artifacts-data
+// (of examples/server), filled with the data that GitLab's Job Artifacts API
+// docs use in their examples, and prints curl lines to try.
 //
-//	go run ./examples/server import -project group/app -project-id 7 -pipeline 7 -job-id 99 build.zip
+//	go -C examples/server run . import -project group/app -project-id 7 -pipeline 7 -job-id 99 build.zip
 //
 // registers a project, pipeline and job and attaches a zip as the job's
-// artifacts archive. Run either with -h for its flags.
+// artifacts archive. -postgres and the -s3 flags put the metadata and the
+// blobs elsewhere (see stores.go). Run either with -h for its flags.
 package main
 
 import (

@@ -19,9 +19,16 @@ import (
 // readmeOrigin is where the README's lines reach the example server.
 const readmeOrigin = "http://127.0.0.1:8080"
 
+// serverCommand is how the README runs this module from the repository
+// root: go -C makes examples/server the working directory of the server.
+var serverCommand = []string{"go", "-C", "examples/server", "run", "."}
+
+// serverDir is that working directory, relative to the reader's.
+const serverDir = "examples/server"
+
 // TestREADMEWalkThrough does what the README tells a reader to do, line by
 // line and in its order, in a fresh directory: start the server with the
-// quick start's flags (every "go run ./examples/server -demo" line of the
+// quick start's flags (every "go -C examples/server run . -demo" line of the
 // README is the same), play every curl line against it, and run the import
 // line while it serves, checking each "# → …" the lines promise.
 //
@@ -35,17 +42,18 @@ func TestREADMEWalkThrough(t *testing.T) {
 	var ts *httptest.Server
 	for _, c := range readmetest.Commands(t) {
 		switch {
-		case slices.Equal(c.Words[:min(3, len(c.Words))], []string{"go", "run", "./examples/server"}) && slices.Contains(c.Words, "-demo"):
+		case isServerCommand(c.Words) && slices.Contains(c.Words, "-demo"):
+			args := c.Words[len(serverCommand):]
 			if demoArgs != nil {
-				require.Equal(t, demoArgs, c.Words[3:], "every demo command of the README is the same: %s", c.Line)
+				require.Equal(t, demoArgs, args, "every demo command of the README is the same: %s", c.Line)
 				continue
 			}
-			demoArgs = c.Words[3:]
+			demoArgs = args
 			cfg, err := parseServeFlags(demoArgs, io.Discard)
 			require.NoError(t, err, c.Line)
 			require.NotEmpty(t, cfg.token)
 			require.NotEmpty(t, cfg.jobToken)
-			store, err := fsstore.Open(filepath.Join(work, cfg.dataDir), fsstore.WithoutFsync())
+			store, err := fsstore.Open(filepath.Join(work, serverDir, cfg.dataDir), fsstore.WithoutFsync())
 			require.NoError(t, err)
 			defer store.Close()
 			h, err := newServer(ctx, cfg, store, slog.New(slog.DiscardHandler))
@@ -53,14 +61,15 @@ func TestREADMEWalkThrough(t *testing.T) {
 			ts = httptest.NewServer(h)
 			defer ts.Close()
 
-		case slices.Equal(c.Words[:min(4, len(c.Words))], []string{"go", "run", "./examples/server", "import"}):
+		case isServerCommand(c.Words) && len(c.Words) > len(serverCommand) && c.Words[len(serverCommand)] == "import":
 			require.NotNil(t, ts, "the import line comes after the demo is started")
-			args := slices.Clone(c.Words[3:])
-			for i, a := range args { // paths are the reader's working directory's
+			args := slices.Clone(c.Words[len(serverCommand)+1:])
+			for i, a := range args { // paths are relative to the server's working directory
 				if (i > 0 && args[i-1] == "-data") || (i == len(args)-1 && !strings.HasPrefix(a, "-")) {
-					args[i] = filepath.Join(work, a)
+					args[i] = filepath.Join(work, serverDir, a)
 				}
 			}
+			args = append([]string{"import"}, args...)
 			require.NoError(t, run(ctx, args, io.Discard, io.Discard), c.Line)
 			imported++
 
@@ -73,4 +82,40 @@ func TestREADMEWalkThrough(t *testing.T) {
 	require.NotNil(t, demoArgs, "the README starts the demo")
 	require.Equal(t, 1, imported, "the README's import line")
 	require.GreaterOrEqual(t, played, 20, "the README's curl lines")
+}
+
+// isServerCommand reports whether words run this module as the README does.
+func isServerCommand(words []string) bool {
+	return len(words) >= len(serverCommand) && slices.Equal(words[:len(serverCommand)], serverCommand)
+}
+
+// TestREADMETwoReplicas checks the README's two-replica lines: the binary
+// they run is the one its build line makes, their flags parse, and the
+// replicas differ only in their address.
+func TestREADMETwoReplicas(t *testing.T) {
+	const binary = "./jobartifacts-server"
+	built := false
+	var replicas [][]string
+	for _, c := range readmetest.Commands(t) {
+		switch {
+		case slices.Equal(c.Words, []string{"go", "-C", serverDir, "build", "-o", "../../" + strings.TrimPrefix(binary, "./"), "."}):
+			built = true
+		case len(c.Words) > 0 && c.Words[0] == binary:
+			require.True(t, built, "%s: the binary is built first", c.Line)
+			cfg, err := parseServeFlags(c.Words[1:], io.Discard)
+			require.NoError(t, err, c.Line)
+			require.NotEmpty(t, cfg.postgresDSN, c.Line)
+			require.NotEmpty(t, cfg.s3.bucket, c.Line)
+			require.NotEmpty(t, cfg.authFile, c.Line)
+			replicas = append(replicas, c.Words)
+		}
+	}
+	require.Len(t, replicas, 2, "the README runs two replicas")
+	withoutAddr := func(words []string) []string {
+		i := slices.Index(words, "-addr")
+		require.GreaterOrEqual(t, i, 0, "each replica has its -addr")
+		return slices.Delete(slices.Clone(words), i, i+2)
+	}
+	require.Equal(t, withoutAddr(replicas[0]), withoutAddr(replicas[1]), "the replicas share everything but their address")
+	require.NotEqual(t, replicas[0], replicas[1])
 }

@@ -13,14 +13,13 @@ import (
 	"time"
 
 	"github.com/ciartifacts/jobartifacts"
-	"github.com/ciartifacts/jobartifacts/fsstore"
 	"github.com/ciartifacts/jobartifacts/tokenauth"
 )
 
 // serveConfig is what the serve flags say.
 type serveConfig struct {
+	storeConfig
 	addr            string
-	dataDir         string
 	authFile        string
 	demo            bool
 	token           string // the demo maintainer's personal access token
@@ -30,6 +29,8 @@ type serveConfig struct {
 	maxUploadSize   int64
 	defaultExpireIn time.Duration
 	sweepInterval   time.Duration
+	blobGrace       time.Duration
+	orphanAge       time.Duration
 	limits          connLimits
 }
 
@@ -43,7 +44,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "address to listen on")
-	fs.StringVar(&cfg.dataDir, "data", "./artifacts-data", "directory of the store (fsstore); created if missing")
+	addStoreFlags(fs, &cfg.storeConfig)
 	fs.StringVar(&cfg.authFile, "auth", "", "JSON file of users and job tokens (tokenauth.Config)")
 	fs.BoolVar(&cfg.demo, "demo", false, "seed the data of GitLab's Job Artifacts API docs (see above)")
 	fs.StringVar(&cfg.token, "token", "", "with -demo: the maintainer's personal access token (default: generated and printed)")
@@ -53,6 +54,8 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.Int64Var(&cfg.maxUploadSize, "max-upload-size", 100<<20, "largest artifact file a runner may upload, in bytes (0: no limit)")
 	fs.DurationVar(&cfg.defaultExpireIn, "default-expire-in", 30*24*time.Hour, "how long uploads without expire_in are kept (0: forever)")
 	fs.DurationVar(&cfg.sweepInterval, "sweep-interval", 5*time.Minute, "how often expired artifacts are deleted (0: never)")
+	fs.DurationVar(&cfg.blobGrace, "blob-grace", time.Hour, "how long an archive's bytes stay after its record is gone, for downloads under way and signed URLs handed out")
+	fs.DurationVar(&cfg.orphanAge, "orphan-age", 24*time.Hour, "archives that no record names and incomplete S3 uploads are removed once this old: longer than any upload takes")
 	addLimitFlags(fs, &cfg.limits)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: server [flags]
@@ -60,10 +63,15 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 
 Serves GitLab's Job Artifacts API (under /api/v4) from the store in -data,
 runner uploads included, and deletes expired artifacts every -sweep-interval.
+-postgres keeps the metadata in PostgreSQL and -s3-bucket the archives in S3
+instead: replicas on several machines that share both serve the same API.
 Users and job tokens come from the -auth file (tokenauth.Config JSON):
 
   {"users": [{"name": "alice", "tokens": ["glpat-..."], "roles": {"1": "maintainer"}}],
    "job_tokens": {"glcbt-...": 100}}
+
+Each process knows only the users and job tokens it was given: give every
+replica the same -auth file (and the same -token and -job-token with -demo).
 
 -demo creates project 1 (demo/project) with the jobs that GitLab's docs use in
 their curl examples (jobs 1, 5, 42, refs main and master, ...), a maintainer
@@ -81,8 +89,11 @@ Flags:
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q (run with -h for usage)", fs.Arg(0))
 	}
-	if cfg.sweepInterval < 0 {
-		return cfg, errors.New("-sweep-interval must not be negative")
+	if cfg.sweepInterval < 0 || cfg.blobGrace < 0 || cfg.orphanAge < 0 {
+		return cfg, errors.New("-sweep-interval, -blob-grace and -orphan-age must not be negative")
+	}
+	if err := cfg.storeConfig.check(); err != nil {
+		return cfg, err
 	}
 	if err := cfg.limits.check(); err != nil {
 		return cfg, err
@@ -103,7 +114,7 @@ Flags:
 // then shuts down gracefully.
 func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	store, err := fsstore.Open(cfg.dataDir)
+	store, err := openStore(ctx, cfg.storeConfig, os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -118,7 +129,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error
 		return err
 	}
 	ln = limitListener(ln, cfg.limits.maxConnections)
-	logger.Info("serving the Job Artifacts API", "addr", ln.Addr().String(), "data", store.Dir())
+	logger.Info("serving the Job Artifacts API", append([]any{"addr", ln.Addr().String()}, store.where...)...)
 	if cfg.demo {
 		printTry(stdout, baseURL(ln.Addr()), cfg)
 	}
@@ -128,8 +139,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error
 	go func() {
 		defer close(swept)
 		if cfg.sweepInterval > 0 {
-			sweeper := jobartifacts.NewSweeper(store, jobartifacts.WithSweeperLogger(logger))
-			_ = sweeper.Run(sweepCtx, cfg.sweepInterval) // returns sweepCtx's error once we stop
+			maintain(sweepCtx, store, cfg, logger)
 		}
 	}()
 	srv := newHTTPServer(handler, cfg.limits, slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
@@ -141,6 +151,47 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error
 	}
 	logger.Info("shut down")
 	return nil
+}
+
+// janitorInterval is how often a server on S3 aborts the multipart uploads
+// that a killed process left.
+const janitorInterval = time.Hour
+
+// maintain runs the Sweeper every -sweep-interval and, on S3, the janitor
+// of incomplete uploads every janitorInterval, until ctx is done. Every
+// replica may run both: the store's atomic calls and claims keep them off
+// each other's work, and aborting an upload twice is harmless.
+func maintain(ctx context.Context, store *openedStore, cfg serveConfig, logger *slog.Logger) {
+	sweeper := jobartifacts.NewSweeper(store,
+		jobartifacts.WithSweeperLogger(logger),
+		jobartifacts.WithBlobGrace(cfg.blobGrace),
+		jobartifacts.WithOrphanBlobAge(cfg.orphanAge),
+	)
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		_ = sweeper.Run(ctx, cfg.sweepInterval) // returns ctx's error once we stop
+	}()
+	defer func() { <-swept }()
+	if store.abortIncompleteUploads == nil {
+		return
+	}
+	ticker := time.NewTicker(janitorInterval)
+	defer ticker.Stop()
+	for {
+		n, err := store.abortIncompleteUploads(ctx, cfg.orphanAge)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.ErrorContext(ctx, "aborting incomplete S3 uploads failed", "error", err)
+		case n > 0:
+			logger.InfoContext(ctx, "aborted incomplete S3 uploads", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
 }
 
 // newServer builds the program's http.Handler on store: the authorizer

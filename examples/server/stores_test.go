@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ciartifacts/jobartifacts/fsstore"
+	"github.com/ciartifacts/jobartifacts/pgstore"
+)
+
+func TestParseStoreFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+		check   func(t *testing.T, cfg serveConfig)
+	}{
+		{name: "fsstore by default", check: func(t *testing.T, cfg serveConfig) {
+			require.Empty(t, cfg.postgresDSN)
+			require.Empty(t, cfg.s3.bucket)
+			require.Equal(t, pgstore.DefaultSchema, cfg.postgresSchema)
+			require.Equal(t, time.Hour, cfg.blobGrace)
+			require.Equal(t, 24*time.Hour, cfg.orphanAge)
+		}},
+		{name: "postgres and s3", args: []string{
+			"-postgres", "host=/run/postgresql dbname=ci", "-postgres-schema", "ci_artifacts",
+			"-s3-bucket", "artifacts", "-s3-endpoint", "127.0.0.1:7070", "-s3-region", "eu-west-1",
+			"-s3-addressing", "path", "-s3-tls=false", "-s3-prefix", "ja/",
+			"-blob-grace", "0", "-orphan-age", "2h",
+		}, check: func(t *testing.T, cfg serveConfig) {
+			require.Equal(t, "host=/run/postgresql dbname=ci", cfg.postgresDSN)
+			require.Equal(t, "ci_artifacts", cfg.postgresSchema)
+			require.Equal(t, s3Config{endpoint: "127.0.0.1:7070", bucket: "artifacts", region: "eu-west-1", prefix: "ja/", addressing: "path", tls: false}, cfg.s3)
+			require.Zero(t, cfg.blobGrace)
+			require.Equal(t, 2*time.Hour, cfg.orphanAge)
+		}},
+		{name: "s3 defaults", args: []string{"-s3-bucket", "b"}, check: func(t *testing.T, cfg serveConfig) {
+			require.Equal(t, s3Config{endpoint: "s3.amazonaws.com", bucket: "b", addressing: "auto", tls: true}, cfg.s3)
+		}},
+		{name: "schema without postgres", args: []string{"-postgres-schema", "x"}, wantErr: "-postgres-schema goes with -postgres"},
+		{name: "prefix without bucket", args: []string{"-s3-prefix", "x/"}, wantErr: "-s3-prefix goes with -s3-bucket"},
+		{name: "unknown addressing", args: []string{"-s3-bucket", "b", "-s3-addressing", "dns"}, wantErr: "want path, virtual or auto"},
+		{name: "negative grace", args: []string{"-blob-grace", "-1s"}, wantErr: "must not be negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseServeFlags(tt.args, io.Discard)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			tt.check(t, cfg)
+		})
+	}
+}
+
+func TestS3Credentials(t *testing.T) {
+	env := func(vars map[string]string) func(string) string {
+		return func(k string) string { return vars[k] }
+	}
+	tests := []struct {
+		name       string
+		vars       map[string]string
+		wantID     string
+		wantSecret string
+		wantErr    string
+	}{
+		{name: "ours", vars: map[string]string{"JOBARTIFACTS_S3_ACCESS_KEY": "id", "JOBARTIFACTS_S3_SECRET_KEY": "secret", "AWS_ACCESS_KEY_ID": "aws"}, wantID: "id", wantSecret: "secret"},
+		{name: "aws", vars: map[string]string{"AWS_ACCESS_KEY_ID": "aws-id", "AWS_SECRET_ACCESS_KEY": "aws-secret"}, wantID: "aws-id", wantSecret: "aws-secret"},
+		{name: "half of ours", vars: map[string]string{"JOBARTIFACTS_S3_ACCESS_KEY": "id", "AWS_ACCESS_KEY_ID": "aws-id", "AWS_SECRET_ACCESS_KEY": "aws-secret"}, wantErr: "set both"},
+		{name: "none", vars: map[string]string{}, wantErr: "S3 credentials"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			creds, err := s3Credentials(env(tt.vars))
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			v, err := creds.GetWithContext(nil)
+			require.NoError(t, err)
+			require.Equal(t, tt.wantID, v.AccessKeyID)
+			require.Equal(t, tt.wantSecret, v.SecretAccessKey)
+		})
+	}
+}
+
+// TestOpenStoreDefault: without -postgres and -s3-bucket the store is the
+// fsstore in -data alone, as before.
+func TestOpenStoreDefault(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	s, err := openStore(context.Background(), storeConfig{dataDir: dir, postgresSchema: pgstore.DefaultSchema, s3: s3Config{addressing: "auto"}}, func(string) string { return "" })
+	require.NoError(t, err)
+	defer s.Close()
+	fs, ok := s.seedStore.(*fsstore.Store)
+	require.True(t, ok, "%T", s.seedStore)
+	require.Equal(t, dir, fs.Dir())
+	require.Nil(t, s.abortIncompleteUploads)
+}
+
+// The halves the flags can name are all seedable Stores.
+var (
+	_ seedMetadata = (*fsstore.Store)(nil)
+	_ seedMetadata = (*pgstore.Store)(nil)
+	_ seedStore    = composedStore{}
+)
