@@ -241,7 +241,7 @@ func listen(addr string, h http.Handler) error {
 // get downloads a URL as a Go client does and prints the seconds it took.
 func get(args []string) error {
 	if len(args) < 1 {
-		return errors.New("get URL [header: value]...")
+		return errors.New("usage: get URL [header: value]")
 	}
 	req, err := http.NewRequest(http.MethodGet, args[0], nil)
 	if err != nil {
