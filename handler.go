@@ -21,6 +21,8 @@ type Handler struct {
 	authz  Authorizer
 	cfg    config
 	router *mux.Router
+	// archives caches the central directories of archives served.
+	archives *archiveIndexCache
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -32,7 +34,7 @@ func New(store Store, authz Authorizer, opts ...Option) *Handler {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	h := &Handler{store: store, authz: authz, cfg: cfg}
+	h := &Handler{store: store, authz: authz, cfg: cfg, archives: newArchiveIndexCache(cfg.archiveIndexBudget)}
 	h.router = h.routes()
 	return h
 }
@@ -403,12 +405,13 @@ func (h *Handler) abortStream(r *http.Request, j *Job, err error) {
 // that fails after the headers went out is cut, so the client sees a
 // truncated transfer rather than wrong bytes.
 func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, j *Job, name string, rule contentTypeRule) error {
-	_, b, err := h.openArchive(r.Context(), j)
+	a, b, err := h.openArchive(r.Context(), j)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	err = serveArchiveEntry(w, r, b, name, entryOptions{contentType: rule, maxEntrySize: h.cfg.maxEntrySize})
+	err = serveArchiveEntry(w, r, b, name, entryOptions{contentType: rule, maxEntrySize: h.cfg.maxEntrySize,
+		index: h.archives, indexKey: archiveCacheKey(a.Blob, b.Info())})
 	if errors.Is(err, errStreamAborted) {
 		h.abortStream(r, j, err)
 	}
@@ -483,16 +486,55 @@ func (h *Handler) listArtifactsTree(w http.ResponseWriter, r *http.Request) erro
 	if _, err := h.availableArchive(j); err != nil {
 		return errTreeNoArtifacts
 	}
-	_, b, err := h.openArchive(r.Context(), j)
+	a, b, err := h.openArchive(r.Context(), j)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
 	recursive, _ := strconv.ParseBool(q.Get("recursive"))
-	entries, err := listArchiveTree(r.Context(), b, b.Info().Size, q.Get("path"), recursive)
+	rows, err := h.treePage(w, r, a, b, q.Get("path"), recursive, page)
 	if err != nil {
 		return wrapNotFound(err, errPathNotFound, "archive tree")
 	}
-	writeJSON(w, http.StatusOK, page.apply(w, r, entries))
+	writeJSON(w, http.StatusOK, rows)
 	return nil
+}
+
+// treePage returns one page of the listing of dir and sets the pagination
+// headers: from the archive's index, counted, when it fits the index
+// budget; else from streaming walks that keep a bounded number of rows,
+// uncounted, as GitLab pages large collections.
+func (h *Handler) treePage(w http.ResponseWriter, r *http.Request, a Artifact, b Blob, dir string, recursive bool, page pagination) ([]treeEntry, error) {
+	ctx := r.Context()
+	size := b.Info().Size
+	key := archiveCacheKey(a.Blob, b.Info())
+	idx, err := h.archives.index(ctx, key, b, size)
+	if err != nil {
+		return nil, err
+	}
+	if idx != nil {
+		if t := idx.treeFor(h.archives.budget, func(n int64) { h.archives.grow(key, idx, n) }); t != nil {
+			view, err := t.list(idx, dir, recursive)
+			if err != nil {
+				return nil, err
+			}
+			start, end := page.setHeaders(w, r, view.total())
+			return view.rows(start, end), nil
+		}
+	}
+	offset, ok := page.offset(treeStreamMaxOffset)
+	if !ok {
+		return nil, errOffsetTooLarge
+	}
+	rows, err := streamTreeRows(ctx, b, size, dir, recursive, offset, page.perPage+1)
+	if err != nil {
+		return nil, err
+	}
+	hasNext := len(rows) > page.perPage
+	rows = rows[:min(len(rows), page.perPage)]
+	page.setHeadersWithoutCount(w, r, len(rows), hasNext)
+	if rows == nil {
+		rows = []treeEntry{}
+	}
+	return rows, nil
 }

@@ -17,7 +17,9 @@ type config struct {
 	now           func() time.Time
 	maxEntrySize  int64
 	maxUploadSize int64
-	defaultExpiry time.Duration
+	// archiveIndexBudget bounds the memory of cached central directories.
+	archiveIndexBudget int64
+	defaultExpiry      time.Duration
 	// signedURLExpiry is how long redirect URLs live; keep it shorter than
 	// the Sweeper's blob grace period.
 	signedURLExpiry time.Duration
@@ -25,11 +27,12 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		basePath:      "/api/v4",
-		logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		now:           time.Now,
-		maxUploadSize: 100 << 20,           // GitLab's default maximum artifacts size: 100 MiB
-		defaultExpiry: 30 * 24 * time.Hour, // GitLab's default expire_in
+		basePath:           "/api/v4",
+		logger:             slog.New(slog.NewTextHandler(io.Discard, nil)),
+		now:                time.Now,
+		maxUploadSize:      100 << 20, // GitLab's default maximum artifacts size: 100 MiB
+		archiveIndexBudget: defaultArchiveIndexBudget,
+		defaultExpiry:      30 * 24 * time.Hour, // GitLab's default expire_in
 		// GitLab's object storage URLs live for minutes too.
 		signedURLExpiry: 5 * time.Minute,
 	}
@@ -93,4 +96,15 @@ func WithSignedURLExpiry(d time.Duration) Option {
 			c.signedURLExpiry = d
 		}
 	}
+}
+
+// WithArchiveIndexBudget bounds the memory, in bytes, of the index of
+// archives' central directories that the handler keeps to answer single-file
+// requests and tree pages without reading the directory again (default
+// 64 MiB, about 500k entries with 40-byte names; least recently used
+// archives leave first). An archive whose index alone would exceed it is
+// read as a stream on every request, and its tree pages are not counted
+// (no X-Total). n <= 0 keeps no index.
+func WithArchiveIndexBudget(n int64) Option {
+	return func(c *config) { c.archiveIndexBudget = max(n, 0) }
 }

@@ -41,6 +41,10 @@ type entryOptions struct {
 	// maxEntrySize refuses entries whose uncompressed size is larger, with
 	// ErrTooLarge before any header. 0 = no limit.
 	maxEntrySize int64
+	// index, if not nil, finds entries by the archive's cached index, under
+	// indexKey (archiveCacheKey).
+	index    *archiveIndexCache
+	indexKey string
 }
 
 // errStreamAborted reports that an entry's data proved bad (CRC mismatch,
@@ -107,7 +111,21 @@ type entryFinder func(ctx context.Context, ra io.ReaderAt, size int64, name stri
 // have been sent it returns an error wrapping errStreamAborted if the data
 // proved bad; the caller must then abort the response. Otherwise nil.
 func serveArchiveEntry(w http.ResponseWriter, r *http.Request, blob Blob, name string, opts entryOptions) error {
-	return serveArchiveEntryWith(w, r, blob, name, opts, findZipEntryByWalk)
+	if opts.index == nil {
+		return serveArchiveEntryWith(w, r, blob, name, opts, findZipEntryByWalk)
+	}
+	// The index build started by this lookup reads the blob until it ends.
+	var wait func()
+	defer func() {
+		if wait != nil {
+			wait()
+		}
+	}()
+	return serveArchiveEntryWith(w, r, blob, name, opts, func(ctx context.Context, ra io.ReaderAt, size int64, name string) (*archiveEntry, error) {
+		e, waitBuild, err := opts.index.findEntry(ctx, opts.indexKey, ra, size, name)
+		wait = waitBuild
+		return e, err
+	})
 }
 
 func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, name string, opts entryOptions, find entryFinder) error {

@@ -1,7 +1,6 @@
 package jobartifacts
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -88,10 +87,19 @@ type zipCentralRecord struct {
 // An error from visit is returned as it is; a walk failure wraps
 // ErrInvalidArchive, or is the blob's own read error or the context's.
 func walkCentralDirectory(ctx context.Context, ra io.ReaderAt, size int64, visit func(rec zipCentralRecord) (stop bool, err error)) error {
+	return walkCentralDirectoryDir(ctx, ra, size, nil, visit)
+}
+
+// walkCentralDirectoryDir is walkCentralDirectory that first tells onDir
+// (if not nil) where the directory lies and how many records it announces.
+func walkCentralDirectoryDir(ctx context.Context, ra io.ReaderAt, size int64, onDir func(zipCentralDirectory), visit func(rec zipCentralRecord) (stop bool, err error)) error {
 	recorder := &readErrorRecorder{ra: ra}
 	walk, err := newZipCentralDirectoryWalk(recorder, size)
 	if err != nil {
 		return classifyArchiveError(ctx, recorder, err)
+	}
+	if onDir != nil {
+		onDir(walk.dir)
 	}
 	for {
 		rec, err := walk.next(ctx)
@@ -144,32 +152,69 @@ func validateZipArchiveByWalk(ctx context.Context, ra io.ReaderAt, size int64) e
 	return walkCentralDirectory(ctx, ra, size, func(zipCentralRecord) (bool, error) { return false, nil })
 }
 
-// zipCentralDirectoryWalk reads central-directory records one at a time.
+// zipCentralDirectoryWalk reads central-directory records one at a time,
+// parsing each in place from a window of the directory (one ReadAt per
+// window, no copy of the record).
 type zipCentralDirectoryWalk struct {
 	dir  zipCentralDirectory
-	br   *bufio.Reader
+	ra   io.ReaderAt
+	buf  []byte
+	r, w int    // the window is buf[r:w]
+	at   int64  // the archive offset of buf[w]: where the next read starts
 	read uint64 // records read so far
-	// name holds the current record's name: the record is read past it
-	// (its extra field and comment may refill br) before it is visited.
-	name []byte
 }
-
-// zipWalkNameCapacity fits almost every name, so the copy rarely grows.
-const zipWalkNameCapacity = 256
 
 func newZipCentralDirectoryWalk(ra io.ReaderAt, size int64) (*zipCentralDirectoryWalk, error) {
 	dir, err := locateZipCentralDirectory(ra, size)
 	if err != nil {
 		return nil, err
 	}
-	// A small directory needs no bigger buffer: a Peek past its end fails
-	// either way, and the record is truncated.
+	// A small directory needs no bigger buffer; a record too long for the
+	// buffer grows it (to at most a header, a name and an extra field).
 	bufSize := int(min(dir.end-dir.start, zipWalkBufferSize))
-	return &zipCentralDirectoryWalk{
-		dir:  dir,
-		br:   bufio.NewReaderSize(io.NewSectionReader(ra, dir.start, dir.end-dir.start), bufSize),
-		name: make([]byte, 0, zipWalkNameCapacity),
-	}, nil
+	return &zipCentralDirectoryWalk{dir: dir, ra: ra, buf: make([]byte, max(bufSize, zipCentralHeaderLen)), at: dir.start}, nil
+}
+
+// fill makes the window hold at least n bytes, unless the directory ends
+// first (then io.EOF).
+func (w *zipCentralDirectoryWalk) fill(n int) error {
+	if w.w-w.r >= n {
+		return nil
+	}
+	copy(w.buf, w.buf[w.r:w.w])
+	w.w -= w.r
+	w.r = 0
+	if n > len(w.buf) {
+		grown := make([]byte, n)
+		copy(grown, w.buf[:w.w])
+		w.buf = grown
+	}
+	for w.w < n {
+		want := min(int64(len(w.buf)-w.w), w.dir.end-w.at)
+		if want <= 0 {
+			return io.EOF
+		}
+		got, err := w.ra.ReadAt(w.buf[w.w:w.w+int(want)], w.at)
+		w.w += got
+		w.at += int64(got)
+		if got < int(want) {
+			if err == nil || errors.Is(err, io.EOF) {
+				return io.EOF
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// skip moves past n bytes, which may run beyond the window.
+func (w *zipCentralDirectoryWalk) skip(n int) {
+	if beyond := w.r + n - w.w; beyond > 0 {
+		w.at += int64(beyond)
+		w.r, w.w = 0, 0
+		return
+	}
+	w.r += n
 }
 
 // next reads the next record; its nameBytes are valid until the next call.
@@ -182,17 +227,16 @@ func (w *zipCentralDirectoryWalk) next(ctx context.Context) (rec zipCentralRecor
 			return rec, err
 		}
 	}
-	sig, err := w.br.Peek(4)
-	if err != nil || binary.LittleEndian.Uint32(sig) != zipCentralHeaderSignature {
+	if err := w.fill(4); err != nil || binary.LittleEndian.Uint32(w.buf[w.r:]) != zipCentralHeaderSignature {
 		if err != nil && !errors.Is(err, io.EOF) {
 			return rec, err
 		}
 		return rec, io.EOF
 	}
-	fixed, err := w.br.Peek(zipCentralHeaderLen)
-	if err != nil {
+	if err := w.fill(zipCentralHeaderLen); err != nil {
 		return rec, w.truncated(err)
 	}
+	fixed := w.buf[w.r : w.r+zipCentralHeaderLen]
 	rec.flags = binary.LittleEndian.Uint16(fixed[8:])
 	rec.method = binary.LittleEndian.Uint16(fixed[10:])
 	rec.crc32 = binary.LittleEndian.Uint32(fixed[16:])
@@ -205,32 +249,24 @@ func (w *zipCentralDirectoryWalk) next(ctx context.Context) (rec zipCentralRecor
 	offset32 := binary.LittleEndian.Uint32(fixed[42:])
 	rec.compressedSize, rec.uncompressedSize = uint64(compressed32), uint64(uncompressed32)
 	rec.headerOffset = int64(offset32)
-	if _, err := w.br.Discard(zipCentralHeaderLen); err != nil {
-		return rec, w.truncated(err)
-	}
 
-	name, err := w.br.Peek(nameLen)
-	if err != nil {
+	// The name and the extra field must be there; the comment is skipped.
+	if err := w.fill(zipCentralHeaderLen + nameLen + extraLen); err != nil {
 		return rec, w.truncated(err)
 	}
-	w.name = append(w.name[:0], name...)
-	rec.nameBytes = w.name
-	if _, err := w.br.Discard(nameLen); err != nil {
-		return rec, w.truncated(err)
-	}
-
-	extra, err := w.br.Peek(extraLen)
-	if err != nil {
-		return rec, w.truncated(err)
-	}
+	nameStart := w.r + zipCentralHeaderLen
+	rec.nameBytes = w.buf[nameStart : nameStart+nameLen : nameStart+nameLen]
+	extra := w.buf[nameStart+nameLen : nameStart+nameLen+extraLen]
 	if compressed32 == math.MaxUint32 || uncompressed32 == math.MaxUint32 || offset32 == math.MaxUint32 {
 		if err := applyZip64Extra(&rec, extra, compressed32, uncompressed32, offset32); err != nil {
 			return rec, fmt.Errorf("central directory record %d: %w", w.read, err)
 		}
 	}
-	if _, err := w.br.Discard(extraLen + commentLen); err != nil {
-		return rec, w.truncated(err)
+	total := zipCentralHeaderLen + nameLen + extraLen + commentLen
+	if int64(w.r+total-w.w) > w.dir.end-w.at {
+		return rec, w.truncated(io.EOF) // the comment runs past the directory
 	}
+	w.skip(total)
 	w.read++
 	rec.headerOffset += w.dir.baseOffset
 	return rec, nil
@@ -239,7 +275,7 @@ func (w *zipCentralDirectoryWalk) next(ctx context.Context) (rec zipCentralRecor
 // truncated describes a record cut short; a storage failure stays as it is
 // for classifyArchiveError to find.
 func (w *zipCentralDirectoryWalk) truncated(err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, bufio.ErrBufferFull) {
+	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: central directory record %d is truncated", zip.ErrFormat, w.read)
 	}
 	return err
