@@ -2,6 +2,7 @@ package jobartifacts
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -72,6 +73,21 @@ const (
 	zstdMaxWindow = 32 << 20
 	// sniffLen is how much http.DetectContentType looks at.
 	sniffLen = 512
+	// verifyBeforeHeadersLimit: an entry up to this size is read and
+	// checked (CRC, sizes, data) before any header, so that a damaged one is
+	// a clean 422, never a cut transfer. Larger ones are checked as they
+	// stream (see entryReader and unverifiedEntryWriter).
+	verifyBeforeHeadersLimit = 4 << 20
+	// keepVerifiedLimit: an entry up to this size is kept in memory once
+	// verified and served from there, not decompressed a second time.
+	keepVerifiedLimit = 64 << 10
+	// Most bytes one compressed byte can stand for: deflate's longest match
+	// (258 bytes) in a 2-bit code is the 1032:1 limit; a zstd RLE block of
+	// 4 bytes yields at most 128 KiB. The slack covers headers and a last
+	// short block.
+	maxDeflateExpansion = 1032
+	maxZstdExpansion    = 32 << 10
+	expansionSlack      = 128 << 10
 	// maxEntryReopens caps how often one request may restart decompression
 	// (backward seeks, e.g. a multi-range request in descending order), so a
 	// crafted Range header cannot make us inflate an entry hundreds of times.
@@ -147,16 +163,16 @@ func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, na
 	}
 	defer content.Close()
 
+	// A small entry is proven whole before the first header (an empty one
+	// too: ServeContent never reads it).
+	if content.size <= verifyBeforeHeadersLimit {
+		if err := content.verifyWhole(); err != nil {
+			return err
+		}
+	}
 	contentType, err := entryContentType(content, entry.name, opts.contentType)
 	if err != nil {
 		return err
-	}
-	// An empty entry is never read by ServeContent (it copies 0 bytes), so
-	// prove now that it really is empty and its CRC holds.
-	if content.size == 0 {
-		if err := content.verifyEmpty(); err != nil {
-			return err
-		}
 	}
 
 	h := w.Header()
@@ -166,6 +182,10 @@ func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, na
 	if etag := entryETag(info.ETag, entry.name); etag != "" {
 		h.Set("ETag", etag)
 	}
+	if content.size > verifyBeforeHeadersLimit {
+		// Not verified before the headers: see unverifiedEntryWriter.
+		w = &unverifiedEntryWriter{ResponseWriter: w, r: r}
+	}
 	http.ServeContent(w, r, "", info.ModTime, content)
 
 	if err := content.Close(); err != nil {
@@ -173,6 +193,37 @@ func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, na
 	}
 	return nil
 }
+
+// unverifiedEntryWriter sends a whole entry that could not be verified
+// before the headers without Content-Length, so that HTTP/1.1 frames it in
+// chunks: if the entry proves bad at its end, the response is cut and lacks
+// its last chunk, which every HTTP/1.1 client takes for an error. A short
+// body under a Content-Length is not enough: urllib3 1.26 (python-gitlab
+// 3.12) does not check it and saves the truncated bytes as the file. HEAD
+// and ranges keep their Content-Length.
+type unverifiedEntryWriter struct {
+	http.ResponseWriter
+	r           *http.Request
+	wroteHeader bool
+}
+
+func (u *unverifiedEntryWriter) WriteHeader(code int) {
+	if !u.wroteHeader && code == http.StatusOK && u.r.Method != http.MethodHead {
+		u.Header().Del("Content-Length")
+	}
+	u.wroteHeader = true
+	u.ResponseWriter.WriteHeader(code)
+}
+
+func (u *unverifiedEntryWriter) Write(p []byte) (int, error) {
+	if !u.wroteHeader {
+		u.WriteHeader(http.StatusOK)
+	}
+	return u.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (u *unverifiedEntryWriter) Unwrap() http.ResponseWriter { return u.ResponseWriter }
 
 // checkEntryServable rejects, before any header, what can be known bad from
 // the central directory alone.
@@ -190,13 +241,37 @@ func checkEntryServable(e *archiveEntry, blobSize int64, opts entryOptions) erro
 	default:
 		return fmt.Errorf("%w: entry %q uses unsupported compression method %d", ErrInvalidArchive, e.name, e.method)
 	}
-	if e.uncompressedSize > math.MaxInt64 || e.compressedSize > uint64(blobSize) {
-		return fmt.Errorf("%w: entry %q declares impossible sizes", ErrInvalidArchive, e.name)
+	if e.uncompressedSize > math.MaxInt64 || e.compressedSize > uint64(blobSize) ||
+		!plausibleUncompressedSize(e.method, e.compressedSize, e.uncompressedSize) {
+		return fmt.Errorf("%w: entry %q declares impossible sizes (%d bytes from %d, method %d)",
+			ErrInvalidArchive, e.name, e.uncompressedSize, e.compressedSize, e.method)
 	}
 	if opts.maxEntrySize > 0 && int64(e.uncompressedSize) > opts.maxEntrySize {
 		return fmt.Errorf("%w: entry %q is %d bytes, limit %d", ErrTooLarge, e.name, e.uncompressedSize, opts.maxEntrySize)
 	}
 	return nil
+}
+
+// plausibleUncompressedSize reports whether compressed bytes of method
+// could decompress to uncompressed bytes: a stored entry's sizes are equal,
+// a compressed one cannot expand beyond its method's limit. An archive that
+// declares more lies, and a HEAD must not announce what a GET cannot send.
+func plausibleUncompressedSize(method uint16, compressed, uncompressed uint64) bool {
+	var ratio uint64
+	switch method {
+	case zipMethodStore:
+		return compressed == uncompressed
+	case zipMethodDeflate:
+		ratio = maxDeflateExpansion
+	case zipMethodZstd:
+		ratio = maxZstdExpansion
+	default:
+		return true // refused for its method
+	}
+	if compressed > (math.MaxUint64-expansionSlack)/ratio {
+		return true
+	}
+	return uncompressed <= compressed*ratio+expansionSlack
 }
 
 // findZipEntry is the entryFinder over klauspost/compress/zip.NewReader: it
@@ -410,6 +485,16 @@ var errEntryReaderClosed = errors.New("jobartifacts: entry reader closed")
 
 func newEntryReader(ctx context.Context, blob *readErrorRecorder, e *archiveEntry) (*entryReader, error) {
 	er := &entryReader{ctx: ctx, blob: blob, entry: e, size: int64(e.uncompressedSize)}
+	if blob.size > 0 && !strings.HasSuffix(e.name, "/") {
+		// The data must lie inside the blob.
+		start, err := e.dataOffset()
+		if err != nil {
+			return nil, classifyArchiveError(ctx, blob, fmt.Errorf("entry %q: %w", e.name, err))
+		}
+		if start > blob.size || e.compressedSize > uint64(blob.size-start) {
+			return nil, fmt.Errorf("%w: entry %q: data runs past the end of the archive", ErrInvalidArchive, e.name)
+		}
+	}
 	// Open once now so that a bad local header is an error before headers.
 	if err := er.openAt(0); err != nil {
 		return nil, err
@@ -565,15 +650,41 @@ func (er *entryReader) expectEnd() error {
 	return io.ErrNoProgress
 }
 
-// verifyEmpty proves, before headers, that a 0-byte entry is really empty.
-func (er *entryReader) verifyEmpty() error {
+// verifyWhole reads the whole entry before headers, which checks its CRC,
+// its size and its data; a small entry is kept for the response, a larger
+// one is decompressed again as it is served. Errors are the archive's,
+// unless the context or the blob failed.
+func (er *entryReader) verifyWhole() error {
 	er.mu.Lock()
 	defer er.mu.Unlock()
-	if err := er.seekStream(); err != nil {
-		return err
+	var keep *bytes.Buffer
+	var sink io.Writer = io.Discard
+	if er.size <= keepVerifiedLimit {
+		keep = bytes.NewBuffer(make([]byte, 0, er.size))
+		sink = keep
 	}
-	if err := er.expectEnd(); err != nil {
+	err := er.seekStream()
+	if err == nil {
+		var n int64
+		n, err = io.Copy(sink, er.stream)
+		if err == nil && n != er.size {
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	// The next Read starts afresh (it does not count as a reopen).
+	er.closeStream()
+	er.reopens = 0
+	if err != nil {
+		if ctxErr := er.ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("jobartifacts: reading entry %q: %w", er.entry.name, ctxErr)
+		}
+		if readErr := er.blob.failure(); readErr != nil {
+			return fmt.Errorf("jobartifacts: reading entry %q: %w", er.entry.name, readErr)
+		}
 		return fmt.Errorf("%w: entry %q: %w", ErrInvalidArchive, er.entry.name, err)
+	}
+	if keep != nil {
+		er.head = keep.Bytes()
 	}
 	return nil
 }
@@ -581,7 +692,11 @@ func (er *entryReader) verifyEmpty() error {
 // sniffHead reads up to sniffLen bytes from the start, before headers, and
 // keeps them for the response. Errors here are reported as the archive's.
 func (er *entryReader) sniffHead() ([]byte, error) {
-	buf := make([]byte, min(er.size, sniffLen))
+	want := min(er.size, sniffLen)
+	if int64(len(er.head)) >= want {
+		return er.head[:want], nil // verified and kept already
+	}
+	buf := make([]byte, want)
 	n, err := io.ReadFull(er, buf)
 	if err != nil {
 		er.mu.Lock()

@@ -334,14 +334,14 @@ func TestServeArchiveEntryBuiltArchives(t *testing.T) {
 		{name: "encrypted flag", entry: "secret.txt", wantErr: ErrInvalidArchive},
 		{name: "unsupported method", entry: "lzma.bin", wantErr: ErrInvalidArchive},
 		{name: "good deflate", entry: "good.log", wantBody: payload},
-		{name: "bad crc deflate", entry: "bad-crc.log", wantAbrt: true},
-		{name: "declared longer than data", entry: "declared-longer.log", wantAbrt: true},
-		{name: "declared shorter than data", entry: "declared-shorter.log", wantAbrt: true},
-		{name: "corrupt deflate", entry: "corrupt.log", wantAbrt: true},
+		{name: "bad crc deflate", entry: "bad-crc.log", wantErr: ErrInvalidArchive},
+		{name: "declared longer than data", entry: "declared-longer.log", wantErr: ErrInvalidArchive},
+		{name: "declared shorter than data", entry: "declared-shorter.log", wantErr: ErrInvalidArchive},
+		{name: "corrupt deflate", entry: "corrupt.log", wantErr: ErrInvalidArchive},
 		{name: "empty entry that inflates to bytes", entry: "empty-but-not.txt", wantErr: ErrInvalidArchive},
 		{name: "stored sizes disagree", entry: "stored-size-mismatch.txt", wantErr: ErrInvalidArchive},
 		{name: "small entry bad crc found while sniffing", entry: "bad-crc-small.txt", rule: contentTypeSniffed, wantErr: ErrInvalidArchive},
-		{name: "small entry bad crc by extension", entry: "bad-crc-small.txt", wantAbrt: true},
+		{name: "small entry bad crc by extension", entry: "bad-crc-small.txt", wantErr: ErrInvalidArchive},
 		{name: "missing", entry: "nope.txt", wantErr: ErrNotFound},
 	}
 	for _, tc := range cases {
@@ -366,17 +366,38 @@ func TestServeArchiveEntryBuiltArchives(t *testing.T) {
 	}
 }
 
-// TestServeArchiveEntryWithholdsFinalBytes shows the reader's core duty on
-// the corpus: with a bad CRC everything but the final chunk may go out, the
-// final chunk never.
-func TestServeArchiveEntryWithholdsFinalBytes(t *testing.T) {
+// TestServeArchiveEntryVerifiesSmallEntriesFirst (issue 10 item 6): a
+// damaged entry up to verifyBeforeHeadersLimit is a clean error before any
+// header, for GET, HEAD and ranges alike: the corpus's bad CRC.
+func TestServeArchiveEntryVerifiesSmallEntriesFirst(t *testing.T) {
 	blob := openCorpusBlob(t, "neg-bad-crc-stored.zip")
-	row := zipManifestEntry(t, "neg-bad-crc-stored.zip", "bad.log")
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		for _, rng := range []string{"", "bytes=0-99"} {
+			req := httptest.NewRequest(method, "/", nil)
+			if rng != "" {
+				req.Header.Set("Range", rng)
+			}
+			rec, err := serveEntryRecorded(t, blob, req, "bad.log", entryOptions{})
+			require.ErrorIs(t, err, ErrInvalidArchive, "%s %q", method, rng)
+			require.ErrorIs(t, err, zip.ErrChecksum)
+			require.NotErrorIs(t, err, errStreamAborted)
+			require.Empty(t, rec.Header())
+		}
+	}
+}
+
+// TestServeArchiveEntryWithholdsFinalBytes shows the reader's core duty
+// for an entry too large to verify first: with a bad CRC everything but the
+// final chunk may go out, the final chunk never.
+func TestServeArchiveEntryWithholdsFinalBytes(t *testing.T) {
+	payload := logText(verifyBeforeHeadersLimit + 1000)
+	blob := memZipBlob(ziptest.Build(t, ziptest.Entry{Raw: true, Name: "bad.log", Body: payload, Method: ziptest.Store,
+		CRC32: crc32.ChecksumIEEE(payload) ^ 1, UncompressedSize: uint64(len(payload))}))
 	rec, err := serveEntryRecorded(t, blob, httptest.NewRequest(http.MethodGet, "/", nil), "bad.log", entryOptions{})
 	require.ErrorIs(t, err, errStreamAborted)
 	require.ErrorIs(t, err, zip.ErrChecksum)
-	require.Equal(t, strconv.FormatInt(row.Size, 10), rec.Header().Get("Content-Length"))
-	require.Less(t, int64(rec.Body.Len()), row.Size)
+	require.Empty(t, rec.Header().Get("Content-Length"), "sent chunked: a cut lacks the last chunk")
+	require.Less(t, rec.Body.Len(), len(payload))
 
 	// A range that stops before the end cannot check the CRC and is served.
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -385,6 +406,58 @@ func TestServeArchiveEntryWithholdsFinalBytes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusPartialContent, rec.Code)
 	require.Equal(t, 100, rec.Body.Len())
+}
+
+// TestServeArchiveEntryImpossibleSizes (issue 10 item 6): an entry that
+// declares more than its compressed bytes could ever hold is refused before
+// any header, so that HEAD never announces a Content-Length a GET cannot
+// send; so is one whose data would run past the end of the archive.
+func TestServeArchiveEntryImpossibleSizes(t *testing.T) {
+	small := deflateBytes(t, []byte("tiny"))
+	zeros := deflateBytes(t, make([]byte, 1<<20)) // 1 MiB of zeros, ~1 KiB compressed
+	archive := ziptest.Build(t,
+		ziptest.Entry{Raw: true, Name: "huge.bin", Body: small, Method: ziptest.Deflate, UncompressedSize: 10 << 30},
+		ziptest.Entry{Raw: true, Name: "huge.zst", Body: small, Method: ziptest.Zstd, UncompressedSize: 10 << 30},
+		ziptest.Entry{Raw: true, Name: "zeros.bin", Body: zeros, Method: ziptest.Deflate,
+			CRC32: crc32.ChecksumIEEE(make([]byte, 1<<20)), UncompressedSize: 1 << 20},
+	)
+	blob := memZipBlob(archive)
+	for _, name := range []string{"huge.bin", "huge.zst"} {
+		for _, method := range []string{http.MethodHead, http.MethodGet} {
+			rec, err := serveEntryRecorded(t, blob, httptest.NewRequest(method, "/", nil), name, entryOptions{})
+			require.ErrorIs(t, err, ErrInvalidArchive, "%s %s", method, name)
+			require.Empty(t, rec.Header())
+		}
+	}
+	// A real 1000:1 entry is fine.
+	rec, err := serveEntryRecorded(t, blob, httptest.NewRequest(http.MethodHead, "/", nil), "zeros.bin", entryOptions{})
+	require.NoError(t, err)
+	require.Equal(t, strconv.Itoa(1<<20), rec.Header().Get("Content-Length"))
+
+	for _, tc := range []struct {
+		method                   uint16
+		compressed, uncompressed uint64
+		ok                       bool
+	}{
+		{zipMethodStore, 10, 10, true},
+		{zipMethodStore, 10, 11, false},
+		{zipMethodDeflate, 100, 100*maxDeflateExpansion + expansionSlack, true},
+		{zipMethodDeflate, 100, 100*maxDeflateExpansion + expansionSlack + 1, false},
+		{zipMethodZstd, 100, 100*maxZstdExpansion + expansionSlack, true},
+		{zipMethodZstd, 100, 100*maxZstdExpansion + expansionSlack + 1, false},
+		{zipMethodDeflate, 1 << 62, 1 << 63, true}, // no overflow
+	} {
+		require.Equal(t, tc.ok, plausibleUncompressedSize(tc.method, tc.compressed, tc.uncompressed), "%+v", tc)
+	}
+
+	// Data past the end: the last entry's compressed size grown in both
+	// records cannot be served.
+	past := ziptest.Build(t, ziptest.Entry{Raw: true, Name: "past.bin", Body: []byte("abcdef"), Method: ziptest.Store, UncompressedSize: 6})
+	cd := bytes.LastIndex(past, []byte{0x50, 0x4b, 0x01, 0x02})
+	past[cd+20], past[cd+24] = 200, 200 // compressed and uncompressed sizes
+	past[18], past[22] = 200, 200       // the local header's too
+	_, err = serveEntryRecorded(t, memZipBlob(past), httptest.NewRequest(http.MethodHead, "/", nil), "past.bin", entryOptions{})
+	require.ErrorIs(t, err, ErrInvalidArchive)
 }
 
 func TestServeArchiveEntryContextDone(t *testing.T) {
@@ -412,10 +485,11 @@ func TestServeArchiveEntryContextDone(t *testing.T) {
 // restart of decompression each; past the cap the stream is aborted rather
 // than inflating the entry again and again.
 func TestServeArchiveEntryReopenLimit(t *testing.T) {
-	payload := logText(50_000)
+	// Over keepVerifiedLimit, so that it is decompressed again to serve.
+	payload := logText(300_000)
 	blob := memZipBlob(ziptest.Build(t, ziptest.Deflated("big.log", string(payload))))
 	var ranges []string
-	for start := 40_000; len(ranges) < maxEntryReopens+4; start -= 1000 {
+	for start := 250_000; len(ranges) < maxEntryReopens+4; start -= 1000 {
 		ranges = append(ranges, fmt.Sprintf("%d-%d", start, start+9))
 	}
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -436,7 +510,7 @@ func TestServeArchiveEntryReopenLimit(t *testing.T) {
 	rec, err = serveEntryRecorded(t, stored, req, "big.log", entryOptions{})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusPartialContent, rec.Code)
-	require.Contains(t, rec.Body.String(), string(payload[40_000:40_010]))
+	require.Contains(t, rec.Body.String(), string(payload[250_000:250_010]))
 }
 
 // TestServeArchiveEntryStorageError: a blob that fails to read is the
