@@ -8,7 +8,7 @@ import (
 )
 
 // Option configures a Handler. The zero configuration works: base path
-// /api/v4, no logging, no limit on a single file's size.
+// /api/v4, no logging, single files up to DefaultMaxEntrySize.
 type Option func(*config)
 
 type config struct {
@@ -32,6 +32,7 @@ func defaultConfig() config {
 		now:                time.Now,
 		maxUploadSize:      100 << 20, // GitLab's default maximum artifacts size: 100 MiB
 		archiveIndexBudget: defaultArchiveIndexBudget,
+		maxEntrySize:       DefaultMaxEntrySize,
 		defaultExpiry:      30 * 24 * time.Hour, // GitLab's default expire_in
 		// GitLab's object storage URLs live for minutes too.
 		signedURLExpiry: 5 * time.Minute,
@@ -65,9 +66,15 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
+// DefaultMaxEntrySize is the largest single file served from an archive
+// unless WithMaxEntrySize says otherwise.
+const DefaultMaxEntrySize = 2 << 30
+
 // WithMaxEntrySize caps the uncompressed size of a single file served from an
 // archive (routes 3 and 4): a larger entry is answered 413 before any byte is
-// sent. n <= 0 means no limit (the default).
+// sent. The default is 2 GiB (DefaultMaxEntrySize): an upload of 100 MiB
+// may hold a bomb of 100 GiB, and every byte of an entry is decompressed to
+// be sent. n <= 0 means no limit.
 func WithMaxEntrySize(n int64) Option {
 	return func(c *config) { c.maxEntrySize = n }
 }

@@ -88,6 +88,16 @@ const (
 	maxDeflateExpansion = 1032
 	maxZstdExpansion    = 32 << 10
 	expansionSlack      = 128 << 10
+	// maxCompressedRangeEntry: Range is honoured on a compressed entry up to
+	// this size; a larger one is always sent whole (200, Accept-Ranges:
+	// none), as RFC 9110 allows and as GitLab does for every entry, so that
+	// a request never makes us inflate much more than it is sent (a range
+	// at the end of a 1 GiB entry of zeros would inflate it all for one
+	// byte). Stored entries are read in place: any range is cheap.
+	maxCompressedRangeEntry = 8 << 20
+	// maxEntryDiscard bounds the decompressed bytes one request may make us
+	// skip (ranges, reopened in any order) before it is cut.
+	maxEntryDiscard = 2 * maxCompressedRangeEntry
 	// maxEntryReopens caps how often one request may restart decompression
 	// (backward seeks, e.g. a multi-range request in descending order), so a
 	// crafted Range header cannot make us inflate an entry hundreds of times.
@@ -182,11 +192,18 @@ func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, na
 	if etag := entryETag(info.ETag, entry.name); etag != "" {
 		h.Set("ETag", etag)
 	}
-	if content.size > verifyBeforeHeadersLimit {
-		// Not verified before the headers: see unverifiedEntryWriter.
-		w = &unverifiedEntryWriter{ResponseWriter: w, r: r}
+	ew := &entryResponseWriter{ResponseWriter: w, r: r,
+		// Not verified before the headers: see entryResponseWriter.
+		chunked:  content.size > verifyBeforeHeadersLimit,
+		noRanges: entry.method != zipMethodStore && content.size > maxCompressedRangeEntry,
 	}
-	http.ServeContent(w, r, "", info.ModTime, content)
+	if ew.noRanges && (r.Header.Get("Range") != "" || r.Header.Get("If-Range") != "") {
+		r = r.Clone(ctx)
+		r.Header.Del("Range")
+		r.Header.Del("If-Range")
+		ew.r = r
+	}
+	http.ServeContent(ew, r, "", info.ModTime, content)
 
 	if err := content.Close(); err != nil {
 		return fmt.Errorf("%w: %q: %w", errStreamAborted, entry.name, err)
@@ -194,28 +211,39 @@ func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, na
 	return nil
 }
 
-// unverifiedEntryWriter sends a whole entry that could not be verified
-// before the headers without Content-Length, so that HTTP/1.1 frames it in
-// chunks: if the entry proves bad at its end, the response is cut and lacks
-// its last chunk, which every HTTP/1.1 client takes for an error. A short
-// body under a Content-Length is not enough: urllib3 1.26 (python-gitlab
-// 3.12) does not check it and saves the truncated bytes as the file. HEAD
-// and ranges keep their Content-Length.
-type unverifiedEntryWriter struct {
+// entryResponseWriter adjusts ServeContent's headers for an entry.
+//
+// chunked: a whole entry that could not be verified before the headers goes
+// without Content-Length, so that HTTP/1.1 frames it in chunks: if the entry
+// proves bad at its end, the response is cut and lacks its last chunk,
+// which every HTTP/1.1 client takes for an error. A short body under a
+// Content-Length is not enough: urllib3 1.26 (python-gitlab 3.12) does not
+// check it and saves the truncated bytes as the file. HEAD and ranges keep
+// their Content-Length.
+//
+// noRanges: the entry is served whole whatever the Range header said (see
+// maxCompressedRangeEntry), and says so.
+type entryResponseWriter struct {
 	http.ResponseWriter
-	r           *http.Request
-	wroteHeader bool
+	r                 *http.Request
+	chunked, noRanges bool
+	wroteHeader       bool
 }
 
-func (u *unverifiedEntryWriter) WriteHeader(code int) {
-	if !u.wroteHeader && code == http.StatusOK && u.r.Method != http.MethodHead {
-		u.Header().Del("Content-Length")
+func (u *entryResponseWriter) WriteHeader(code int) {
+	if !u.wroteHeader {
+		if u.chunked && code == http.StatusOK && u.r.Method != http.MethodHead {
+			u.Header().Del("Content-Length")
+		}
+		if u.noRanges && code == http.StatusOK {
+			u.Header().Set("Accept-Ranges", "none")
+		}
 	}
 	u.wroteHeader = true
 	u.ResponseWriter.WriteHeader(code)
 }
 
-func (u *unverifiedEntryWriter) Write(p []byte) (int, error) {
+func (u *entryResponseWriter) Write(p []byte) (int, error) {
 	if !u.wroteHeader {
 		u.WriteHeader(http.StatusOK)
 	}
@@ -223,7 +251,7 @@ func (u *unverifiedEntryWriter) Write(p []byte) (int, error) {
 }
 
 // Unwrap lets http.ResponseController reach the connection's writer.
-func (u *unverifiedEntryWriter) Unwrap() http.ResponseWriter { return u.ResponseWriter }
+func (u *entryResponseWriter) Unwrap() http.ResponseWriter { return u.ResponseWriter }
 
 // checkEntryServable rejects, before any header, what can be known bad from
 // the central directory alone.
@@ -474,8 +502,11 @@ type entryReader struct {
 	closer  io.Closer // the decompressor behind stream, if any
 	at      int64     // position of stream; valid while stream != nil
 	reopens int
-	failed  error // sticky data failure
-	closed  bool
+	// discarded counts the decompressed bytes skipped to reach positions
+	// (maxEntryDiscard).
+	discarded int64
+	failed    error // sticky data failure
+	closed    bool
 	// head caches the entry's first bytes once sniffed, so the response
 	// starts without re-inflating them.
 	head []byte
@@ -624,6 +655,9 @@ func (er *entryReader) seekStream() error {
 		}
 	}
 	if skip := er.pos - er.at; skip > 0 {
+		if er.discarded += skip; er.discarded > maxEntryDiscard {
+			return fmt.Errorf("jobartifacts: entry %q: ranges would skip more than %d decompressed bytes", er.entry.name, maxEntryDiscard)
+		}
 		n, err := io.CopyN(io.Discard, er.stream, skip)
 		er.at += n
 		if err != nil {

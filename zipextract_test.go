@@ -643,3 +643,112 @@ func TestServeArchiveEntryInsecurePathSetting(t *testing.T) {
 	require.Equal(t, row.SHA256, zipcorpus.SHA256(rec.Body.Bytes()))
 	require.NoError(t, validateZipArchive(blob, blob.info.Size))
 }
+
+// zerosEntry is a deflate entry of n zero bytes, compressed as it streams.
+func zerosEntry(t testing.TB, name string, n int64) ziptest.Entry {
+	var buf bytes.Buffer
+	fw, err := flate.NewWriter(&buf, flate.BestSpeed)
+	require.NoError(t, err)
+	_, err = io.CopyN(fw, zeroReader{}, n)
+	require.NoError(t, err)
+	require.NoError(t, fw.Close())
+	crc := crc32.NewIEEE()
+	_, err = io.CopyN(crc, zeroReader{}, n)
+	require.NoError(t, err)
+	return ziptest.Entry{Raw: true, Name: name, Body: buf.Bytes(), Method: ziptest.Deflate, CRC32: crc.Sum32(), UncompressedSize: uint64(n)}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// TestServeArchiveEntryRangeAmplification (issue 10 item 7): a Range deep
+// into a large compressed entry is ignored (200, the whole entry,
+// Accept-Ranges: none), so the inflate work follows the bytes sent; small
+// compressed entries and stored ones of any size keep their ranges; ranges
+// that would make a request skip more than maxEntryDiscard bytes in all
+// are cut.
+func TestServeArchiveEntryRangeAmplification(t *testing.T) {
+	stored := logText(3 * maxCompressedRangeEntry)
+	archive := ziptest.Build(t,
+		zerosEntry(t, "big-zeros.bin", 4*maxCompressedRangeEntry),
+		zerosEntry(t, "small-zeros.bin", maxCompressedRangeEntry),
+		ziptest.Stored("big-stored.log", string(stored)),
+	)
+	blob := memZipBlob(archive)
+	get := func(name, rng string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Header.Set("Range", rng)
+		rec, err := serveEntryRecorded(t, blob, req, name, entryOptions{})
+		require.NoError(t, err)
+		return rec
+	}
+	rec := get("big-zeros.bin", "bytes=-1")
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Equal(t, "none", rec.Header().Get("Accept-Ranges"))
+	require.Equal(t, 4*maxCompressedRangeEntry, rec.Body.Len())
+
+	rec = get("small-zeros.bin", "bytes=-1")
+	require.Equal(t, http.StatusPartialContent, rec.Code)
+	require.Equal(t, []byte{0}, rec.Body.Bytes())
+
+	rec = get("big-stored.log", "bytes=-1")
+	require.Equal(t, http.StatusPartialContent, rec.Code)
+	require.Equal(t, stored[len(stored)-1:], rec.Body.Bytes())
+
+	// Descending ranges on the small entry: each reopens and skips; past
+	// maxEntryDiscard in all the response is cut.
+	var ranges []string
+	for start := maxCompressedRangeEntry - 10; start > 0; start -= maxCompressedRangeEntry / 4 {
+		ranges = append(ranges, fmt.Sprintf("%d-%d", start, start+1))
+	}
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Range", "bytes="+strings.Join(ranges, ","))
+	_, err := serveEntryRecorded(t, blob, req, "small-zeros.bin", entryOptions{})
+	require.ErrorIs(t, err, errStreamAborted)
+	require.ErrorContains(t, err, "would skip more than")
+}
+
+// BenchmarkEntryRangeZeros is issue 10 item 7's attack: a 1 MB upload
+// holding 1 GiB of zeros, asked for its last byte. Before: a 206 of one
+// byte for which all of 1 GiB was inflated (0.22 s of CPU); now the Range is
+// ignored and the entry sent whole, so the CPU follows the bytes sent
+// (ns/sent-byte), as for any download. The 1 MiB entry's range (kept) shows
+// the bounded case.
+func BenchmarkEntryRangeZeros(b *testing.B) {
+	archive := ziptest.Build(b, zerosEntry(b, "zeros.bin", 1<<30), zerosEntry(b, "small.bin", 1<<20))
+	b.Logf("archive: %d bytes", len(archive))
+	blob := memZipBlob(archive)
+	for _, name := range []string{"zeros.bin", "small.bin"} {
+		b.Run(name, func(b *testing.B) {
+			var sent int64
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodGet, "/", nil)
+				req.Header.Set("Range", "bytes=-1")
+				w := &countingResponseWriter{header: http.Header{}}
+				if err := serveArchiveEntry(w, req, blob, name, entryOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				sent += w.n
+			}
+			b.ReportMetric(float64(sent)/float64(b.N), "sent-bytes/op")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(sent), "ns/sent-byte")
+		})
+	}
+}
+
+// countingResponseWriter counts the body bytes and keeps none.
+type countingResponseWriter struct {
+	header http.Header
+	n      int64
+}
+
+func (w *countingResponseWriter) Header() http.Header { return w.header }
+func (w *countingResponseWriter) WriteHeader(int)     {}
+func (w *countingResponseWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
+}
