@@ -469,14 +469,6 @@ type errorReader struct{ err error }
 
 func (r errorReader) Read([]byte) (int, error) { return 0, r.err }
 
-// validateZipArchive reports whether the bytes of ra are a zip whose central
-// directory can be read completely: nil, or an error wrapping
-// ErrInvalidArchive (or the blob's own read error). It streams the directory,
-// so its memory does not grow with the number of entries.
-func validateZipArchive(ra io.ReaderAt, size int64) error {
-	return validateZipArchiveByWalk(context.Background(), ra, size)
-}
-
 // entryReader is the io.ReadSeeker that http.ServeContent streams an entry
 // from. Seek is free (it only moves the position); the next Read reopens the
 // entry lazily when the position moved backwards and discards forward when it

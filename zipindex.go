@@ -9,6 +9,8 @@ import (
 	"math"
 	"slices"
 	"sync"
+
+	"github.com/ciartifacts/jobartifacts/internal/ziparchive"
 )
 
 // This file keeps, per archive version (blob key and ETag), a compact index
@@ -156,10 +158,10 @@ type indexBuilder struct {
 // allocation. Past them it reserves room for all it expects, once.
 const indexInitialRecords = 1024
 
-func newIndexBuilder(dir zipCentralDirectory, limit int64) *indexBuilder {
+func newIndexBuilder(dir ziparchive.Directory, limit int64) *indexBuilder {
 	b := &indexBuilder{x: &archiveIndex{}, limit: limit, fixedPer: indexedRecordCost + indexNameEndCost + indexTableCost,
-		dirBytes: dir.end - dir.start}
-	if n := dir.records; n <= uint64(b.dirBytes/zipCentralHeaderLen) {
+		dirBytes: dir.End - dir.Start}
+	if n := dir.Records; n <= uint64(b.dirBytes/ziparchive.CentralHeaderLen) {
 		b.declared = n
 	}
 	n := min(b.declared, indexInitialRecords)
@@ -474,7 +476,7 @@ func indexedEntry(ra io.ReaderAt, idx *archiveIndex, name string) (*archiveEntry
 // walkCentralDirectory's.
 func buildArchiveIndex(ctx context.Context, ra io.ReaderAt, size int64, limit int64, visit func(zipCentralRecord)) (*archiveIndex, error) {
 	var b *indexBuilder
-	err := walkCentralDirectoryDir(ctx, ra, size, func(dir zipCentralDirectory) {
+	err := walkCentralDirectoryDir(ctx, ra, size, func(dir ziparchive.Directory) {
 		b = newIndexBuilder(dir, limit)
 	}, func(rec zipCentralRecord) (bool, error) {
 		if visit != nil {
