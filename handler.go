@@ -23,6 +23,8 @@ type Handler struct {
 	router *mux.Router
 	// archives caches the central directories of archives served.
 	archives *archiveIndexCache
+	// zstd lends zstd entries their decoders, a bounded number.
+	zstd *zstdDecoderPool
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -34,7 +36,8 @@ func New(store Store, authz Authorizer, opts ...Option) *Handler {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	h := &Handler{store: store, authz: authz, cfg: cfg, archives: newArchiveIndexCache(cfg.archiveIndexBudget)}
+	h := &Handler{store: store, authz: authz, cfg: cfg, archives: newArchiveIndexCache(cfg.archiveIndexBudget),
+		zstd: newZstdDecoderPool(cfg.zstdDecoders)}
 	h.router = h.routes()
 	return h
 }
@@ -411,7 +414,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, j *Job, name
 	}
 	defer b.Close()
 	err = serveArchiveEntry(w, r, b, name, entryOptions{contentType: rule, maxEntrySize: h.cfg.maxEntrySize,
-		index: h.archives, indexKey: archiveCacheKey(a.Blob, b.Info())})
+		index: h.archives, indexKey: archiveCacheKey(a.Blob, b.Info()), zstd: h.zstd})
 	if errors.Is(err, errStreamAborted) {
 		h.abortStream(r, j, err)
 	}

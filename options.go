@@ -19,7 +19,9 @@ type config struct {
 	maxUploadSize int64
 	// archiveIndexBudget bounds the memory of cached central directories.
 	archiveIndexBudget int64
-	defaultExpiry      time.Duration
+	// zstdDecoders bounds the zstd decoders, and so their memory.
+	zstdDecoders  int
+	defaultExpiry time.Duration
 	// signedURLExpiry is how long redirect URLs live; keep it shorter than
 	// the Sweeper's blob grace period.
 	signedURLExpiry time.Duration
@@ -33,6 +35,7 @@ func defaultConfig() config {
 		maxUploadSize:      100 << 20, // GitLab's default maximum artifacts size: 100 MiB
 		archiveIndexBudget: defaultArchiveIndexBudget,
 		maxEntrySize:       DefaultMaxEntrySize,
+		zstdDecoders:       defaultZstdDecoders,
 		defaultExpiry:      30 * 24 * time.Hour, // GitLab's default expire_in
 		// GitLab's object storage URLs live for minutes too.
 		signedURLExpiry: 5 * time.Minute,
@@ -114,4 +117,13 @@ func WithSignedURLExpiry(d time.Duration) Option {
 // (no X-Total). n <= 0 keeps no index.
 func WithArchiveIndexBudget(n int64) Option {
 	return func(c *config) { c.archiveIndexBudget = max(n, 0) }
+}
+
+// WithZstdDecoders bounds how many zstd (method 93) entries are decompressed
+// at once (default 8): each decoder holds its frame's window, up to 32 MiB
+// (8 MiB at the usual levels), and is reused. A request finding all in use
+// waits for one. n <= 0 gives every zstd entry a decoder of its own, freed
+// when it ends (no bound).
+func WithZstdDecoders(n int) Option {
+	return func(c *config) { c.zstdDecoders = n }
 }

@@ -46,6 +46,8 @@ type entryOptions struct {
 	// indexKey (archiveCacheKey).
 	index    *archiveIndexCache
 	indexKey string
+	// zstd, if not nil, lends zstd entries their decoders.
+	zstd *zstdDecoderPool
 }
 
 // errStreamAborted reports that an entry's data proved bad (CRC mismatch,
@@ -117,7 +119,9 @@ type archiveEntry struct {
 	// open returns the decompressed stream from its start. It verifies the
 	// CRC and the declared size when it reaches the end (on the read that
 	// returns io.EOF, or the one asking for more than declared).
-	open func() (io.ReadCloser, error)
+	// zstd entries take a decoder from pool (nil: a decoder of their own),
+	// waiting under ctx when all are in use.
+	open func(ctx context.Context, pool *zstdDecoderPool) (io.ReadCloser, error)
 }
 
 // entryFinder finds the entry named name (exact bytes; the first in
@@ -167,7 +171,7 @@ func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, na
 	if err := checkEntryServable(entry, info.Size, opts); err != nil {
 		return err
 	}
-	content, err := newEntryReader(ctx, reads, entry)
+	content, err := newEntryReader(ctx, reads, entry, opts.zstd)
 	if err != nil {
 		return err
 	}
@@ -322,7 +326,7 @@ func findZipEntry(ctx context.Context, ra io.ReaderAt, size int64, name string) 
 			compressedSize:   f.CompressedSize64,
 			uncompressedSize: f.UncompressedSize64,
 			dataOffset:       f.DataOffset,
-			open:             f.Open,
+			open:             func(context.Context, *zstdDecoderPool) (io.ReadCloser, error) { return f.Open() },
 		}, nil
 	}
 	return nil, fmt.Errorf("%w: no entry %q in archive", ErrNotFound, name)
@@ -487,6 +491,7 @@ type entryReader struct {
 	blob  *readErrorRecorder
 	entry *archiveEntry
 	size  int64
+	zstd  *zstdDecoderPool
 
 	mu      sync.Mutex
 	pos     int64 // where the next Read starts
@@ -506,8 +511,8 @@ type entryReader struct {
 
 var errEntryReaderClosed = errors.New("jobartifacts: entry reader closed")
 
-func newEntryReader(ctx context.Context, blob *readErrorRecorder, e *archiveEntry) (*entryReader, error) {
-	er := &entryReader{ctx: ctx, blob: blob, entry: e, size: int64(e.uncompressedSize)}
+func newEntryReader(ctx context.Context, blob *readErrorRecorder, e *archiveEntry, zstdPool *zstdDecoderPool) (*entryReader, error) {
+	er := &entryReader{ctx: ctx, blob: blob, entry: e, size: int64(e.uncompressedSize), zstd: zstdPool}
 	if blob.size > 0 && !strings.HasSuffix(e.name, "/") {
 		// The data must lie inside the blob.
 		start, err := e.dataOffset()
@@ -549,7 +554,7 @@ func (er *entryReader) openAt(off int64) error {
 		er.stream, er.closer, er.at = data, data, off
 		return nil
 	}
-	rc, err := er.entry.open()
+	rc, err := er.entry.open(er.ctx, er.zstd)
 	if err != nil {
 		return classifyArchiveError(er.ctx, er.blob, fmt.Errorf("entry %q: %w", er.entry.name, err))
 	}

@@ -569,7 +569,7 @@ func TestEntryReaderSeek(t *testing.T) {
 		blob := memZipBlob(ziptest.Build(t, entry))
 		e, err := findZipEntry(context.Background(), blob, blob.info.Size, "e")
 		require.NoError(t, err)
-		er, err := newEntryReader(context.Background(), &readErrorRecorder{ra: blob}, e)
+		er, err := newEntryReader(context.Background(), &readErrorRecorder{ra: blob}, e, nil)
 		require.NoError(t, err)
 
 		end, err := er.Seek(0, io.SeekEnd)

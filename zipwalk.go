@@ -133,7 +133,7 @@ func (e *walkedEntry) dataOffset() (int64, error) {
 
 // open decompresses the entry from its start behind a verifyingReader, as
 // zip.File.Open does (directories included).
-func (e *walkedEntry) open() (io.ReadCloser, error) {
+func (e *walkedEntry) open(ctx context.Context, pool *zstdDecoderPool) (io.ReadCloser, error) {
 	start, err := e.dataOffset()
 	if err != nil {
 		return nil, err
@@ -165,7 +165,16 @@ func (e *walkedEntry) open() (io.ReadCloser, error) {
 	case zipMethodDeflate:
 		decompressed = readerWithCloser{newFlateDecompressor(data), data}
 	case zipMethodZstd:
-		decompressed = readerWithCloser{newZstdDecompressor(data), data}
+		if pool == nil {
+			decompressed = readerWithCloser{newZstdDecompressor(data), data}
+			break
+		}
+		dec, err := pool.get(ctx, data)
+		if err != nil {
+			_ = data.Close()
+			return nil, err
+		}
+		decompressed = readerWithCloser{dec, data}
 	}
 	v := &verifyingReader{rc: decompressed, hash: crc32.NewIEEE(), rec: &e.rec}
 	if e.rec.flags&ziparchive.FlagDescriptor != 0 {

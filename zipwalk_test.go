@@ -78,7 +78,7 @@ func lookUp(t testing.TB, find entryFinder, ra io.ReaderAt, size int64, name str
 	}
 	off, err := e.dataOffset()
 	out.DataOffset, out.DataOffsetErr = off, zipErrorClass(err)
-	rc, err := e.open()
+	rc, err := e.open(context.Background(), nil)
 	if err != nil {
 		out.OpenErr = zipErrorClass(err)
 		return out
@@ -449,7 +449,7 @@ func TestFindZipEntryByWalkBuiltArchives(t *testing.T) {
 				}
 				require.NoError(t, err, l.name)
 				require.Equal(t, l.name, e.name)
-				rc, err := e.open()
+				rc, err := e.open(context.Background(), nil)
 				if l.openErr != nil {
 					require.ErrorIs(t, err, l.openErr, l.name)
 					_, err = e.dataOffset()
