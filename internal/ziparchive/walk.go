@@ -17,6 +17,13 @@ import (
 // ErrFormat is what a malformed archive's errors wrap.
 var ErrFormat = errors.New("ziparchive: not a valid zip archive")
 
+// ErrTruncatedRecord (wrapping ErrFormat) is a central-directory record
+// that runs past the end of the directory, into the end record or beyond.
+// The zip reader reads on to the end of the file and may accept it, with
+// end-record bytes in the record's name or extra field; the walk refuses it
+// (FuzzWalk pins the difference).
+var ErrTruncatedRecord = fmt.Errorf("%w: truncated central directory record", ErrFormat)
+
 // Zip record signatures and fixed lengths (APPNOTE 4.3).
 const (
 	localHeaderSignature    = 0x04034b50
@@ -186,7 +193,7 @@ func (w *directoryWalk) next(ctx context.Context) (rec Record, err error) {
 // for classifyArchiveError to find.
 func (w *directoryWalk) truncated(err error) error {
 	if errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: central directory record %d is truncated", ErrFormat, w.read)
+		return fmt.Errorf("%w: central directory record %d", ErrTruncatedRecord, w.read)
 	}
 	return err
 }
