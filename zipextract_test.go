@@ -16,9 +16,9 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/flate"
-	"github.com/klauspost/compress/zip"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ciartifacts/jobartifacts/internal/ziparchive"
 	"github.com/ciartifacts/jobartifacts/internal/zipcorpus"
 	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 )
@@ -379,7 +379,7 @@ func TestServeArchiveEntryVerifiesSmallEntriesFirst(t *testing.T) {
 			}
 			rec, err := serveEntryRecorded(t, blob, req, "bad.log", entryOptions{})
 			require.ErrorIs(t, err, ErrInvalidArchive, "%s %q", method, rng)
-			require.ErrorIs(t, err, zip.ErrChecksum)
+			require.ErrorIs(t, err, ziparchive.ErrChecksum)
 			require.NotErrorIs(t, err, errStreamAborted)
 			require.Empty(t, rec.Header())
 		}
@@ -395,7 +395,7 @@ func TestServeArchiveEntryWithholdsFinalBytes(t *testing.T) {
 		CRC32: crc32.ChecksumIEEE(payload) ^ 1, UncompressedSize: uint64(len(payload))}))
 	rec, err := serveEntryRecorded(t, blob, httptest.NewRequest(http.MethodGet, "/", nil), "bad.log", entryOptions{})
 	require.ErrorIs(t, err, errStreamAborted)
-	require.ErrorIs(t, err, zip.ErrChecksum)
+	require.ErrorIs(t, err, ziparchive.ErrChecksum)
 	require.Empty(t, rec.Header().Get("Content-Length"), "sent chunked: a cut lacks the last chunk")
 	require.Less(t, rec.Body.Len(), len(payload))
 

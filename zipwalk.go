@@ -2,16 +2,10 @@ package jobartifacts
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"hash"
-	"hash/crc32"
 	"io"
 	"math"
 	"strings"
-
-	"github.com/klauspost/compress/zip"
 
 	"github.com/ciartifacts/jobartifacts/internal/ziparchive"
 )
@@ -142,17 +136,17 @@ func (e *walkedEntry) open(ctx context.Context, pool *zstdDecoderPool) (io.ReadC
 		// Directories carry no data; some writers leave a method or a
 		// compressed size on them, which the zip reader tolerates.
 		if e.rec.uncompressedSize != 0 {
-			return io.NopCloser(errorReader{zip.ErrFormat}), nil
+			return io.NopCloser(errorReader{ziparchive.ErrFormat}), nil
 		}
 		return io.NopCloser(errorReader{io.EOF}), nil
 	}
 	if e.rec.compressedSize > math.MaxInt64 {
-		return nil, fmt.Errorf("%w: impossible compressed size", zip.ErrFormat)
+		return nil, fmt.Errorf("%w: impossible compressed size", ziparchive.ErrFormat)
 	}
 	switch e.rec.method {
 	case zipMethodStore, zipMethodDeflate, zipMethodZstd:
 	default:
-		return nil, zip.ErrAlgorithm
+		return nil, ziparchive.ErrUnsupported
 	}
 	data, err := openSection(e.ra, start, int64(e.rec.compressedSize))
 	if err != nil {
@@ -176,95 +170,9 @@ func (e *walkedEntry) open(ctx context.Context, pool *zstdDecoderPool) (io.ReadC
 		}
 		decompressed = readerWithCloser{dec, data}
 	}
-	v := &verifyingReader{rc: decompressed, hash: crc32.NewIEEE(), rec: &e.rec}
+	var descriptor io.Reader
 	if e.rec.flags&ziparchive.FlagDescriptor != 0 {
-		v.descriptor = io.NewSectionReader(e.ra, start+int64(e.rec.compressedSize), ziparchive.DataDescriptorLen)
+		descriptor = io.NewSectionReader(e.ra, start+int64(e.rec.compressedSize), ziparchive.DataDescriptorLen)
 	}
-	return v, nil
-}
-
-// verifyingReader checks what a decompressor yields against the central
-// directory, with the zip reader's rules: more bytes than declared is
-// zip.ErrFormat at once; at io.EOF, fewer is io.ErrUnexpectedEOF, and the
-// CRC-32 must match (zip.ErrChecksum) — always when there is a data
-// descriptor, whose CRC must match too, otherwise only when it is not 0.
-type verifyingReader struct {
-	rc         io.ReadCloser
-	hash       hash.Hash32
-	read       uint64
-	rec        *zipCentralRecord
-	descriptor io.Reader // where the data descriptor is, if the entry has one
-	err        error     // sticky
-}
-
-func (v *verifyingReader) Read(p []byte) (int, error) {
-	if v.err != nil {
-		return 0, v.err
-	}
-	n, err := v.rc.Read(p)
-	v.hash.Write(p[:n])
-	v.read += uint64(n)
-	if v.read > v.rec.uncompressedSize {
-		v.err = fmt.Errorf("%w: entry holds more than its declared %d bytes", zip.ErrFormat, v.rec.uncompressedSize)
-		return 0, v.err
-	}
-	if err == nil {
-		return n, nil
-	}
-	if errors.Is(err, io.EOF) {
-		err = v.verifyEnd()
-	}
-	v.err = err
-	return n, err
-}
-
-// verifyEnd runs at the decompressor's io.EOF; it returns io.EOF if all holds.
-func (v *verifyingReader) verifyEnd() error {
-	if v.read != v.rec.uncompressedSize {
-		return io.ErrUnexpectedEOF
-	}
-	if v.descriptor != nil {
-		descriptorCRC, err := readDataDescriptorCRC(v.descriptor)
-		if err != nil {
-			return err
-		}
-		if descriptorCRC != v.rec.crc32 || v.hash.Sum32() != v.rec.crc32 {
-			return zip.ErrChecksum
-		}
-		return io.EOF
-	}
-	if v.rec.crc32 != 0 && v.hash.Sum32() != v.rec.crc32 {
-		return zip.ErrChecksum
-	}
-	return io.EOF
-}
-
-func (v *verifyingReader) Close() error { return v.rc.Close() }
-
-// readDataDescriptorCRC reads the CRC-32 of a data descriptor, whose
-// signature is optional. Its sizes are ignored: the central directory's are
-// authoritative (and their width is ambiguous).
-func readDataDescriptorCRC(r io.Reader) (uint32, error) {
-	// Read as much as the zip reader does: CRC and both 32-bit sizes.
-	var buf [ziparchive.DataDescriptorLen]byte
-	if _, err := io.ReadFull(r, buf[:4]); err != nil {
-		return 0, descriptorReadError(err)
-	}
-	crcAt := 0
-	if binary.LittleEndian.Uint32(buf[:]) == ziparchive.DataDescriptorSignature {
-		crcAt = 4
-	}
-	if _, err := io.ReadFull(r, buf[4:crcAt+12]); err != nil {
-		return 0, descriptorReadError(err)
-	}
-	return binary.LittleEndian.Uint32(buf[crcAt:]), nil
-}
-
-// descriptorReadError: a descriptor cut by the end of the file is a
-// truncated entry.
-func descriptorReadError(err error) error {
-	if errors.Is(err, io.EOF) {
-		return io.ErrUnexpectedEOF
-	}
-	return err
+	return ziparchive.NewVerifyingReader(decompressed, e.rec.crc32, e.rec.uncompressedSize, descriptor), nil
 }

@@ -51,11 +51,11 @@ func zipErrorClass(err error) string {
 		return "not-found"
 	case errors.Is(err, ErrInvalidArchive):
 		return "invalid-archive"
-	case errors.Is(err, zip.ErrChecksum):
+	case errors.Is(err, zip.ErrChecksum), errors.Is(err, ziparchive.ErrChecksum):
 		return "checksum"
 	case errors.Is(err, zip.ErrFormat), errors.Is(err, ziparchive.ErrFormat):
 		return "format"
-	case errors.Is(err, zip.ErrAlgorithm):
+	case errors.Is(err, zip.ErrAlgorithm), errors.Is(err, ziparchive.ErrUnsupported):
 		return "algorithm"
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "unexpected-eof"

@@ -3,6 +3,8 @@ package ziparchive_test
 import (
 	"bytes"
 	"context"
+	"hash/crc32"
+	"io"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -37,4 +39,20 @@ func TestWalkAndValidate(t *testing.T) {
 	}
 	_, err = ziparchive.LocalDataOffset(ra, size-4)
 	require.ErrorIs(t, err, ziparchive.ErrFormat)
+}
+
+// TestVerifyingReader: the declared size and CRC are checked at the end;
+// more bytes than declared fail at once.
+func TestVerifyingReader(t *testing.T) {
+	data := []byte("hello, verified world")
+	read := func(crc uint32, size uint64) error {
+		_, err := io.ReadAll(ziparchive.NewVerifyingReader(io.NopCloser(bytes.NewReader(data)), crc, size, nil))
+		return err
+	}
+	good := crc32.ChecksumIEEE(data)
+	require.NoError(t, read(good, uint64(len(data))))
+	require.NoError(t, read(0, uint64(len(data))), "a zero CRC is not checked without a descriptor")
+	require.ErrorIs(t, read(good^1, uint64(len(data))), ziparchive.ErrChecksum)
+	require.ErrorIs(t, read(good, uint64(len(data))+1), io.ErrUnexpectedEOF)
+	require.ErrorIs(t, read(good, uint64(len(data))-1), ziparchive.ErrFormat)
 }
