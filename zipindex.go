@@ -401,11 +401,11 @@ func (c *archiveIndexCache) finishBuild(key string, b *indexBuild) {
 }
 
 // findEntry finds the entry named name as findZipEntryByWalk does, through
-// the index when there is one. Without one it starts building it, and
-// answers as soon as the building walk passes the entry, so that a cold
-// lookup costs no more than a walk that stops there; wait, which the caller
-// must call before it closes ra, lets that walk finish. Requests arriving
-// while a build runs walk on their own, as before.
+// the index when there is one. Without one it walks to the entry as
+// before, then builds the index in the background while the entry is
+// served, so that a cold lookup is answered as fast as before; wait, which
+// the caller must call before it closes ra, lets the build finish. Requests arriving while a build runs
+// walk on their own, as before.
 func (c *archiveIndexCache) findEntry(ctx context.Context, key string, ra io.ReaderAt, size int64, name string) (entry *archiveEntry, wait func(), err error) {
 	noWait := func() {}
 	if !c.enabled(key) {
@@ -430,35 +430,15 @@ func (c *archiveIndexCache) findEntry(ctx context.Context, key string, ra io.Rea
 	c.building[key] = b
 	c.mu.Unlock()
 
-	found := make(chan zipCentralRecord, 1)
+	// This request walks to its entry as before, then builds the index
+	// while the entry is being served: the answer never waits for the
+	// build, nor shares the CPU with it.
+	e, err := findZipEntryByWalk(ctx, ra, size, name)
 	go func() {
-		seen := false
-		b.idx, b.err = buildArchiveIndex(ctx, ra, size, c.budget, func(rec zipCentralRecord) {
-			if !seen && string(rec.nameBytes) == name {
-				seen = true
-				rec.nameBytes, rec.name = nil, name
-				found <- rec
-			}
-		})
+		b.idx, b.err = buildArchiveIndex(ctx, ra, size, c.budget, nil)
 		c.finishBuild(key, b)
 	}()
-	wait = func() { <-b.done }
-	select {
-	case rec := <-found:
-		return newWalkedArchiveEntry(ra, rec), wait, nil
-	case <-b.done:
-	}
-	select {
-	case rec := <-found:
-		// Found before the walk ended, whatever came after: a walk that
-		// stops at the entry serves it too.
-		return newWalkedArchiveEntry(ra, rec), noWait, nil
-	default:
-	}
-	if b.err != nil {
-		return nil, noWait, b.err
-	}
-	return nil, noWait, fmt.Errorf("%w: no entry %q in archive", ErrNotFound, name)
+	return e, func() { <-b.done }, err
 }
 
 // indexedEntry looks name up in idx.
