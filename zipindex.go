@@ -176,17 +176,21 @@ func newIndexBuilder(dir ziparchive.Directory, limit int64) *indexBuilder {
 func (b *indexBuilder) reserve() {
 	b.reserved = true
 	x := b.x
-	n := b.declared
-	if n <= uint64(len(x.recs)) || len(x.recs) == 0 {
+	if b.declared <= uint64(len(x.recs)) || len(x.recs) == 0 {
 		return
 	}
-	n = min(n, uint64(b.limit/b.fixedPer))
+	avg := float64(len(x.names)) / float64(len(x.recs))
+	// What is reserved stays within the limit, so that an archive too big
+	// for it costs about the limit, once, before it is known as such.
+	n := min(b.declared, uint64(float64(b.limit)/(float64(b.fixedPer)+avg*1.1)))
+	if n <= uint64(len(x.recs)) {
+		return
+	}
 	recs := make([]indexedRecord, len(x.recs), n)
 	copy(recs, x.recs)
 	nameEnd := make([]uint32, len(x.nameEnd), n)
 	copy(nameEnd, x.nameEnd)
-	avg := float64(len(x.names)) / float64(len(x.recs))
-	nameCap := min(int64(avg*float64(n)*1.1)+64, b.dirBytes, b.limit)
+	nameCap := min(int64(avg*float64(n)*1.1)+64, b.dirBytes)
 	names := make([]byte, len(x.names), max(nameCap, int64(len(x.names))))
 	copy(names, x.names)
 	x.recs, x.nameEnd, x.names = recs, nameEnd, names

@@ -367,3 +367,22 @@ func TestTreePageMemoryBoundedOverBudget(t *testing.T) {
 	t.Logf("peak heap: streamed page %d KiB, whole listing %d KiB", peak>>10, full>>10)
 	require.Less(t, peak, uint64(8<<20), "a page must not cost memory in the archive's entries")
 }
+
+// TestArchiveIndexBuildOverBudgetBounded: building the index of an archive
+// too big for the budget allocates about the budget, once, and then knows
+// it (issue 10 item 1's 1.8M-record archive meets a 64 MiB budget).
+func TestArchiveIndexBuildOverBudgetBounded(t *testing.T) {
+	archive := manyEntryZip(t, 100_000) // ~7 MB of index at 19-byte names
+	ra, size := bytes.NewReader(archive), int64(len(archive))
+	const limit = 1 << 20
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	idx, err := buildArchiveIndex(context.Background(), ra, size, limit, nil)
+	runtime.ReadMemStats(&ms)
+	require.NoError(t, err)
+	require.Nil(t, idx)
+	allocated := ms.TotalAlloc - before
+	t.Logf("allocated %d KiB for a %d KiB budget", allocated>>10, limit>>10)
+	require.Less(t, allocated, uint64(2*limit))
+}
