@@ -63,18 +63,19 @@ var (
 	errRecentJobMissing = newAPIError(http.StatusNotFound, "404 Job Not Found")
 	errPathNotFound     = newAPIError(http.StatusNotFound, "404 Path Not Found")
 	errTreeNoArtifacts  = newAPIError(http.StatusNotFound, "404 Artifacts Not Found") // not_found!('Artifacts')
-	// errOffsetTooLarge is GitLab's answer to offset pagination past its
-	// limit; here only for listings of archives too big to index.
-	errOffsetTooLarge = &apiError{status: http.StatusMethodNotAllowed, key: "error",
-		text: "Offset pagination has a maximum allowed offset of 50000 for requests that return objects of type JobArtifactEntry. Remaining records can be retrieved using keyset pagination."}
-	errUnauthorized  = newAPIError(http.StatusUnauthorized, "401 Unauthorized")
-	errForbidden     = newAPIError(http.StatusForbidden, "403 Forbidden")
-	errTooLarge      = newAPIError(http.StatusRequestEntityTooLarge, "file size has reached maximum size limit")
-	errInternal      = newAPIError(http.StatusInternalServerError, "500 Internal Server Error")
-	errBadRequest    = newAPIError(http.StatusBadRequest, "400 Bad request")
-	errInvalidPath   = errBadRequest // GitLab: a bare bad_request! for an invalid artifact path
-	errUnprocessable = newAPIError(http.StatusUnprocessableEntity, "422 Unprocessable Entity - the archive entry cannot be extracted")
+	errUnauthorized     = newAPIError(http.StatusUnauthorized, "401 Unauthorized")
+	errForbidden        = newAPIError(http.StatusForbidden, "403 Forbidden")
+	errTooLarge         = newAPIError(http.StatusRequestEntityTooLarge, "file size has reached maximum size limit")
+	errInternal         = newAPIError(http.StatusInternalServerError, "500 Internal Server Error")
+	errBadRequest       = newAPIError(http.StatusBadRequest, "400 Bad request")
+	errInvalidPath      = errBadRequest // GitLab: a bare bad_request! for an invalid artifact path
+	errUnprocessable    = newAPIError(http.StatusUnprocessableEntity, "422 Unprocessable Entity - the archive entry cannot be extracted")
 )
+
+// errOffsetTooLarge is GitLab's answer to offset pagination past its limit;
+// here only for listings of archives too big to index.
+var errOffsetTooLarge = &apiError{status: http.StatusMethodNotAllowed, key: "error",
+	text: "Offset pagination has a maximum allowed offset of 50000 for requests that return objects of type JobArtifactEntry. Remaining records can be retrieved using keyset pagination."}
 
 // missingParam is GitLab's (Grape's) answer to a missing required parameter:
 // 400 {"error":"job is missing"}.

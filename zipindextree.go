@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
 )
@@ -13,6 +14,45 @@ import (
 // This file cuts tree pages (route 8) out of an archive's index, in time
 // and memory proportional to the page, and, for archives too big to index,
 // out of streaming walks that keep a bounded number of rows.
+
+// treePage returns one page of the listing of dir and sets the pagination
+// headers: from the archive's index, counted, when it fits the index
+// budget; else from streaming walks that keep a bounded number of rows,
+// uncounted, as GitLab pages large collections.
+func (h *Handler) treePage(w http.ResponseWriter, r *http.Request, a Artifact, b Blob, dir string, recursive bool, page pagination) ([]treeEntry, error) {
+	ctx := r.Context()
+	size := b.Info().Size
+	key := archiveCacheKey(a.Blob, b.Info())
+	idx, err := h.archives.index(ctx, key, b, size)
+	if err != nil {
+		return nil, err
+	}
+	if idx != nil {
+		if t := idx.treeFor(h.archives.budget, func(n int64) { h.archives.grow(key, idx, n) }); t != nil {
+			view, err := t.list(idx, dir, recursive)
+			if err != nil {
+				return nil, err
+			}
+			start, end := page.setHeaders(w, r, view.total())
+			return view.rows(start, end), nil
+		}
+	}
+	offset, ok := page.offset(treeStreamMaxOffset)
+	if !ok {
+		return nil, errOffsetTooLarge
+	}
+	rows, err := streamTreeRows(ctx, b, size, dir, recursive, offset, page.perPage+1)
+	if err != nil {
+		return nil, err
+	}
+	hasNext := len(rows) > page.perPage
+	rows = rows[:min(len(rows), page.perPage)]
+	page.setHeadersWithoutCount(w, r, len(rows), hasNext)
+	if rows == nil {
+		rows = []treeEntry{}
+	}
+	return rows, nil
+}
 
 // treeDir is one directory of an indexed archive: explicit (a "dir/" entry)
 // or implied by the entries below it.
