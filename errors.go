@@ -72,6 +72,11 @@ var (
 	errUnprocessable    = newAPIError(http.StatusUnprocessableEntity, "422 Unprocessable Entity - the archive entry cannot be extracted")
 )
 
+// errOffsetTooLarge is GitLab's answer to offset pagination past its limit;
+// here only for listings of archives too big to index.
+var errOffsetTooLarge = &apiError{status: http.StatusMethodNotAllowed, key: "error",
+	text: "Offset pagination has a maximum allowed offset of 50000 for requests that return objects of type JobArtifactEntry. Remaining records can be retrieved using keyset pagination."}
+
 // missingParam is GitLab's (Grape's) answer to a missing required parameter:
 // 400 {"error":"job is missing"}.
 func missingParam(name string) *apiError {

@@ -21,6 +21,10 @@ type Handler struct {
 	authz  Authorizer
 	cfg    config
 	router *mux.Router
+	// archives caches the central directories of archives served.
+	archives *archiveIndexCache
+	// zstd lends zstd entries their decoders, a bounded number.
+	zstd *zstdDecoderPool
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -32,7 +36,8 @@ func New(store Store, authz Authorizer, opts ...Option) *Handler {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	h := &Handler{store: store, authz: authz, cfg: cfg}
+	h := &Handler{store: store, authz: authz, cfg: cfg, archives: newArchiveIndexCache(cfg.archiveIndexBudget),
+		zstd: newZstdDecoderPool(cfg.zstdDecoders)}
 	h.router = h.routes()
 	return h
 }
@@ -404,12 +409,13 @@ func (h *Handler) abortStream(r *http.Request, j *Job, err error) {
 // that fails after the headers went out is cut, so the client sees a
 // truncated transfer rather than wrong bytes.
 func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, j *Job, name string, rule contentTypeRule) error {
-	_, b, err := h.openArchive(r.Context(), j)
+	a, b, err := h.openArchive(r.Context(), j)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	err = serveArchiveEntry(w, r, b, name, entryOptions{contentType: rule, maxEntrySize: h.cfg.maxEntrySize})
+	err = serveArchiveEntry(w, r, b, name, entryOptions{contentType: rule, maxEntrySize: h.cfg.maxEntrySize,
+		index: h.archives, indexKey: archiveCacheKey(a.Blob, b.Info()), zstd: h.zstd})
 	if errors.Is(err, errStreamAborted) {
 		h.abortStream(r, j, err)
 	}
@@ -484,16 +490,16 @@ func (h *Handler) listArtifactsTree(w http.ResponseWriter, r *http.Request) erro
 	if _, err := h.availableArchive(j); err != nil {
 		return errTreeNoArtifacts
 	}
-	_, b, err := h.openArchive(r.Context(), j)
+	a, b, err := h.openArchive(r.Context(), j)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
 	recursive, _ := strconv.ParseBool(q.Get("recursive"))
-	entries, err := listArchiveTree(r.Context(), b, b.Info().Size, q.Get("path"), recursive)
+	rows, err := h.treePage(w, r, a, b, q.Get("path"), recursive, page)
 	if err != nil {
 		return wrapNotFound(err, errPathNotFound, "archive tree")
 	}
-	writeJSON(w, http.StatusOK, page.apply(w, r, entries))
+	writeJSON(w, http.StatusOK, rows)
 	return nil
 }

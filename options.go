@@ -8,7 +8,7 @@ import (
 )
 
 // Option configures a Handler. The zero configuration works: base path
-// /api/v4, no logging, no limit on a single file's size.
+// /api/v4, no logging, single files up to DefaultMaxEntrySize.
 type Option func(*config)
 
 type config struct {
@@ -17,6 +17,10 @@ type config struct {
 	now           func() time.Time
 	maxEntrySize  int64
 	maxUploadSize int64
+	// archiveIndexBudget bounds the memory of cached central directories.
+	archiveIndexBudget int64
+	// zstdDecoders bounds the zstd decoders, and so their memory.
+	zstdDecoders  int
 	defaultExpiry time.Duration
 	// signedURLExpiry is how long redirect URLs live; keep it shorter than
 	// the Sweeper's blob grace period.
@@ -25,11 +29,14 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		basePath:      "/api/v4",
-		logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		now:           time.Now,
-		maxUploadSize: 100 << 20,           // GitLab's default maximum artifacts size: 100 MiB
-		defaultExpiry: 30 * 24 * time.Hour, // GitLab's default expire_in
+		basePath:           "/api/v4",
+		logger:             slog.New(slog.NewTextHandler(io.Discard, nil)),
+		now:                time.Now,
+		maxUploadSize:      100 << 20, // GitLab's default maximum artifacts size: 100 MiB
+		archiveIndexBudget: defaultArchiveIndexBudget,
+		maxEntrySize:       DefaultMaxEntrySize,
+		zstdDecoders:       defaultZstdDecoders,
+		defaultExpiry:      30 * 24 * time.Hour, // GitLab's default expire_in
 		// GitLab's object storage URLs live for minutes too.
 		signedURLExpiry: 5 * time.Minute,
 	}
@@ -62,9 +69,15 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
+// DefaultMaxEntrySize is the largest single file served from an archive
+// unless WithMaxEntrySize says otherwise.
+const DefaultMaxEntrySize = 2 << 30
+
 // WithMaxEntrySize caps the uncompressed size of a single file served from an
 // archive (routes 3 and 4): a larger entry is answered 413 before any byte is
-// sent. n <= 0 means no limit (the default).
+// sent. The default is 2 GiB (DefaultMaxEntrySize): an upload of 100 MiB
+// may hold a bomb of 100 GiB, and every byte of an entry is decompressed to
+// be sent. n <= 0 means no limit.
 func WithMaxEntrySize(n int64) Option {
 	return func(c *config) { c.maxEntrySize = n }
 }
@@ -93,4 +106,24 @@ func WithSignedURLExpiry(d time.Duration) Option {
 			c.signedURLExpiry = d
 		}
 	}
+}
+
+// WithArchiveIndexBudget bounds the memory, in bytes, of the index of
+// archives' central directories that the handler keeps to answer single-file
+// requests and tree pages without reading the directory again (default
+// 64 MiB, about 500k entries with 40-byte names; least recently used
+// archives leave first). An archive whose index alone would exceed it is
+// read as a stream on every request, and its tree pages are not counted
+// (no X-Total). n <= 0 keeps no index.
+func WithArchiveIndexBudget(n int64) Option {
+	return func(c *config) { c.archiveIndexBudget = max(n, 0) }
+}
+
+// WithZstdDecoders bounds how many zstd (method 93) entries are decompressed
+// at once (default 8): each decoder holds its frame's window, up to 32 MiB
+// (8 MiB at the usual levels), and is reused. A request finding all in use
+// waits for one. n <= 0 gives every zstd entry a decoder of its own, freed
+// when it ends (no bound).
+func WithZstdDecoders(n int) Option {
+	return func(c *config) { c.zstdDecoders = n }
 }

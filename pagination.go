@@ -114,7 +114,16 @@ func parseRubyInteger(s string) (rubyInteger, bool) {
 
 // apply sets GitLab's pagination headers on w and returns the page's items.
 func (p pagination) apply(w http.ResponseWriter, r *http.Request, items []treeEntry) []treeEntry {
-	total := len(items)
+	start, end := p.setHeaders(w, r, len(items))
+	if start >= end {
+		return []treeEntry{}
+	}
+	return items[start:end]
+}
+
+// setHeaders sets GitLab's pagination headers for a listing of total items
+// and returns the page's bounds in it (start == end for an empty page).
+func (p pagination) setHeaders(w http.ResponseWriter, r *http.Request, total int) (start, end int) {
 	totalPages := max(1, (total+p.perPage-1)/p.perPage)
 	hdr := w.Header()
 	hdr.Set("X-Total", strconv.Itoa(total))
@@ -144,13 +153,49 @@ func (p pagination) apply(w http.ResponseWriter, r *http.Request, items []treeEn
 	// Past the last page (any page, however large) is an empty page; below
 	// it, the offset fits in an int.
 	if p.page > last {
-		return []treeEntry{}
+		return 0, 0
 	}
-	start := int(p.page-1) * p.perPage
+	start = int(p.page-1) * p.perPage
 	if start >= total {
-		return []treeEntry{}
+		return 0, 0
 	}
-	return items[start:min(start+p.perPage, total)]
+	return start, min(start+p.perPage, total)
+}
+
+// offset is where the page starts, or false when that is past maxOffset.
+func (p pagination) offset(maxOffset int) (int, bool) {
+	if p.page-1 > int64(maxOffset/p.perPage) {
+		return 0, false
+	}
+	off := int(p.page-1) * p.perPage
+	return off, off <= maxOffset
+}
+
+// setHeadersWithoutCount sets the headers GitLab sends for a page it did
+// not count the listing for (Kaminari's without_count, which GitLab uses
+// for large collections): no X-Total, X-Total-Pages or "last" link; a next
+// page when a row follows this page's, a previous one when this page has
+// rows.
+func (p pagination) setHeadersWithoutCount(w http.ResponseWriter, r *http.Request, rows int, hasNext bool) {
+	hdr := w.Header()
+	hdr.Set("X-Page", p.pageText)
+	hdr.Set("X-Per-Page", strconv.Itoa(p.perPage))
+	hdr.Set("X-Next-Page", "")
+	hdr.Set("X-Prev-Page", "")
+	var links []string
+	link := func(rel string, page int64) {
+		links = append(links, fmt.Sprintf(`<%s>; rel="%s"`, pageURL(r, page, p.perPage), rel))
+	}
+	if p.page > 1 && rows > 0 {
+		hdr.Set("X-Prev-Page", strconv.FormatInt(p.page-1, 10))
+		link("prev", p.page-1)
+	}
+	if hasNext {
+		hdr.Set("X-Next-Page", strconv.FormatInt(p.page+1, 10))
+		link("next", p.page+1)
+	}
+	link("first", 1)
+	hdr.Set("Link", strings.Join(links, ", "))
 }
 
 // pageURL is the request's own URL with page and per_page replaced.

@@ -426,7 +426,7 @@ func (h *Handler) validateArchiveBlob(ctx context.Context, a Artifact) error {
 		return fmt.Errorf("open uploaded archive: %w", err)
 	}
 	defer b.Close()
-	if err := validateZipArchive(b, a.Size); err != nil {
+	if err := validateZipArchiveByWalk(ctx, b, a.Size); err != nil {
 		if errors.Is(err, ErrInvalidArchive) {
 			return errInvalidZip
 		}

@@ -284,6 +284,15 @@ func TestZipCorpusManifest(t *testing.T) {
 				require.ErrorIs(t, res.err, ErrInvalidArchive)
 				require.False(t, res.touched, "headers touched before the error")
 
+			case row.Expect == "abort-mid-stream" && row.Size <= verifyBeforeHeadersLimit:
+				// Small enough to be verified before the headers: a clean 422.
+				resp := srv.get(t, http.MethodGet, row.Entry, nil)
+				require.NoError(t, resp.err)
+				require.Equal(t, http.StatusUnprocessableEntity, resp.status)
+				res := srv.awaitResult(t)
+				require.ErrorIs(t, res.err, ErrInvalidArchive)
+				require.False(t, res.touched, "headers touched before the error")
+
 			case row.Expect == "abort-mid-stream":
 				resp := srv.get(t, http.MethodGet, row.Entry, nil)
 				require.False(t, resp.complete(), "client got a complete 200 for a damaged entry")

@@ -2,6 +2,7 @@ package jobartifacts
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,7 +18,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/klauspost/compress/flate"
-	"github.com/klauspost/compress/zip"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -41,6 +41,12 @@ type entryOptions struct {
 	// maxEntrySize refuses entries whose uncompressed size is larger, with
 	// ErrTooLarge before any header. 0 = no limit.
 	maxEntrySize int64
+	// index, if not nil, finds entries by the archive's cached index, under
+	// indexKey (archiveCacheKey).
+	index    *archiveIndexCache
+	indexKey string
+	// zstd, if not nil, lends zstd entries their decoders.
+	zstd *zstdDecoderPool
 }
 
 // errStreamAborted reports that an entry's data proved bad (CRC mismatch,
@@ -51,9 +57,9 @@ var errStreamAborted = errors.New("jobartifacts: archive entry stream aborted")
 
 // Zip compression methods served; everything else is ErrInvalidArchive.
 const (
-	zipMethodStore   = zip.Store   // 0
-	zipMethodDeflate = zip.Deflate // 8
-	zipMethodZstd    = 93          // zstd as APPNOTE 6.3.7 numbers it
+	zipMethodStore   = 0
+	zipMethodDeflate = 8
+	zipMethodZstd    = 93 // zstd as APPNOTE 6.3.7 numbers it
 )
 
 const (
@@ -68,6 +74,31 @@ const (
 	zstdMaxWindow = 32 << 20
 	// sniffLen is how much http.DetectContentType looks at.
 	sniffLen = 512
+	// verifyBeforeHeadersLimit: an entry up to this size is read and
+	// checked (CRC, sizes, data) before any header, so that a damaged one is
+	// a clean 422, never a cut transfer. Larger ones are checked as they
+	// stream (see entryReader and unverifiedEntryWriter).
+	verifyBeforeHeadersLimit = 4 << 20
+	// keepVerifiedLimit: an entry up to this size is kept in memory once
+	// verified and served from there, not decompressed a second time.
+	keepVerifiedLimit = 64 << 10
+	// Most bytes one compressed byte can stand for: deflate's longest match
+	// (258 bytes) in a 2-bit code is the 1032:1 limit; a zstd RLE block of
+	// 4 bytes yields at most 128 KiB. The slack covers headers and a last
+	// short block.
+	maxDeflateExpansion = 1032
+	maxZstdExpansion    = 32 << 10
+	expansionSlack      = 128 << 10
+	// maxCompressedRangeEntry: Range is honoured on a compressed entry up to
+	// this size; a larger one is always sent whole (200, Accept-Ranges:
+	// none), as RFC 9110 allows and as GitLab does for every entry, so that
+	// a request never makes us inflate much more than it is sent (a range
+	// at the end of a 1 GiB entry of zeros would inflate it all for one
+	// byte). Stored entries are read in place: any range is cheap.
+	maxCompressedRangeEntry = 8 << 20
+	// maxEntryDiscard bounds the decompressed bytes one request may make us
+	// skip (ranges, reopened in any order) before it is cut.
+	maxEntryDiscard = 2 * maxCompressedRangeEntry
 	// maxEntryReopens caps how often one request may restart decompression
 	// (backward seeks, e.g. a multi-range request in descending order), so a
 	// crafted Range header cannot make us inflate an entry hundreds of times.
@@ -87,7 +118,9 @@ type archiveEntry struct {
 	// open returns the decompressed stream from its start. It verifies the
 	// CRC and the declared size when it reaches the end (on the read that
 	// returns io.EOF, or the one asking for more than declared).
-	open func() (io.ReadCloser, error)
+	// zstd entries take a decoder from pool (nil: a decoder of their own),
+	// waiting under ctx when all are in use.
+	open func(ctx context.Context, pool *zstdDecoderPool) (io.ReadCloser, error)
 }
 
 // entryFinder finds the entry named name (exact bytes; the first in
@@ -107,7 +140,21 @@ type entryFinder func(ctx context.Context, ra io.ReaderAt, size int64, name stri
 // have been sent it returns an error wrapping errStreamAborted if the data
 // proved bad; the caller must then abort the response. Otherwise nil.
 func serveArchiveEntry(w http.ResponseWriter, r *http.Request, blob Blob, name string, opts entryOptions) error {
-	return serveArchiveEntryWith(w, r, blob, name, opts, findZipEntryByWalk)
+	if opts.index == nil {
+		return serveArchiveEntryWith(w, r, blob, name, opts, findZipEntryByWalk)
+	}
+	// The index build started by this lookup reads the blob until it ends.
+	var wait func()
+	defer func() {
+		if wait != nil {
+			wait()
+		}
+	}()
+	return serveArchiveEntryWith(w, r, blob, name, opts, func(ctx context.Context, ra io.ReaderAt, size int64, name string) (*archiveEntry, error) {
+		e, waitBuild, err := opts.index.findEntry(ctx, opts.indexKey, ra, size, name)
+		wait = waitBuild
+		return e, err
+	})
 }
 
 func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, name string, opts entryOptions, find entryFinder) error {
@@ -123,22 +170,22 @@ func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, na
 	if err := checkEntryServable(entry, info.Size, opts); err != nil {
 		return err
 	}
-	content, err := newEntryReader(ctx, reads, entry)
+	content, err := newEntryReader(ctx, reads, entry, opts.zstd)
 	if err != nil {
 		return err
 	}
 	defer content.Close()
 
+	// A small entry is proven whole before the first header (an empty one
+	// too: ServeContent never reads it).
+	if content.size <= verifyBeforeHeadersLimit {
+		if err := content.verifyWhole(); err != nil {
+			return err
+		}
+	}
 	contentType, err := entryContentType(content, entry.name, opts.contentType)
 	if err != nil {
 		return err
-	}
-	// An empty entry is never read by ServeContent (it copies 0 bytes), so
-	// prove now that it really is empty and its CRC holds.
-	if content.size == 0 {
-		if err := content.verifyEmpty(); err != nil {
-			return err
-		}
 	}
 
 	h := w.Header()
@@ -148,13 +195,66 @@ func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, na
 	if etag := entryETag(info.ETag, entry.name); etag != "" {
 		h.Set("ETag", etag)
 	}
-	http.ServeContent(w, r, "", info.ModTime, content)
+	ew := &entryResponseWriter{ResponseWriter: w, r: r,
+		// Not verified before the headers: see entryResponseWriter.
+		chunked:  content.size > verifyBeforeHeadersLimit,
+		noRanges: entry.method != zipMethodStore && content.size > maxCompressedRangeEntry,
+	}
+	if ew.noRanges && (r.Header.Get("Range") != "" || r.Header.Get("If-Range") != "") {
+		r = r.Clone(ctx)
+		r.Header.Del("Range")
+		r.Header.Del("If-Range")
+		ew.r = r
+	}
+	http.ServeContent(ew, r, "", info.ModTime, content)
 
 	if err := content.Close(); err != nil {
 		return fmt.Errorf("%w: %q: %w", errStreamAborted, entry.name, err)
 	}
 	return nil
 }
+
+// entryResponseWriter adjusts ServeContent's headers for an entry.
+//
+// chunked: a whole entry that could not be verified before the headers goes
+// without Content-Length, so that HTTP/1.1 frames it in chunks: if the entry
+// proves bad at its end, the response is cut and lacks its last chunk,
+// which every HTTP/1.1 client takes for an error. A short body under a
+// Content-Length is not enough: urllib3 1.26 (python-gitlab 3.12) does not
+// check it and saves the truncated bytes as the file. HEAD and ranges keep
+// their Content-Length.
+//
+// noRanges: the entry is served whole whatever the Range header said (see
+// maxCompressedRangeEntry), and says so.
+type entryResponseWriter struct {
+	http.ResponseWriter
+	r                 *http.Request
+	chunked, noRanges bool
+	wroteHeader       bool
+}
+
+func (u *entryResponseWriter) WriteHeader(code int) {
+	if !u.wroteHeader {
+		if u.chunked && code == http.StatusOK && u.r.Method != http.MethodHead {
+			u.Header().Del("Content-Length")
+		}
+		if u.noRanges && code == http.StatusOK {
+			u.Header().Set("Accept-Ranges", "none")
+		}
+	}
+	u.wroteHeader = true
+	u.ResponseWriter.WriteHeader(code)
+}
+
+func (u *entryResponseWriter) Write(p []byte) (int, error) {
+	if !u.wroteHeader {
+		u.WriteHeader(http.StatusOK)
+	}
+	return u.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (u *entryResponseWriter) Unwrap() http.ResponseWriter { return u.ResponseWriter }
 
 // checkEntryServable rejects, before any header, what can be known bad from
 // the central directory alone.
@@ -172,8 +272,10 @@ func checkEntryServable(e *archiveEntry, blobSize int64, opts entryOptions) erro
 	default:
 		return fmt.Errorf("%w: entry %q uses unsupported compression method %d", ErrInvalidArchive, e.name, e.method)
 	}
-	if e.uncompressedSize > math.MaxInt64 || e.compressedSize > uint64(blobSize) {
-		return fmt.Errorf("%w: entry %q declares impossible sizes", ErrInvalidArchive, e.name)
+	if e.uncompressedSize > math.MaxInt64 || e.compressedSize > uint64(blobSize) ||
+		!plausibleUncompressedSize(e.method, e.compressedSize, e.uncompressedSize) {
+		return fmt.Errorf("%w: entry %q declares impossible sizes (%d bytes from %d, method %d)",
+			ErrInvalidArchive, e.name, e.uncompressedSize, e.compressedSize, e.method)
 	}
 	if opts.maxEntrySize > 0 && int64(e.uncompressedSize) > opts.maxEntrySize {
 		return fmt.Errorf("%w: entry %q is %d bytes, limit %d", ErrTooLarge, e.name, e.uncompressedSize, opts.maxEntrySize)
@@ -181,50 +283,26 @@ func checkEntryServable(e *archiveEntry, blobSize int64, opts entryOptions) erro
 	return nil
 }
 
-// findZipEntry is the entryFinder over klauspost/compress/zip.NewReader: it
-// reads the whole central directory through ra and scans it in order. The
-// default is findZipEntryByWalk (zipwalk.go); this one is the reference the
-// tests compare it with.
-func findZipEntry(ctx context.Context, ra io.ReaderAt, size int64, name string) (*archiveEntry, error) {
-	zr, err := openZipReader(ctx, ra, size)
-	if err != nil {
-		return nil, err
+// plausibleUncompressedSize reports whether compressed bytes of method
+// could decompress to uncompressed bytes: a stored entry's sizes are equal,
+// a compressed one cannot expand beyond its method's limit. An archive that
+// declares more lies, and a HEAD must not announce what a GET cannot send.
+func plausibleUncompressedSize(method uint16, compressed, uncompressed uint64) bool {
+	var ratio uint64
+	switch method {
+	case zipMethodStore:
+		return compressed == uncompressed
+	case zipMethodDeflate:
+		ratio = maxDeflateExpansion
+	case zipMethodZstd:
+		ratio = maxZstdExpansion
+	default:
+		return true // refused for its method
 	}
-	for _, f := range zr.File {
-		if f.Name != name {
-			continue
-		}
-		return &archiveEntry{
-			name:             f.Name,
-			method:           f.Method,
-			flags:            f.Flags,
-			compressedSize:   f.CompressedSize64,
-			uncompressedSize: f.UncompressedSize64,
-			dataOffset:       f.DataOffset,
-			open:             f.Open,
-		}, nil
+	if compressed > (math.MaxUint64-expansionSlack)/ratio {
+		return true
 	}
-	return nil, fmt.Errorf("%w: no entry %q in archive", ErrNotFound, name)
-}
-
-// openZipReader reads the archive's central directory, with the decompressors
-// this package supports registered on this reader only. A failure is
-// ErrInvalidArchive unless the blob itself failed to read (then that error,
-// so that a storage outage is not blamed on the archive).
-func openZipReader(ctx context.Context, ra io.ReaderAt, size int64) (*zip.Reader, error) {
-	rec := &readErrorRecorder{ra: ra}
-	zr, err := zip.NewReader(rec, size)
-	if errors.Is(err, zip.ErrInsecurePath) && zr != nil {
-		// Only under GODEBUG=zipinsecurepath=0; names are matched exactly
-		// and never used as file paths here, so "../x" is just a name.
-		err = nil
-	}
-	if err != nil {
-		return nil, classifyArchiveError(ctx, rec, err)
-	}
-	zr.RegisterDecompressor(zipMethodDeflate, newFlateDecompressor)
-	zr.RegisterDecompressor(zipMethodZstd, newZstdDecompressor)
-	return zr, nil
+	return uncompressed <= compressed*ratio+expansionSlack
 }
 
 // classifyArchiveError turns a zip-reading failure into ErrInvalidArchive,
@@ -348,14 +426,6 @@ type errorReader struct{ err error }
 
 func (r errorReader) Read([]byte) (int, error) { return 0, r.err }
 
-// validateZipArchive reports whether the bytes of ra are a zip whose central
-// directory can be read completely: nil, or an error wrapping
-// ErrInvalidArchive (or the blob's own read error). It streams the directory,
-// so its memory does not grow with the number of entries.
-func validateZipArchive(ra io.ReaderAt, size int64) error {
-	return validateZipArchiveByWalk(context.Background(), ra, size)
-}
-
 // entryReader is the io.ReadSeeker that http.ServeContent streams an entry
 // from. Seek is free (it only moves the position); the next Read reopens the
 // entry lazily when the position moved backwards and discards forward when it
@@ -374,6 +444,7 @@ type entryReader struct {
 	blob  *readErrorRecorder
 	entry *archiveEntry
 	size  int64
+	zstd  *zstdDecoderPool
 
 	mu      sync.Mutex
 	pos     int64 // where the next Read starts
@@ -381,8 +452,11 @@ type entryReader struct {
 	closer  io.Closer // the decompressor behind stream, if any
 	at      int64     // position of stream; valid while stream != nil
 	reopens int
-	failed  error // sticky data failure
-	closed  bool
+	// discarded counts the decompressed bytes skipped to reach positions
+	// (maxEntryDiscard).
+	discarded int64
+	failed    error // sticky data failure
+	closed    bool
 	// head caches the entry's first bytes once sniffed, so the response
 	// starts without re-inflating them.
 	head []byte
@@ -390,8 +464,18 @@ type entryReader struct {
 
 var errEntryReaderClosed = errors.New("jobartifacts: entry reader closed")
 
-func newEntryReader(ctx context.Context, blob *readErrorRecorder, e *archiveEntry) (*entryReader, error) {
-	er := &entryReader{ctx: ctx, blob: blob, entry: e, size: int64(e.uncompressedSize)}
+func newEntryReader(ctx context.Context, blob *readErrorRecorder, e *archiveEntry, zstdPool *zstdDecoderPool) (*entryReader, error) {
+	er := &entryReader{ctx: ctx, blob: blob, entry: e, size: int64(e.uncompressedSize), zstd: zstdPool}
+	if blob.size > 0 && !strings.HasSuffix(e.name, "/") {
+		// The data must lie inside the blob.
+		start, err := e.dataOffset()
+		if err != nil {
+			return nil, classifyArchiveError(ctx, blob, fmt.Errorf("entry %q: %w", e.name, err))
+		}
+		if start > blob.size || e.compressedSize > uint64(blob.size-start) {
+			return nil, fmt.Errorf("%w: entry %q: data runs past the end of the archive", ErrInvalidArchive, e.name)
+		}
+	}
 	// Open once now so that a bad local header is an error before headers.
 	if err := er.openAt(0); err != nil {
 		return nil, err
@@ -423,7 +507,7 @@ func (er *entryReader) openAt(off int64) error {
 		er.stream, er.closer, er.at = data, data, off
 		return nil
 	}
-	rc, err := er.entry.open()
+	rc, err := er.entry.open(er.ctx, er.zstd)
 	if err != nil {
 		return classifyArchiveError(er.ctx, er.blob, fmt.Errorf("entry %q: %w", er.entry.name, err))
 	}
@@ -521,6 +605,9 @@ func (er *entryReader) seekStream() error {
 		}
 	}
 	if skip := er.pos - er.at; skip > 0 {
+		if er.discarded += skip; er.discarded > maxEntryDiscard {
+			return fmt.Errorf("jobartifacts: entry %q: ranges would skip more than %d decompressed bytes", er.entry.name, maxEntryDiscard)
+		}
 		n, err := io.CopyN(io.Discard, er.stream, skip)
 		er.at += n
 		if err != nil {
@@ -547,15 +634,41 @@ func (er *entryReader) expectEnd() error {
 	return io.ErrNoProgress
 }
 
-// verifyEmpty proves, before headers, that a 0-byte entry is really empty.
-func (er *entryReader) verifyEmpty() error {
+// verifyWhole reads the whole entry before headers, which checks its CRC,
+// its size and its data; a small entry is kept for the response, a larger
+// one is decompressed again as it is served. Errors are the archive's,
+// unless the context or the blob failed.
+func (er *entryReader) verifyWhole() error {
 	er.mu.Lock()
 	defer er.mu.Unlock()
-	if err := er.seekStream(); err != nil {
-		return err
+	var keep *bytes.Buffer
+	var sink io.Writer = io.Discard
+	if er.size <= keepVerifiedLimit {
+		keep = bytes.NewBuffer(make([]byte, 0, er.size))
+		sink = keep
 	}
-	if err := er.expectEnd(); err != nil {
-		return classifyArchiveError(er.ctx, er.blob, fmt.Errorf("entry %q: %w", er.entry.name, err))
+	err := er.seekStream()
+	if err == nil {
+		var n int64
+		n, err = io.Copy(sink, er.stream)
+		if err == nil && n != er.size {
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	// The next Read starts afresh (it does not count as a reopen).
+	er.closeStream()
+	er.reopens = 0
+	if err != nil {
+		if ctxErr := er.ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("jobartifacts: reading entry %q: %w", er.entry.name, ctxErr)
+		}
+		if readErr := er.blob.failure(); readErr != nil {
+			return fmt.Errorf("jobartifacts: reading entry %q: %w", er.entry.name, readErr)
+		}
+		return fmt.Errorf("%w: entry %q: %w", ErrInvalidArchive, er.entry.name, err)
+	}
+	if keep != nil {
+		er.head = keep.Bytes()
 	}
 	return nil
 }
@@ -564,7 +677,11 @@ func (er *entryReader) verifyEmpty() error {
 // keeps them for the response. Errors here are reported as the archive's,
 // unless the blob failed to read or the request ended.
 func (er *entryReader) sniffHead() ([]byte, error) {
-	buf := make([]byte, min(er.size, sniffLen))
+	want := min(er.size, sniffLen)
+	if int64(len(er.head)) >= want {
+		return er.head[:want], nil // verified and kept already
+	}
+	buf := make([]byte, want)
 	n, err := io.ReadFull(er, buf)
 	if err != nil {
 		er.mu.Lock()

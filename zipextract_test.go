@@ -16,9 +16,9 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/flate"
-	"github.com/klauspost/compress/zip"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ciartifacts/jobartifacts/internal/ziparchive"
 	"github.com/ciartifacts/jobartifacts/internal/zipcorpus"
 	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 )
@@ -334,14 +334,14 @@ func TestServeArchiveEntryBuiltArchives(t *testing.T) {
 		{name: "encrypted flag", entry: "secret.txt", wantErr: ErrInvalidArchive},
 		{name: "unsupported method", entry: "lzma.bin", wantErr: ErrInvalidArchive},
 		{name: "good deflate", entry: "good.log", wantBody: payload},
-		{name: "bad crc deflate", entry: "bad-crc.log", wantAbrt: true},
-		{name: "declared longer than data", entry: "declared-longer.log", wantAbrt: true},
-		{name: "declared shorter than data", entry: "declared-shorter.log", wantAbrt: true},
-		{name: "corrupt deflate", entry: "corrupt.log", wantAbrt: true},
+		{name: "bad crc deflate", entry: "bad-crc.log", wantErr: ErrInvalidArchive},
+		{name: "declared longer than data", entry: "declared-longer.log", wantErr: ErrInvalidArchive},
+		{name: "declared shorter than data", entry: "declared-shorter.log", wantErr: ErrInvalidArchive},
+		{name: "corrupt deflate", entry: "corrupt.log", wantErr: ErrInvalidArchive},
 		{name: "empty entry that inflates to bytes", entry: "empty-but-not.txt", wantErr: ErrInvalidArchive},
 		{name: "stored sizes disagree", entry: "stored-size-mismatch.txt", wantErr: ErrInvalidArchive},
 		{name: "small entry bad crc found while sniffing", entry: "bad-crc-small.txt", rule: contentTypeSniffed, wantErr: ErrInvalidArchive},
-		{name: "small entry bad crc by extension", entry: "bad-crc-small.txt", wantAbrt: true},
+		{name: "small entry bad crc by extension", entry: "bad-crc-small.txt", wantErr: ErrInvalidArchive},
 		{name: "missing", entry: "nope.txt", wantErr: ErrNotFound},
 	}
 	for _, tc := range cases {
@@ -366,17 +366,38 @@ func TestServeArchiveEntryBuiltArchives(t *testing.T) {
 	}
 }
 
-// TestServeArchiveEntryWithholdsFinalBytes shows the reader's core duty on
-// the corpus: with a bad CRC everything but the final chunk may go out, the
-// final chunk never.
-func TestServeArchiveEntryWithholdsFinalBytes(t *testing.T) {
+// TestServeArchiveEntryVerifiesSmallEntriesFirst (issue 10 item 6): a
+// damaged entry up to verifyBeforeHeadersLimit is a clean error before any
+// header, for GET, HEAD and ranges alike: the corpus's bad CRC.
+func TestServeArchiveEntryVerifiesSmallEntriesFirst(t *testing.T) {
 	blob := openCorpusBlob(t, "neg-bad-crc-stored.zip")
-	row := zipManifestEntry(t, "neg-bad-crc-stored.zip", "bad.log")
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		for _, rng := range []string{"", "bytes=0-99"} {
+			req := httptest.NewRequest(method, "/", nil)
+			if rng != "" {
+				req.Header.Set("Range", rng)
+			}
+			rec, err := serveEntryRecorded(t, blob, req, "bad.log", entryOptions{})
+			require.ErrorIs(t, err, ErrInvalidArchive, "%s %q", method, rng)
+			require.ErrorIs(t, err, ziparchive.ErrChecksum)
+			require.NotErrorIs(t, err, errStreamAborted)
+			require.Empty(t, rec.Header())
+		}
+	}
+}
+
+// TestServeArchiveEntryWithholdsFinalBytes shows the reader's core duty
+// for an entry too large to verify first: with a bad CRC everything but the
+// final chunk may go out, the final chunk never.
+func TestServeArchiveEntryWithholdsFinalBytes(t *testing.T) {
+	payload := logText(verifyBeforeHeadersLimit + 1000)
+	blob := memZipBlob(ziptest.Build(t, ziptest.Entry{Raw: true, Name: "bad.log", Body: payload, Method: ziptest.Store,
+		CRC32: crc32.ChecksumIEEE(payload) ^ 1, UncompressedSize: uint64(len(payload))}))
 	rec, err := serveEntryRecorded(t, blob, httptest.NewRequest(http.MethodGet, "/", nil), "bad.log", entryOptions{})
 	require.ErrorIs(t, err, errStreamAborted)
-	require.ErrorIs(t, err, zip.ErrChecksum)
-	require.Equal(t, strconv.FormatInt(row.Size, 10), rec.Header().Get("Content-Length"))
-	require.Less(t, int64(rec.Body.Len()), row.Size)
+	require.ErrorIs(t, err, ziparchive.ErrChecksum)
+	require.Empty(t, rec.Header().Get("Content-Length"), "sent chunked: a cut lacks the last chunk")
+	require.Less(t, rec.Body.Len(), len(payload))
 
 	// A range that stops before the end cannot check the CRC and is served.
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -385,6 +406,58 @@ func TestServeArchiveEntryWithholdsFinalBytes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusPartialContent, rec.Code)
 	require.Equal(t, 100, rec.Body.Len())
+}
+
+// TestServeArchiveEntryImpossibleSizes (issue 10 item 6): an entry that
+// declares more than its compressed bytes could ever hold is refused before
+// any header, so that HEAD never announces a Content-Length a GET cannot
+// send; so is one whose data would run past the end of the archive.
+func TestServeArchiveEntryImpossibleSizes(t *testing.T) {
+	small := deflateBytes(t, []byte("tiny"))
+	zeros := deflateBytes(t, make([]byte, 1<<20)) // 1 MiB of zeros, ~1 KiB compressed
+	archive := ziptest.Build(t,
+		ziptest.Entry{Raw: true, Name: "huge.bin", Body: small, Method: ziptest.Deflate, UncompressedSize: 10 << 30},
+		ziptest.Entry{Raw: true, Name: "huge.zst", Body: small, Method: ziptest.Zstd, UncompressedSize: 10 << 30},
+		ziptest.Entry{Raw: true, Name: "zeros.bin", Body: zeros, Method: ziptest.Deflate,
+			CRC32: crc32.ChecksumIEEE(make([]byte, 1<<20)), UncompressedSize: 1 << 20},
+	)
+	blob := memZipBlob(archive)
+	for _, name := range []string{"huge.bin", "huge.zst"} {
+		for _, method := range []string{http.MethodHead, http.MethodGet} {
+			rec, err := serveEntryRecorded(t, blob, httptest.NewRequest(method, "/", nil), name, entryOptions{})
+			require.ErrorIs(t, err, ErrInvalidArchive, "%s %s", method, name)
+			require.Empty(t, rec.Header())
+		}
+	}
+	// A real 1000:1 entry is fine.
+	rec, err := serveEntryRecorded(t, blob, httptest.NewRequest(http.MethodHead, "/", nil), "zeros.bin", entryOptions{})
+	require.NoError(t, err)
+	require.Equal(t, strconv.Itoa(1<<20), rec.Header().Get("Content-Length"))
+
+	for _, tc := range []struct {
+		method                   uint16
+		compressed, uncompressed uint64
+		ok                       bool
+	}{
+		{zipMethodStore, 10, 10, true},
+		{zipMethodStore, 10, 11, false},
+		{zipMethodDeflate, 100, 100*maxDeflateExpansion + expansionSlack, true},
+		{zipMethodDeflate, 100, 100*maxDeflateExpansion + expansionSlack + 1, false},
+		{zipMethodZstd, 100, 100*maxZstdExpansion + expansionSlack, true},
+		{zipMethodZstd, 100, 100*maxZstdExpansion + expansionSlack + 1, false},
+		{zipMethodDeflate, 1 << 62, 1 << 63, true}, // no overflow
+	} {
+		require.Equal(t, tc.ok, plausibleUncompressedSize(tc.method, tc.compressed, tc.uncompressed), "%+v", tc)
+	}
+
+	// Data past the end: the last entry's compressed size grown in both
+	// records cannot be served.
+	past := ziptest.Build(t, ziptest.Entry{Raw: true, Name: "past.bin", Body: []byte("abcdef"), Method: ziptest.Store, UncompressedSize: 6})
+	cd := bytes.LastIndex(past, []byte{0x50, 0x4b, 0x01, 0x02})
+	past[cd+20], past[cd+24] = 200, 200 // compressed and uncompressed sizes
+	past[18], past[22] = 200, 200       // the local header's too
+	_, err = serveEntryRecorded(t, memZipBlob(past), httptest.NewRequest(http.MethodHead, "/", nil), "past.bin", entryOptions{})
+	require.ErrorIs(t, err, ErrInvalidArchive)
 }
 
 func TestServeArchiveEntryContextDone(t *testing.T) {
@@ -412,10 +485,11 @@ func TestServeArchiveEntryContextDone(t *testing.T) {
 // restart of decompression each; past the cap the stream is aborted rather
 // than inflating the entry again and again.
 func TestServeArchiveEntryReopenLimit(t *testing.T) {
-	payload := logText(50_000)
+	// Over keepVerifiedLimit, so that it is decompressed again to serve.
+	payload := logText(300_000)
 	blob := memZipBlob(ziptest.Build(t, ziptest.Deflated("big.log", string(payload))))
 	var ranges []string
-	for start := 40_000; len(ranges) < maxEntryReopens+4; start -= 1000 {
+	for start := 250_000; len(ranges) < maxEntryReopens+4; start -= 1000 {
 		ranges = append(ranges, fmt.Sprintf("%d-%d", start, start+9))
 	}
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -436,7 +510,7 @@ func TestServeArchiveEntryReopenLimit(t *testing.T) {
 	rec, err = serveEntryRecorded(t, stored, req, "big.log", entryOptions{})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusPartialContent, rec.Code)
-	require.Contains(t, rec.Body.String(), string(payload[40_000:40_010]))
+	require.Contains(t, rec.Body.String(), string(payload[250_000:250_010]))
 }
 
 // TestServeArchiveEntryStorageError: a blob that fails to read is the
@@ -495,7 +569,7 @@ func TestEntryReaderSeek(t *testing.T) {
 		blob := memZipBlob(ziptest.Build(t, entry))
 		e, err := findZipEntry(context.Background(), blob, blob.info.Size, "e")
 		require.NoError(t, err)
-		er, err := newEntryReader(context.Background(), &readErrorRecorder{ra: blob}, e)
+		er, err := newEntryReader(context.Background(), &readErrorRecorder{ra: blob}, e, nil)
 		require.NoError(t, err)
 
 		end, err := er.Seek(0, io.SeekEnd)
@@ -568,4 +642,113 @@ func TestServeArchiveEntryInsecurePathSetting(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, row.SHA256, zipcorpus.SHA256(rec.Body.Bytes()))
 	require.NoError(t, validateZipArchive(blob, blob.info.Size))
+}
+
+// zerosEntry is a deflate entry of n zero bytes, compressed as it streams.
+func zerosEntry(t testing.TB, name string, n int64) ziptest.Entry {
+	var buf bytes.Buffer
+	fw, err := flate.NewWriter(&buf, flate.BestSpeed)
+	require.NoError(t, err)
+	_, err = io.CopyN(fw, zeroReader{}, n)
+	require.NoError(t, err)
+	require.NoError(t, fw.Close())
+	crc := crc32.NewIEEE()
+	_, err = io.CopyN(crc, zeroReader{}, n)
+	require.NoError(t, err)
+	return ziptest.Entry{Raw: true, Name: name, Body: buf.Bytes(), Method: ziptest.Deflate, CRC32: crc.Sum32(), UncompressedSize: uint64(n)}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// TestServeArchiveEntryRangeAmplification (issue 10 item 7): a Range deep
+// into a large compressed entry is ignored (200, the whole entry,
+// Accept-Ranges: none), so the inflate work follows the bytes sent; small
+// compressed entries and stored ones of any size keep their ranges; ranges
+// that would make a request skip more than maxEntryDiscard bytes in all
+// are cut.
+func TestServeArchiveEntryRangeAmplification(t *testing.T) {
+	stored := logText(3 * maxCompressedRangeEntry)
+	archive := ziptest.Build(t,
+		zerosEntry(t, "big-zeros.bin", 4*maxCompressedRangeEntry),
+		zerosEntry(t, "small-zeros.bin", maxCompressedRangeEntry),
+		ziptest.Stored("big-stored.log", string(stored)),
+	)
+	blob := memZipBlob(archive)
+	get := func(name, rng string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Header.Set("Range", rng)
+		rec, err := serveEntryRecorded(t, blob, req, name, entryOptions{})
+		require.NoError(t, err)
+		return rec
+	}
+	rec := get("big-zeros.bin", "bytes=-1")
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Equal(t, "none", rec.Header().Get("Accept-Ranges"))
+	require.Equal(t, 4*maxCompressedRangeEntry, rec.Body.Len())
+
+	rec = get("small-zeros.bin", "bytes=-1")
+	require.Equal(t, http.StatusPartialContent, rec.Code)
+	require.Equal(t, []byte{0}, rec.Body.Bytes())
+
+	rec = get("big-stored.log", "bytes=-1")
+	require.Equal(t, http.StatusPartialContent, rec.Code)
+	require.Equal(t, stored[len(stored)-1:], rec.Body.Bytes())
+
+	// Descending ranges on the small entry: each reopens and skips; past
+	// maxEntryDiscard in all the response is cut.
+	var ranges []string
+	for start := maxCompressedRangeEntry - 10; start > 0; start -= maxCompressedRangeEntry / 4 {
+		ranges = append(ranges, fmt.Sprintf("%d-%d", start, start+1))
+	}
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Range", "bytes="+strings.Join(ranges, ","))
+	_, err := serveEntryRecorded(t, blob, req, "small-zeros.bin", entryOptions{})
+	require.ErrorIs(t, err, errStreamAborted)
+	require.ErrorContains(t, err, "would skip more than")
+}
+
+// BenchmarkEntryRangeZeros is issue 10 item 7's attack: a 1 MB upload
+// holding 1 GiB of zeros, asked for its last byte. Before: a 206 of one
+// byte for which all of 1 GiB was inflated (0.22 s of CPU); now the Range is
+// ignored and the entry sent whole, so the CPU follows the bytes sent
+// (ns/sent-byte), as for any download. The 1 MiB entry's range (kept) shows
+// the bounded case.
+func BenchmarkEntryRangeZeros(b *testing.B) {
+	archive := ziptest.Build(b, zerosEntry(b, "zeros.bin", 1<<30), zerosEntry(b, "small.bin", 1<<20))
+	b.Logf("archive: %d bytes", len(archive))
+	blob := memZipBlob(archive)
+	for _, name := range []string{"zeros.bin", "small.bin"} {
+		b.Run(name, func(b *testing.B) {
+			var sent int64
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodGet, "/", nil)
+				req.Header.Set("Range", "bytes=-1")
+				w := &countingResponseWriter{header: http.Header{}}
+				if err := serveArchiveEntry(w, req, blob, name, entryOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				sent += w.n
+			}
+			b.ReportMetric(float64(sent)/float64(b.N), "sent-bytes/op")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(sent), "ns/sent-byte")
+		})
+	}
+}
+
+// countingResponseWriter counts the body bytes and keeps none.
+type countingResponseWriter struct {
+	header http.Header
+	n      int64
+}
+
+func (w *countingResponseWriter) Header() http.Header { return w.header }
+func (w *countingResponseWriter) WriteHeader(int)     {}
+func (w *countingResponseWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
 }

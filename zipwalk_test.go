@@ -20,6 +20,7 @@ import (
 	"github.com/klauspost/compress/zip"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ciartifacts/jobartifacts/internal/ziparchive"
 	"github.com/ciartifacts/jobartifacts/internal/zipcorpus"
 	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 )
@@ -50,11 +51,11 @@ func zipErrorClass(err error) string {
 		return "not-found"
 	case errors.Is(err, ErrInvalidArchive):
 		return "invalid-archive"
-	case errors.Is(err, zip.ErrChecksum):
+	case errors.Is(err, zip.ErrChecksum), errors.Is(err, ziparchive.ErrChecksum):
 		return "checksum"
-	case errors.Is(err, zip.ErrFormat):
+	case errors.Is(err, zip.ErrFormat), errors.Is(err, ziparchive.ErrFormat):
 		return "format"
-	case errors.Is(err, zip.ErrAlgorithm):
+	case errors.Is(err, zip.ErrAlgorithm), errors.Is(err, ziparchive.ErrUnsupported):
 		return "algorithm"
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "unexpected-eof"
@@ -77,7 +78,7 @@ func lookUp(t testing.TB, find entryFinder, ra io.ReaderAt, size int64, name str
 	}
 	off, err := e.dataOffset()
 	out.DataOffset, out.DataOffsetErr = off, zipErrorClass(err)
-	rc, err := e.open()
+	rc, err := e.open(context.Background(), nil)
 	if err != nil {
 		out.OpenErr = zipErrorClass(err)
 		return out
@@ -395,14 +396,14 @@ func TestFindZipEntryByWalkBuiltArchives(t *testing.T) {
 			name:            "local header signature wrong",
 			archive:         rawZipArchive{entries: []rawZipEntry{{name: "a.txt", data: "alpha", badLocalSignature: true}}}.bytes(),
 			valid:           true, // the directory is fine; serving the entry fails
-			lookups:         []lookup{{name: "a.txt", openErr: zip.ErrFormat}},
+			lookups:         []lookup{{name: "a.txt", openErr: ziparchive.ErrFormat}},
 			sameAsZipReader: true,
 		},
 		{
 			name:    "local header offset past the end",
 			archive: rawZipArchive{entries: []rawZipEntry{{name: "a.txt", data: "alpha", offsetPastEnd: true}}}.bytes(),
 			valid:   true,
-			lookups: []lookup{{name: "a.txt", openErr: zip.ErrFormat}},
+			lookups: []lookup{{name: "a.txt", openErr: ziparchive.ErrFormat}},
 		},
 		{
 			// The directory's start is its end minus its size; a size larger
@@ -448,7 +449,7 @@ func TestFindZipEntryByWalkBuiltArchives(t *testing.T) {
 				}
 				require.NoError(t, err, l.name)
 				require.Equal(t, l.name, e.name)
-				rc, err := e.open()
+				rc, err := e.open(context.Background(), nil)
 				if l.openErr != nil {
 					require.ErrorIs(t, err, l.openErr, l.name)
 					_, err = e.dataOffset()
@@ -536,10 +537,10 @@ func TestFindZipEntryByWalkStorageErrors(t *testing.T) {
 // full, not modulo 65,536.
 func TestFindZipEntryByWalkCorpusZip64(t *testing.T) {
 	blob := openCorpusBlob(t, "py-zip64-70000-entries.zip")
-	dir, err := locateZipCentralDirectory(blob, blob.info.Size)
+	dir, err := ziparchive.LocateDirectory(blob, blob.info.Size)
 	require.NoError(t, err)
-	require.True(t, dir.zip64)
-	require.Equal(t, uint64(70_002), dir.records)
+	require.True(t, dir.Zip64)
+	require.Equal(t, uint64(70_002), dir.Records)
 	for _, name := range []string{"first.txt", "65536", "last.txt"} {
 		e, err := findZipEntryByWalk(context.Background(), blob, blob.info.Size, name)
 		require.NoError(t, err)

@@ -9,10 +9,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/klauspost/compress/zip"
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/ziparchive"
 )
 
 // errImportConflict: the flags contradict what the store already holds
@@ -50,7 +48,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer archive.Close()
-	if err := validateZip(archive); err != nil {
+	if err := validateZip(ctx, archive); err != nil {
 		return fmt.Errorf("%s: %w", cfg.archivePath, err)
 	}
 	store, err := openStore(ctx, cfg.storeConfig, os.Getenv)
@@ -129,45 +127,23 @@ Flags:
 	return cfg, nil
 }
 
-// zstdMaxWindow bounds the memory one zstd entry may take to check, as the
-// handler bounds it to serve one.
-const zstdMaxWindow = 32 << 20
-
-// validateZip checks, before anything is stored, that the handler will be
-// able to serve every entry of the archive: it must be a zip, no entry may
-// be encrypted, and each entry must decompress (store, deflate or zstd, the
-// methods the handler serves) with a matching CRC.
-func validateZip(f *os.File) error {
+// validateZip checks, before anything is stored, the archive as a runner
+// upload is checked (ziparchive.Validate, the library's one validation): its
+// central directory must read completely. Entry data is not read, so an
+// archive of overlapping entries costs what its directory costs; entries
+// are checked when served.
+func validateZip(ctx context.Context, f *os.File) error {
 	info, err := f.Stat()
 	if err != nil {
 		return err
 	}
-	zr, err := zip.NewReader(f, info.Size())
-	if err != nil {
-		return fmt.Errorf("%w: %w", jobartifacts.ErrInvalidArchive, err)
-	}
-	zr.RegisterDecompressor(zstd.ZipMethodWinZip, zstd.ZipDecompressor(zstd.WithDecoderMaxWindow(zstdMaxWindow)))
-	for _, e := range zr.File {
-		if e.Flags&0x1 != 0 { // general purpose bit 0: encrypted
-			return fmt.Errorf("%w: entry %q is encrypted", jobartifacts.ErrInvalidArchive, e.Name)
+	if err := ziparchive.Validate(ctx, f, info.Size()); err != nil {
+		if errors.Is(err, ziparchive.ErrFormat) {
+			return fmt.Errorf("%w: %w", jobartifacts.ErrInvalidArchive, err)
 		}
-		if err := readEntry(e); err != nil {
-			return fmt.Errorf("%w: entry %q: %w", jobartifacts.ErrInvalidArchive, e.Name, err)
-		}
-	}
-	_, err = f.Seek(0, io.SeekStart)
-	return err
-}
-
-// readEntry reads an entry to its end, where the zip reader checks the CRC.
-func readEntry(e *zip.File) error {
-	rc, err := e.Open()
-	if err != nil {
 		return err
 	}
-	defer rc.Close()
-	_, err = io.Copy(io.Discard, rc)
-	return err
+	return nil
 }
 
 // importArchive creates or updates the project, pipeline and job that cfg

@@ -50,7 +50,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&cfg.token, "token", "", "with -demo: the maintainer's personal access token (default: generated and printed)")
 	fs.StringVar(&cfg.jobToken, "job-token", "", "with -demo: the CI job token of running job 100 (default: generated and printed)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long downloads in flight may take to finish after SIGINT or SIGTERM")
-	fs.Int64Var(&cfg.maxEntrySize, "max-entry-size", 0, "largest single file served from an archive, in bytes (0: no limit)")
+	fs.Int64Var(&cfg.maxEntrySize, "max-entry-size", jobartifacts.DefaultMaxEntrySize, "largest single file served from an archive, in bytes (0: no limit)")
 	fs.Int64Var(&cfg.maxUploadSize, "max-upload-size", 100<<20, "largest artifact file a runner may upload, in bytes (0: no limit)")
 	fs.DurationVar(&cfg.defaultExpireIn, "default-expire-in", 30*24*time.Hour, "how long uploads without expire_in are kept (0: forever)")
 	fs.DurationVar(&cfg.sweepInterval, "sweep-interval", 5*time.Minute, "how often expired artifacts are deleted (0: never)")

@@ -1,0 +1,111 @@
+package ziparchive
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	crc32pkg "hash/crc32"
+	"io"
+)
+
+// ErrChecksum is an entry whose data does not match its CRC-32.
+var ErrChecksum = errors.New("ziparchive: checksum error")
+
+// ErrUnsupported is an entry compressed with a method this package does not
+// decompress.
+var ErrUnsupported = errors.New("ziparchive: unsupported compression method")
+
+// NewVerifyingReader returns rc checked against what the central directory
+// declares (crc32, size) and, if descriptor is not nil, against the data
+// descriptor read from it: see verifyingReader. Close closes rc.
+func NewVerifyingReader(rc io.ReadCloser, crc32 uint32, size uint64, descriptor io.Reader) io.ReadCloser {
+	return &verifyingReader{rc: rc, hash: crc32pkg.NewIEEE(), crc32: crc32, size: size, descriptor: descriptor}
+}
+
+// verifyingReader checks what a decompressor yields against the central
+// directory, with the zip reader's rules: more bytes than declared is
+// ErrFormat at once; at io.EOF, fewer is io.ErrUnexpectedEOF, and the
+// CRC-32 must match (ErrChecksum) — always when there is a data
+// descriptor, whose CRC must match too, otherwise only when it is not 0.
+type verifyingReader struct {
+	rc         io.ReadCloser
+	hash       hash.Hash32
+	read       uint64
+	crc32      uint32
+	size       uint64
+	descriptor io.Reader // where the data descriptor is, if the entry has one
+	err        error     // sticky
+}
+
+func (v *verifyingReader) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	n, err := v.rc.Read(p)
+	v.hash.Write(p[:n])
+	v.read += uint64(n)
+	if v.read > v.size {
+		v.err = fmt.Errorf("%w: entry holds more than its declared %d bytes", ErrFormat, v.size)
+		return 0, v.err
+	}
+	if err == nil {
+		return n, nil
+	}
+	if errors.Is(err, io.EOF) {
+		err = v.verifyEnd()
+	}
+	v.err = err
+	return n, err
+}
+
+// verifyEnd runs at the decompressor's io.EOF; it returns io.EOF if all holds.
+func (v *verifyingReader) verifyEnd() error {
+	if v.read != v.size {
+		return io.ErrUnexpectedEOF
+	}
+	if v.descriptor != nil {
+		descriptorCRC, err := readDataDescriptorCRC(v.descriptor)
+		if err != nil {
+			return err
+		}
+		if descriptorCRC != v.crc32 || v.hash.Sum32() != v.crc32 {
+			return ErrChecksum
+		}
+		return io.EOF
+	}
+	if v.crc32 != 0 && v.hash.Sum32() != v.crc32 {
+		return ErrChecksum
+	}
+	return io.EOF
+}
+
+func (v *verifyingReader) Close() error { return v.rc.Close() }
+
+// readDataDescriptorCRC reads the CRC-32 of a data descriptor, whose
+// signature is optional. Its sizes are ignored: the central directory's are
+// authoritative (and their width is ambiguous).
+func readDataDescriptorCRC(r io.Reader) (uint32, error) {
+	// Read as much as the zip reader does: CRC and both 32-bit sizes.
+	var buf [DataDescriptorLen]byte
+	if _, err := io.ReadFull(r, buf[:4]); err != nil {
+		return 0, descriptorReadError(err)
+	}
+	crcAt := 0
+	if binary.LittleEndian.Uint32(buf[:]) == DataDescriptorSignature {
+		crcAt = 4
+	}
+	if _, err := io.ReadFull(r, buf[4:crcAt+12]); err != nil {
+		return 0, descriptorReadError(err)
+	}
+	return binary.LittleEndian.Uint32(buf[crcAt:]), nil
+}
+
+// descriptorReadError: a descriptor cut by the end of the file is a
+// truncated entry.
+func descriptorReadError(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}

@@ -1,0 +1,97 @@
+package jobartifacts
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// defaultZstdDecoders is how many zstd decoders a Handler keeps at most.
+// Each holds the window of the frames it decodes (8 MiB for klauspost's and
+// zstd's higher levels, up to zstdMaxWindow), so their number, not the
+// number of requests, bounds the memory zstd entries take: at most
+// defaultZstdDecoders × zstdMaxWindow, about 8 × 8 MiB in practice.
+const defaultZstdDecoders = 8
+
+// zstdDecoderPool lends synchronous, low-memory zstd decoders: at most cap
+// of them exist; a request finding all in use waits for one, under its
+// context. (sync.Pool would bound nothing.)
+type zstdDecoderPool struct {
+	free   chan *zstd.Decoder // idle decoders
+	tokens chan struct{}      // one per decoder that may still be made
+}
+
+func newZstdDecoderPool(n int) *zstdDecoderPool {
+	if n <= 0 {
+		return nil
+	}
+	p := &zstdDecoderPool{free: make(chan *zstd.Decoder, n), tokens: make(chan struct{}, n)}
+	for range n {
+		p.tokens <- struct{}{}
+	}
+	return p
+}
+
+// get returns a decoder reading r; Close gives it back.
+func (p *zstdDecoderPool) get(ctx context.Context, r io.Reader) (io.ReadCloser, error) {
+	var dec *zstd.Decoder
+	select {
+	case dec = <-p.free:
+	default:
+		select {
+		case dec = <-p.free:
+		case <-p.tokens:
+			var err error
+			dec, err = zstd.NewReader(nil,
+				zstd.WithDecoderConcurrency(1),
+				zstd.WithDecoderLowmem(true),
+				zstd.WithDecoderMaxWindow(zstdMaxWindow),
+			)
+			if err != nil {
+				p.tokens <- struct{}{}
+				return nil, fmt.Errorf("jobartifacts: zstd decoder: %w", err)
+			}
+		case <-ctx.Done():
+			return nil, fmt.Errorf("jobartifacts: waiting for a zstd decoder: %w", ctx.Err())
+		}
+	}
+	if err := dec.Reset(r); err != nil {
+		p.put(dec)
+		return nil, err
+	}
+	return &pooledZstdReader{dec: dec, pool: p}, nil
+}
+
+func (p *zstdDecoderPool) put(dec *zstd.Decoder) {
+	_ = dec.Reset(nil) // drop the reader; the decoder keeps its buffers
+	p.free <- dec
+}
+
+// pooledZstdReader reads one entry with a lent decoder.
+type pooledZstdReader struct {
+	mu   sync.Mutex
+	dec  *zstd.Decoder
+	pool *zstdDecoderPool
+}
+
+func (r *pooledZstdReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.dec == nil {
+		return 0, errEntryReaderClosed
+	}
+	return r.dec.Read(p)
+}
+
+func (r *pooledZstdReader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.dec != nil {
+		r.pool.put(r.dec)
+		r.dec = nil
+	}
+	return nil
+}
