@@ -33,9 +33,9 @@ func defaultConfig() config {
 		logger:             slog.New(slog.NewTextHandler(io.Discard, nil)),
 		now:                time.Now,
 		maxUploadSize:      100 << 20, // GitLab's default maximum artifacts size: 100 MiB
-		archiveIndexBudget: defaultArchiveIndexBudget,
+		archiveIndexBudget: DefaultArchiveIndexBudget,
 		maxEntrySize:       DefaultMaxEntrySize,
-		zstdDecoders:       defaultZstdDecoders,
+		zstdDecoders:       DefaultZstdDecoders,
 		defaultExpiry:      30 * 24 * time.Hour, // GitLab's default expire_in
 		// GitLab's object storage URLs live for minutes too.
 		signedURLExpiry: 5 * time.Minute,

@@ -22,9 +22,9 @@ import (
 // archive whose index would not fit is remembered as such and served by the
 // streaming walk, as before.
 
-// defaultArchiveIndexBudget bounds the memory of all cached indexes of one
-// Handler: about 500k entries with 40-byte names.
-const defaultArchiveIndexBudget = 64 << 20
+// DefaultArchiveIndexBudget bounds the memory of all cached indexes of one
+// Handler (WithArchiveIndexBudget): about 500k entries with 40-byte names.
+const DefaultArchiveIndexBudget = 64 << 20
 
 // indexedRecord is what a lookup needs of one central-directory record
 // besides its name: 40 bytes.

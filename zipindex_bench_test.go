@@ -82,7 +82,7 @@ func BenchmarkLookup(b *testing.B) {
 				// runs after the answer (the request is being served).
 				var answer time.Duration
 				for b.Loop() {
-					c := newArchiveIndexCache(defaultArchiveIndexBudget * 4)
+					c := newArchiveIndexCache(DefaultArchiveIndexBudget * 4)
 					start := time.Now()
 					_, wait, err := c.findEntry(context.Background(), "k", f, size, name)
 					answer += time.Since(start)
@@ -94,7 +94,7 @@ func BenchmarkLookup(b *testing.B) {
 				b.ReportMetric(float64(answer.Nanoseconds())/float64(b.N), "answer-ns/op")
 			})
 			b.Run(fmt.Sprintf("entries=%d/%s/warm", n, pos), func(b *testing.B) {
-				c := newArchiveIndexCache(defaultArchiveIndexBudget * 4)
+				c := newArchiveIndexCache(DefaultArchiveIndexBudget * 4)
 				_, wait, err := c.findEntry(context.Background(), "k", f, size, name)
 				require.NoError(b, err)
 				wait()

@@ -9,12 +9,13 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// defaultZstdDecoders is how many zstd decoders a Handler keeps at most.
+// DefaultZstdDecoders is how many zstd decoders a Handler keeps at most
+// (WithZstdDecoders).
 // Each holds the window of the frames it decodes (8 MiB for klauspost's and
 // zstd's higher levels, up to zstdMaxWindow), so their number, not the
 // number of requests, bounds the memory zstd entries take: at most
-// defaultZstdDecoders × zstdMaxWindow, about 8 × 8 MiB in practice.
-const defaultZstdDecoders = 8
+// DefaultZstdDecoders × zstdMaxWindow, about 8 × 8 MiB in practice.
+const DefaultZstdDecoders = 8
 
 // zstdDecoderPool lends synchronous, low-memory zstd decoders: at most cap
 // of them exist; a request finding all in use waits for one, under its

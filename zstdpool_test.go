@@ -87,7 +87,7 @@ func BenchmarkZstdEntryMemory(b *testing.B) {
 	const n = 32
 	payload := logText(16 << 20)
 	blob := memZipBlob(ziptest.Build(b, ziptest.Entry{Name: "big.log", Body: payload, Method: ziptest.Zstd}))
-	for _, decoders := range []int{defaultZstdDecoders, 0} {
+	for _, decoders := range []int{DefaultZstdDecoders, 0} {
 		b.Run(fmt.Sprintf("decoders=%d", decoders), func(b *testing.B) {
 			var peak uint64
 			for b.Loop() {

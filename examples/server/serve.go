@@ -26,6 +26,8 @@ type serveConfig struct {
 	jobToken        string // the CI job token of the demo's running job
 	shutdownTimeout time.Duration
 	maxEntrySize    int64
+	indexBudget     int64
+	zstdDecoders    int
 	maxUploadSize   int64
 	defaultExpireIn time.Duration
 	sweepInterval   time.Duration
@@ -51,6 +53,8 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&cfg.jobToken, "job-token", "", "with -demo: the CI job token of running job 100 (default: generated and printed)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long downloads in flight may take to finish after SIGINT or SIGTERM")
 	fs.Int64Var(&cfg.maxEntrySize, "max-entry-size", jobartifacts.DefaultMaxEntrySize, "largest single file served from an archive, in bytes (0: no limit)")
+	fs.Int64Var(&cfg.indexBudget, "index-budget", jobartifacts.DefaultArchiveIndexBudget, "memory, in bytes, for the indexes of archives' central directories, shared by all requests (0: none)")
+	fs.IntVar(&cfg.zstdDecoders, "zstd-decoders", jobartifacts.DefaultZstdDecoders, "zstd entries decompressed at once, each decoder holding up to 32 MiB (0: no bound)")
 	fs.Int64Var(&cfg.maxUploadSize, "max-upload-size", 100<<20, "largest artifact file a runner may upload, in bytes (0: no limit)")
 	fs.DurationVar(&cfg.defaultExpireIn, "default-expire-in", 30*24*time.Hour, "how long uploads without expire_in are kept (0: forever)")
 	fs.DurationVar(&cfg.sweepInterval, "sweep-interval", 5*time.Minute, "how often expired artifacts are deleted (0: never)")
@@ -228,6 +232,8 @@ func newServer(ctx context.Context, cfg serveConfig, store seedStore, logger *sl
 	api := jobartifacts.New(store, authz,
 		jobartifacts.WithLogger(logger),
 		jobartifacts.WithMaxEntrySize(cfg.maxEntrySize),
+		jobartifacts.WithArchiveIndexBudget(cfg.indexBudget),
+		jobartifacts.WithZstdDecoders(cfg.zstdDecoders),
 		jobartifacts.WithMaxUploadSize(cfg.maxUploadSize),
 		jobartifacts.WithDefaultExpireIn(cfg.defaultExpireIn),
 	)

@@ -210,6 +210,12 @@ func TestParseServeFlags(t *testing.T) {
 			require.Equal(t, "./artifacts-data", cfg.dataDir)
 			require.False(t, cfg.demo)
 			require.Empty(t, cfg.token)
+			require.Equal(t, int64(jobartifacts.DefaultArchiveIndexBudget), cfg.indexBudget)
+			require.Equal(t, jobartifacts.DefaultZstdDecoders, cfg.zstdDecoders)
+		}},
+		{name: "memory limits", args: []string{"-index-budget", "1048576", "-zstd-decoders", "2"}, check: func(t *testing.T, cfg serveConfig) {
+			require.Equal(t, int64(1<<20), cfg.indexBudget)
+			require.Equal(t, 2, cfg.zstdDecoders)
 		}},
 		{name: "demo generates tokens", args: []string{"-demo"}, check: func(t *testing.T, cfg serveConfig) {
 			require.True(t, strings.HasPrefix(cfg.token, "glpat-"), cfg.token)
