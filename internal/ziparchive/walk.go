@@ -312,8 +312,14 @@ func LocateDirectory(ra io.ReaderAt, size int64) (Directory, error) {
 // before it, so that signature bytes inside the archive comment are not taken
 // for the record. If none does, the candidate nearest the end whose comment
 // fits is taken: the zip reader and Info-ZIP accept bytes after the comment.
+// But the fallback is only taken when the candidate nearest the end has a
+// comment that fits: the zip reader (and so GitLab Workhorse) stops at that
+// candidate and refuses the archive otherwise, and a guess that the reader
+// would not make is no archive. (A record whose comment ends exactly at the
+// end of the file is taken whatever lies after it, in its comment.)
 func findDirectoryEnd(ra io.ReaderAt, size int64) (int64, []byte, error) {
 	fallback := -1
+	nearestOverruns := false
 	var tail []byte
 	var tailStart int64
 	for _, tailLen := range []int64{endSearchShortTail, endSearchTail} {
@@ -326,12 +332,16 @@ func findDirectoryEnd(ra io.ReaderAt, size int64) (int64, []byte, error) {
 		if err := readFullAt(ra, tail, tailStart); err != nil {
 			return 0, nil, err
 		}
-		fallback = -1
+		fallback, nearestOverruns = -1, false
+		seen := false
 		for i := len(tail) - directoryEndLen; i >= 0; i-- {
 			if binary.LittleEndian.Uint32(tail[i:]) != directoryEndSignature {
 				continue
 			}
 			commentEnd := i + directoryEndLen + int(binary.LittleEndian.Uint16(tail[i+20:]))
+			if !seen {
+				nearestOverruns, seen = commentEnd > len(tail), true
+			}
 			switch {
 			case commentEnd == len(tail) && plausibleDirectoryEnd(tail[i:], tailStart+int64(i)):
 				return tailStart + int64(i), tail[i : i+directoryEndLen], nil
@@ -343,7 +353,7 @@ func findDirectoryEnd(ra io.ReaderAt, size int64) (int64, []byte, error) {
 			break
 		}
 	}
-	if fallback >= 0 {
+	if fallback >= 0 && !nearestOverruns {
 		return tailStart + int64(fallback), tail[fallback : fallback+directoryEndLen], nil
 	}
 	return 0, nil, fmt.Errorf("%w: no end of central directory record", ErrFormat)
