@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ciartifacts/jobartifacts"
@@ -33,7 +35,17 @@ type importConfig struct {
 	status         string
 	expireIn       time.Duration
 	filename       string
-	archivePath    string
+	archivePath    string // "" with -no-archive
+
+	// What GitLab's request specs set up: project settings (for a new
+	// project), job settings, and the archive's state.
+	publicPipelines bool
+	allowlist       []int64
+	artifactsAccess string
+	erased          bool
+	expired         bool
+	locked          bool
+	noArchive       bool
 }
 
 // runImport is the import command: it registers a project, pipeline and job
@@ -43,13 +55,17 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	archive, err := os.Open(cfg.archivePath)
-	if err != nil {
-		return err
-	}
-	defer archive.Close()
-	if err := validateZip(ctx, archive); err != nil {
-		return fmt.Errorf("%s: %w", cfg.archivePath, err)
+	var archive io.Reader
+	if !cfg.noArchive {
+		f, err := os.Open(cfg.archivePath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := validateZip(ctx, f); err != nil {
+			return fmt.Errorf("%s: %w", cfg.archivePath, err)
+		}
+		archive = f
 	}
 	store, err := openStore(ctx, cfg.storeConfig, os.Getenv)
 	if err != nil {
@@ -59,6 +75,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	job, err := importArchive(ctx, store, cfg, archive, time.Now())
 	if err != nil {
 		return err
+	}
+	if cfg.noArchive {
+		fmt.Fprintf(stdout, "registered job %d (%s, pipeline %d, ref %s) of project %s (id %d), without an archive\n",
+			job.ID, job.Name, job.Pipeline.ID, job.Ref, cfg.projectPath, cfg.projectID)
+		return nil
 	}
 	a, _ := job.Archive()
 	fmt.Fprintf(stdout, "imported %s as the archive of job %d (%s, pipeline %d, ref %s) of project %s (id %d): %d bytes, sha256 %s\n",
@@ -84,8 +105,25 @@ func parseImportFlags(args []string, stderr io.Writer) (importConfig, error) {
 	fs.StringVar(&cfg.status, "status", jobartifacts.StatusSuccess, "job status: success, failed, running, …")
 	fs.DurationVar(&cfg.expireIn, "expire-in", 0, "archive expires this long after the import (0: never)")
 	fs.StringVar(&cfg.filename, "filename", "artifacts.zip", "file name clients are given for the archive")
+	fs.BoolVar(&cfg.publicPipelines, "public-pipelines", false, "a new project's \"public pipelines\" setting: whoever sees the project reads its artifacts")
+	fs.Func("job-token-allowlist", "a new project's job token allowlist: ids of projects whose job tokens may read it, comma-separated (turns the scope on)", func(v string) error {
+		for _, f := range strings.Split(v, ",") {
+			id, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+			if err != nil || id <= 0 {
+				return fmt.Errorf("%q is not a project id", f)
+			}
+			cfg.allowlist = append(cfg.allowlist, id)
+		}
+		return nil
+	})
+	fs.StringVar(&cfg.artifactsAccess, "artifacts-access", "", "the job's artifacts:access: all, developer or none (default: all)")
+	fs.BoolVar(&cfg.erased, "erased", false, "the job was erased (the runner download route refuses it)")
+	fs.BoolVar(&cfg.expired, "expired", false, "the archive expires at the import (a swept-to-be archive; see -locked)")
+	fs.BoolVar(&cfg.locked, "locked", false, "the job's artifacts are kept (locked): they never expire, even with -expired")
+	fs.BoolVar(&cfg.noArchive, "no-archive", false, "register the project, pipeline and job only: no zip argument")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: server import [flags] archive.zip
+       server import -no-archive [flags]
 
 Registers a project, a pipeline and a job in the store in -data (or -postgres
 and -s3-bucket, as the server has them) and stores the zip as the job's
@@ -106,8 +144,12 @@ Flags:
 		return cfg, err
 	}
 	switch {
-	case fs.NArg() != 1:
+	case cfg.noArchive && fs.NArg() != 0:
+		return cfg, errors.New("-no-archive takes no zip file")
+	case !cfg.noArchive && fs.NArg() != 1:
 		return cfg, errors.New("import takes exactly one zip file (run import -h for usage)")
+	case cfg.noArchive && (cfg.expired || cfg.expireIn > 0):
+		return cfg, errors.New("-expired and -expire-in need an archive")
 	case cfg.projectPath == "" || cfg.projectID <= 0:
 		return cfg, errors.New("import needs -project and a positive -project-id")
 	case cfg.pipelineID <= 0 || cfg.jobID <= 0:
@@ -116,6 +158,13 @@ Flags:
 		return cfg, errors.New("-ref, -job and -status must not be empty")
 	case cfg.expireIn < 0:
 		return cfg, errors.New("-expire-in must not be negative")
+	case cfg.expired && cfg.expireIn > 0:
+		return cfg, errors.New("-expired and -expire-in exclude each other")
+	}
+	switch cfg.artifactsAccess {
+	case "", "all", "developer", "none":
+	default:
+		return cfg, fmt.Errorf("-artifacts-access %q: want all, developer or none", cfg.artifactsAccess)
 	}
 	if err := cfg.storeConfig.check(); err != nil {
 		return cfg, err
@@ -174,6 +223,10 @@ func importArchive(ctx context.Context, s seedStore, cfg importConfig, archive i
 		ID: cfg.jobID, ProjectID: cfg.projectID, Pipeline: jobartifacts.Pipeline{ID: cfg.pipelineID},
 		Name: cfg.jobName, Stage: cfg.stage, Status: cfg.status, Ref: cfg.ref,
 		CreatedAt: &now, StartedAt: &now, FinishedAt: &now,
+		ArtifactsAccess: cfg.artifactsAccess,
+	}
+	if cfg.erased {
+		job.ErasedAt = &now
 	}
 	if existing != nil {
 		// PutJob records the artifacts it is given: keep the job's own, so
@@ -182,12 +235,23 @@ func importArchive(ctx context.Context, s seedStore, cfg importConfig, archive i
 		job.CreatedAt, job.StartedAt = existing.CreatedAt, existing.StartedAt
 		job.Artifacts, job.ArtifactsExpireAt, job.ArtifactsLocked = existing.Artifacts, existing.ArtifactsExpireAt, existing.ArtifactsLocked
 	}
+	// Locked here, before the archive: StoreArtifact keeps the flag, and a
+	// locked archive stays readable whatever its expiry (GitLab's
+	// "locked and expired").
+	job.ArtifactsLocked = job.ArtifactsLocked || cfg.locked
 	if err := s.PutJob(ctx, job); err != nil {
 		return nil, fmt.Errorf("job %d: %w", cfg.jobID, err)
 	}
+	if archive == nil {
+		return s.JobByID(ctx, cfg.jobID)
+	}
 
 	a := jobartifacts.Artifact{FileType: jobartifacts.ArtifactTypeArchive, FileFormat: "zip", Filename: cfg.filename}
-	if cfg.expireIn > 0 {
+	switch {
+	case cfg.expired:
+		expireAt := now.UTC()
+		a.ExpireAt = &expireAt
+	case cfg.expireIn > 0:
 		expireAt := now.Add(cfg.expireIn).UTC()
 		a.ExpireAt = &expireAt
 	}
@@ -215,7 +279,10 @@ func ensureImportProject(ctx context.Context, s seedStore, cfg importConfig) err
 	default:
 		return fmt.Errorf("-visibility %q: want private, internal or public", cfg.visibility)
 	}
-	err = s.PutProject(ctx, jobartifacts.Project{ID: cfg.projectID, PathWithNamespace: cfg.projectPath, Visibility: cfg.visibility})
+	err = s.PutProject(ctx, jobartifacts.Project{
+		ID: cfg.projectID, PathWithNamespace: cfg.projectPath, Visibility: cfg.visibility,
+		PublicPipelines: cfg.publicPipelines, JobTokenAllowlist: cfg.allowlist, CIJobTokenScopeEnabled: len(cfg.allowlist) > 0,
+	})
 	if err != nil {
 		return fmt.Errorf("project %d: %w", cfg.projectID, err)
 	}

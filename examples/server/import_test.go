@@ -301,3 +301,68 @@ func manifestSHA256(t *testing.T, file, entry string) string {
 	require.NotEmpty(t, sum, "%s %s in MANIFEST.tsv", file, entry)
 	return sum
 }
+
+// TestImportSetsUpWhatGitLabsSpecsNeed: import can make the states that
+// GitLab's request specs start from — public pipelines, a job-token
+// allowlist, artifacts:access, an erased job, a locked and expired archive,
+// a job without an archive — and the server answers them as GitLab does.
+func TestImportSetsUpWhatGitLabsSpecsNeed(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	archive := zipcorpus.Path(t, "infozip-tree.zip")
+	var stdout, stderr bytes.Buffer
+	importJob := func(jobID, pipelineID string, extra ...string) {
+		t.Helper()
+		args := []string{"import", "-data", dir, "-project", "group/app", "-project-id", "7", "-visibility", "public",
+			"-public-pipelines", "-job-token-allowlist", "8, 9", "-pipeline", pipelineID, "-job-id", jobID}
+		require.NoError(t, run(ctx, append(args, extra...), &stdout, &stderr), stderr.String())
+	}
+	importJob("91", "71", "-locked", "-expired", archive)
+	importJob("92", "72", "-expired", archive)
+	importJob("93", "73", "-artifacts-access", "none", archive)
+	importJob("94", "74", "-erased", "-status", "failed", archive)
+	importJob("95", "75", "-no-archive")
+	require.Contains(t, stdout.String(), "registered job 95")
+
+	store, err := fsstore.Open(dir, fsstore.WithoutFsync())
+	require.NoError(t, err)
+	defer store.Close()
+	p, err := store.Project(ctx, 7)
+	require.NoError(t, err)
+	require.True(t, p.PublicPipelines)
+	require.True(t, p.CIJobTokenScopeEnabled)
+	require.Equal(t, []int64{8, 9}, p.JobTokenAllowlist)
+	j, err := store.JobByID(ctx, 94)
+	require.NoError(t, err)
+	require.NotNil(t, j.ErasedAt)
+	j, err = store.JobByID(ctx, 95)
+	require.NoError(t, err)
+	_, ok := j.Archive()
+	require.False(t, ok)
+
+	h, err := newServer(ctx, serveConfig{}, store, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	status := func(path string) int {
+		resp, err := ts.Client().Get(ts.URL + "/api/v4/projects/7/jobs/" + path)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusOK, status("91/artifacts/report.json"), "locked and expired: still available")
+	require.Equal(t, http.StatusNotFound, status("92/artifacts/report.json"), "expired: gone for single files")
+	require.Equal(t, http.StatusOK, status("92/artifacts"), "expired: the whole archive until swept")
+	require.Equal(t, http.StatusForbidden, status("93/artifacts"), "artifacts:access none")
+	require.Equal(t, http.StatusNotFound, status("95/artifacts"), "no archive")
+
+	for _, bad := range [][]string{
+		{"-no-archive", archive},
+		{"-expired", "-expire-in", "1h", archive},
+		{"-artifacts-access", "maintainer", archive},
+		{"-job-token-allowlist", "x", archive},
+	} {
+		args := append([]string{"import", "-data", dir, "-project", "group/app", "-project-id", "7", "-pipeline", "7", "-job-id", "99"}, bad...)
+		require.Error(t, run(ctx, args, io.Discard, io.Discard), "%v", bad)
+	}
+}
