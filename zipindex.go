@@ -76,18 +76,18 @@ func (x *archiveIndex) cost() int64 {
 		int64(cap(x.recs))*indexedRecordCost + int64(cap(x.table))*5 + indexFixedCost
 }
 
-// record returns entry i as the walk would have given it.
-func (x *archiveIndex) record(i int) zipCentralRecord {
+// entry returns entry i as a lookup by walk would have given it.
+func (x *archiveIndex) entry(i int) *ziparchive.Entry {
 	r := x.recs[i]
-	return zipCentralRecord{
-		name:             string(x.name(i)),
-		flags:            r.flags,
-		method:           r.method,
-		crc32:            r.crc32,
-		compressedSize:   r.compressedSize,
-		uncompressedSize: r.uncompressedSize,
-		externalAttrs:    r.externalAttrs,
-		headerOffset:     r.headerOffset,
+	return &ziparchive.Entry{
+		Name:             string(x.name(i)),
+		Flags:            r.flags,
+		Method:           r.method,
+		CRC32:            r.crc32,
+		CompressedSize:   r.compressedSize,
+		UncompressedSize: r.uncompressedSize,
+		ExternalAttrs:    r.externalAttrs,
+		HeaderOffset:     r.headerOffset,
 	}
 }
 
@@ -196,14 +196,14 @@ func (b *indexBuilder) reserve() {
 	x.recs, x.nameEnd, x.names = recs, nameEnd, names
 }
 
-func (b *indexBuilder) add(rec zipCentralRecord) {
+func (b *indexBuilder) add(rec *ziparchive.Record) {
 	if b.over {
 		return
 	}
 	x := b.x
 	n := int64(len(x.recs) + 1)
-	if int64(len(x.names)+len(rec.nameBytes))+n*b.fixedPer+indexFixedCost > b.limit ||
-		len(x.names)+len(rec.nameBytes) > math.MaxUint32 || n > math.MaxUint32-1 {
+	if int64(len(x.names)+len(rec.Name))+n*b.fixedPer+indexFixedCost > b.limit ||
+		len(x.names)+len(rec.Name) > math.MaxUint32 || n > math.MaxUint32-1 {
 		b.over = true
 		b.x = nil
 		return
@@ -211,16 +211,16 @@ func (b *indexBuilder) add(rec zipCentralRecord) {
 	if !b.reserved && len(x.recs) == cap(x.recs) {
 		b.reserve()
 	}
-	x.names = append(x.names, rec.nameBytes...)
+	x.names = append(x.names, rec.Name...)
 	x.nameEnd = append(x.nameEnd, uint32(len(x.names)))
 	x.recs = append(x.recs, indexedRecord{
-		compressedSize:   rec.compressedSize,
-		uncompressedSize: rec.uncompressedSize,
-		headerOffset:     rec.headerOffset,
-		crc32:            rec.crc32,
-		externalAttrs:    rec.externalAttrs,
-		flags:            rec.flags,
-		method:           rec.method,
+		compressedSize:   rec.CompressedSize,
+		uncompressedSize: rec.UncompressedSize,
+		headerOffset:     rec.HeaderOffset,
+		crc32:            rec.CRC32,
+		externalAttrs:    rec.ExternalAttrs,
+		flags:            rec.Flags,
+		method:           rec.Method,
 	})
 }
 
@@ -410,7 +410,7 @@ func (c *archiveIndexCache) finishBuild(key string, b *indexBuild) {
 // served, so that a cold lookup is answered as fast as before; wait, which
 // the caller must call before it closes ra, lets the build finish. Requests arriving while a build runs
 // walk on their own, as before.
-func (c *archiveIndexCache) findEntry(ctx context.Context, key string, ra io.ReaderAt, size int64, name string) (entry *archiveEntry, wait func(), err error) {
+func (c *archiveIndexCache) findEntry(ctx context.Context, key string, ra io.ReaderAt, size int64, name string) (entry *ziparchive.Entry, wait func(), err error) {
 	noWait := func() {}
 	if !c.enabled(key) {
 		e, err := findZipEntryByWalk(ctx, ra, size, name)
@@ -423,7 +423,7 @@ func (c *archiveIndexCache) findEntry(ctx context.Context, key string, ra io.Rea
 			e, err := findZipEntryByWalk(ctx, ra, size, name)
 			return e, noWait, err
 		}
-		return indexedEntry(ra, idx, name)
+		return indexedEntry(idx, name)
 	}
 	if c.building[key] != nil {
 		c.mu.Unlock()
@@ -446,23 +446,23 @@ func (c *archiveIndexCache) findEntry(ctx context.Context, key string, ra io.Rea
 }
 
 // indexedEntry looks name up in idx.
-func indexedEntry(ra io.ReaderAt, idx *archiveIndex, name string) (*archiveEntry, func(), error) {
+func indexedEntry(idx *archiveIndex, name string) (*ziparchive.Entry, func(), error) {
 	i := idx.find(name)
 	if i < 0 {
 		return nil, func() {}, fmt.Errorf("%w: no entry %q in archive", ErrNotFound, name)
 	}
-	return newWalkedArchiveEntry(ra, idx.record(i)), func() {}, nil
+	return idx.entry(i), func() {}, nil
 }
 
 // buildArchiveIndex walks the whole central directory once, calling visit
 // (if any) with each record, and returns its index: nil when the index
 // would take more than limit bytes. The walk's errors are
 // walkCentralDirectory's.
-func buildArchiveIndex(ctx context.Context, ra io.ReaderAt, size int64, limit int64, visit func(zipCentralRecord)) (*archiveIndex, error) {
+func buildArchiveIndex(ctx context.Context, ra io.ReaderAt, size int64, limit int64, visit func(*ziparchive.Record)) (*archiveIndex, error) {
 	var b *indexBuilder
 	err := walkCentralDirectoryDir(ctx, ra, size, func(dir ziparchive.Directory) {
 		b = newIndexBuilder(dir, limit)
-	}, func(rec zipCentralRecord) (bool, error) {
+	}, func(rec *ziparchive.Record) (bool, error) {
 		if visit != nil {
 			visit(rec)
 		}

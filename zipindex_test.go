@@ -20,6 +20,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ciartifacts/jobartifacts/internal/ziparchive"
 	"github.com/ciartifacts/jobartifacts/internal/zipcorpus"
 	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 )
@@ -62,8 +63,8 @@ func randomTreeArchive(t testing.TB, rng *rand.Rand, n int) []byte {
 // each name, plus some that are missing or invalid.
 func treeDirsOf(t testing.TB, ra io.ReaderAt, size int64) []string {
 	dirs := map[string]bool{"": true, "zz": true, "a/..": true, "/": true, "a//": true}
-	require.NoError(t, walkCentralDirectory(context.Background(), ra, size, func(rec zipCentralRecord) (bool, error) {
-		name := string(rec.nameBytes)
+	require.NoError(t, walkCentralDirectory(context.Background(), ra, size, func(rec *ziparchive.Record) (bool, error) {
+		name := string(rec.Name)
 		for i := range len(name) {
 			if name[i] == '/' {
 				dirs[name[:i]] = true
@@ -173,11 +174,7 @@ func TestArchiveIndexFind(t *testing.T) {
 				continue
 			}
 			require.NoError(t, err, pass)
-			require.Equal(t, want.name, got.name)
-			require.Equal(t, want.compressedSize, got.compressedSize)
-			wantStart, _ := want.dataOffset()
-			gotStart, _ := got.dataOffset()
-			require.Equal(t, wantStart, gotStart, "%s %q: the first of equal names", pass, name)
+			require.Equal(t, want, got, "%s %q: the first of equal names", pass, name)
 		}
 		require.Len(t, c.entries, 1)
 	}
@@ -197,7 +194,7 @@ func TestArchiveIndexFindBeforeCorruption(t *testing.T) {
 	e, wait, err := c.findEntry(context.Background(), "k", blob, blob.info.Size, "a.txt")
 	wait()
 	require.NoError(t, err)
-	require.Equal(t, "a.txt", e.name)
+	require.Equal(t, "a.txt", e.Name)
 	require.Empty(t, c.entries)
 	_, wait, err = c.findEntry(context.Background(), "k", blob, blob.info.Size, "missing")
 	wait()
@@ -238,7 +235,7 @@ func TestArchiveIndexCacheBudget(t *testing.T) {
 	e, wait, err := c.findEntry(context.Background(), "big", big, big.info.Size, manyEntryName(1999))
 	wait()
 	require.NoError(t, err)
-	require.Equal(t, manyEntryName(1999), e.name)
+	require.Equal(t, manyEntryName(1999), e.Name)
 }
 
 // slowReaderAt delays every read, so that concurrent requests overlap.

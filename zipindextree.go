@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/ciartifacts/jobartifacts/internal/ziparchive"
 )
 
 // This file cuts tree pages (route 8) out of an archive's index, in time
@@ -306,7 +308,7 @@ func streamTreeRowsBatch(ctx context.Context, ra io.ReaderAt, size int64, dir st
 	var after *treeCandidate // the last row of the previous pass
 	for seen := 0; ; {
 		pass := treePass{prefix: prefix, recursive: recursive, after: after, keep: batch, found: prefix == ""}
-		err := walkCentralDirectory(ctx, ra, size, func(rec zipCentralRecord) (bool, error) {
+		err := walkCentralDirectory(ctx, ra, size, func(rec *ziparchive.Record) (bool, error) {
 			if prefixValid {
 				pass.addRecord(rec)
 			}
@@ -369,9 +371,9 @@ type treePass struct {
 }
 
 // addRecord is treeListing.addRecord for a pass.
-func (p *treePass) addRecord(rec zipCentralRecord) {
+func (p *treePass) addRecord(rec *ziparchive.Record) {
 	p.seq++
-	name := rec.nameBytes
+	name := rec.Name
 	isDir := len(name) > 0 && name[len(name)-1] == '/'
 	clean := name
 	if isDir {
@@ -394,10 +396,10 @@ func (p *treePass) addRecord(rec zipCentralRecord) {
 			return
 		}
 	}
-	p.add(name, &rec)
+	p.add(name, rec)
 }
 
-func (p *treePass) add(key []byte, explicit *zipCentralRecord) {
+func (p *treePass) add(key []byte, explicit *ziparchive.Record) {
 	c := treeCandidate{file: key[len(key)-1] != '/'}
 	// Compare without allocating; most keys are rejected here.
 	probe := treeCandidate{file: c.file, path: string(key)}
@@ -411,10 +413,10 @@ func (p *treePass) add(key []byte, explicit *zipCentralRecord) {
 	trimmed := strings.TrimSuffix(c.path, "/")
 	c.row = treeEntry{Name: trimmed[strings.LastIndexByte(trimmed, '/')+1:], Path: c.path, Type: treeTypeFile}
 	if explicit != nil {
-		c.row.Mode = zipEntryMode(explicit.externalAttrs, !c.file)
+		c.row.Mode = zipEntryMode(explicit.ExternalAttrs, !c.file)
 	}
 	if c.file {
-		size := int64(explicit.uncompressedSize)
+		size := int64(explicit.UncompressedSize)
 		c.row.Size = &size
 	} else {
 		c.row.Type = treeTypeDirectory

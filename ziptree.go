@@ -7,6 +7,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/ciartifacts/jobartifacts/internal/ziparchive"
 )
 
 // Tree entry types, the "type" member of a tree listing's rows.
@@ -67,7 +69,7 @@ func listArchiveTree(ctx context.Context, ra io.ReaderAt, size int64, dir string
 	listing := treeListing{prefix: prefix, recursive: recursive, index: make(map[string]int), found: prefix == ""}
 	// The whole directory is read even for an impossible dir, so that an
 	// unreadable archive is reported as such first.
-	err := walkCentralDirectory(ctx, ra, size, func(rec zipCentralRecord) (bool, error) {
+	err := walkCentralDirectory(ctx, ra, size, func(rec *ziparchive.Record) (bool, error) {
 		if prefixValid {
 			listing.addRecord(rec)
 		}
@@ -103,8 +105,8 @@ type treeListing struct {
 // path below the listed one (as far as listed), and itself if listed. Keys
 // are slices of its name, which is looked up without a copy; only a new row
 // allocates.
-func (l *treeListing) addRecord(rec zipCentralRecord) {
-	name := rec.nameBytes
+func (l *treeListing) addRecord(rec *ziparchive.Record) {
+	name := rec.Name
 	isDir := len(name) > 0 && name[len(name)-1] == '/'
 	clean := name
 	if isDir {
@@ -128,17 +130,17 @@ func (l *treeListing) addRecord(rec zipCentralRecord) {
 			return // the entry itself lies deeper than listed
 		}
 	}
-	l.add(name, &rec)
+	l.add(name, rec)
 }
 
 // add adds the row for path key (a directory's ends with "/") unless there
 // is one: explicit is the entry's own record, nil for a directory only seen
 // in a longer path, which has no mode until its own entry comes.
-func (l *treeListing) add(key []byte, explicit *zipCentralRecord) {
+func (l *treeListing) add(key []byte, explicit *ziparchive.Record) {
 	isDir := key[len(key)-1] == '/'
 	if i, ok := l.index[string(key)]; ok {
 		if explicit != nil && l.rows[i].Mode == "" {
-			l.rows[i].Mode = zipEntryMode(explicit.externalAttrs, isDir)
+			l.rows[i].Mode = zipEntryMode(explicit.ExternalAttrs, isDir)
 		}
 		return
 	}
@@ -146,12 +148,12 @@ func (l *treeListing) add(key []byte, explicit *zipCentralRecord) {
 	trimmed := strings.TrimSuffix(path, "/")
 	e := treeEntry{Name: trimmed[strings.LastIndexByte(trimmed, '/')+1:], Path: path, Type: treeTypeFile}
 	if explicit != nil {
-		e.Mode = zipEntryMode(explicit.externalAttrs, isDir)
+		e.Mode = zipEntryMode(explicit.ExternalAttrs, isDir)
 	}
 	if isDir {
 		e.Type = treeTypeDirectory
 	} else {
-		fileSize := int64(explicit.uncompressedSize)
+		fileSize := int64(explicit.UncompressedSize)
 		e.Size = &fileSize
 	}
 	l.index[path] = len(l.rows)

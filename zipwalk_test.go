@@ -66,19 +66,19 @@ func zipErrorClass(err error) string {
 	}
 }
 
-func lookUp(t testing.TB, find entryFinder, ra io.ReaderAt, size int64, name string) lookupOutcome {
+func lookUp(t testing.TB, find testFinder, ra io.ReaderAt, size int64, name string) lookupOutcome {
 	t.Helper()
 	e, err := find(context.Background(), ra, size, name)
 	if err != nil {
 		return lookupOutcome{FindErr: zipErrorClass(err)}
 	}
 	out := lookupOutcome{
-		Name: e.name, Method: e.method, Flags: e.flags,
-		CompressedSize: e.compressedSize, UncompressedSize: e.uncompressedSize,
+		Name: e.Name, Method: e.Method, Flags: e.Flags,
+		CompressedSize: e.CompressedSize, UncompressedSize: e.UncompressedSize,
 	}
 	off, err := e.dataOffset()
 	out.DataOffset, out.DataOffsetErr = off, zipErrorClass(err)
-	rc, err := e.open(context.Background(), nil)
+	rc, err := e.open()
 	if err != nil {
 		out.OpenErr = zipErrorClass(err)
 		return out
@@ -86,7 +86,7 @@ func lookUp(t testing.TB, find entryFinder, ra io.ReaderAt, size int64, name str
 	defer rc.Close()
 	// Encrypted or damaged entries may inflate to anything: read a bounded
 	// amount past the declared size.
-	out.Body, err = io.ReadAll(io.LimitReader(rc, int64(min(e.uncompressedSize, 1<<30))+1<<20))
+	out.Body, err = io.ReadAll(io.LimitReader(rc, int64(min(e.UncompressedSize, 1<<30))+1<<20))
 	out.ReadErr = zipErrorClass(err)
 	return out
 }
@@ -103,7 +103,7 @@ func TestFindZipEntryByWalkCorpus(t *testing.T) {
 				require.Equal(t, zr, zipErrorClass(validateZipArchive(blob, size)), "validation")
 				require.Equal(t,
 					lookUp(t, findZipEntry, blob, size, "no such entry"),
-					lookUp(t, findZipEntryByWalk, blob, size, "no such entry"))
+					lookUp(t, walkFinder, blob, size, "no such entry"))
 				if row.Expect == "opens" {
 					require.NoError(t, validateZipArchive(blob, size))
 				} else {
@@ -112,7 +112,7 @@ func TestFindZipEntryByWalkCorpus(t *testing.T) {
 				return
 			}
 
-			walked := lookUp(t, findZipEntryByWalk, blob, size, row.Entry)
+			walked := lookUp(t, walkFinder, blob, size, row.Entry)
 			require.Equal(t, lookUp(t, findZipEntry, blob, size, row.Entry), walked)
 			switch row.Expect {
 			case "serve":
@@ -172,7 +172,7 @@ func (a rawZipArchive) bytes() []byte {
 		out = le.AppendUint32(out, sig)
 		out = le.AppendUint16(out, 20) // version needed
 		out = le.AppendUint16(out, 0)  // flags
-		out = le.AppendUint16(out, zipMethodStore)
+		out = le.AppendUint16(out, ziparchive.MethodStore)
 		out = le.AppendUint32(out, 0) // time, date
 		out = le.AppendUint32(out, crc32.ChecksumIEEE([]byte(e.data)))
 		out = le.AppendUint32(out, uint32(len(e.data)))
@@ -206,7 +206,7 @@ func (a rawZipArchive) bytes() []byte {
 		dir = le.AppendUint16(dir, 0x031e) // made by: Unix, 3.0
 		dir = le.AppendUint16(dir, 20)
 		dir = le.AppendUint16(dir, 0) // flags
-		dir = le.AppendUint16(dir, zipMethodStore)
+		dir = le.AppendUint16(dir, ziparchive.MethodStore)
 		dir = le.AppendUint32(dir, 0) // time, date
 		dir = le.AppendUint32(dir, crc32.ChecksumIEEE([]byte(e.data)))
 		dir = le.AppendUint32(dir, size32)
@@ -439,17 +439,17 @@ func TestFindZipEntryByWalkBuiltArchives(t *testing.T) {
 				require.ErrorIs(t, validateZipArchive(ra, size), ErrInvalidArchive)
 			}
 			for _, l := range tc.lookups {
-				e, err := findZipEntryByWalk(context.Background(), ra, size, l.name)
+				e, err := walkFinder(context.Background(), ra, size, l.name)
 				if tc.sameAsZipReader {
-					require.Equal(t, lookUp(t, findZipEntry, ra, size, l.name), lookUp(t, findZipEntryByWalk, ra, size, l.name), l.name)
+					require.Equal(t, lookUp(t, findZipEntry, ra, size, l.name), lookUp(t, walkFinder, ra, size, l.name), l.name)
 				}
 				if l.findErr != nil {
 					require.ErrorIs(t, err, l.findErr, l.name)
 					continue
 				}
 				require.NoError(t, err, l.name)
-				require.Equal(t, l.name, e.name)
-				rc, err := e.open(context.Background(), nil)
+				require.Equal(t, l.name, e.Name)
+				rc, err := e.open()
 				if l.openErr != nil {
 					require.ErrorIs(t, err, l.openErr, l.name)
 					_, err = e.dataOffset()
@@ -544,18 +544,18 @@ func TestFindZipEntryByWalkCorpusZip64(t *testing.T) {
 	for _, name := range []string{"first.txt", "65536", "last.txt"} {
 		e, err := findZipEntryByWalk(context.Background(), blob, blob.info.Size, name)
 		require.NoError(t, err)
-		require.Equal(t, name, e.name)
+		require.Equal(t, name, e.Name)
 	}
 
 	forced := openCorpusBlob(t, "py-zip64-forced.zip")
-	e, err := findZipEntryByWalk(context.Background(), forced, forced.info.Size, "zip64/forced-stored.txt")
+	e, err := walkFinder(context.Background(), forced, forced.info.Size, "zip64/forced-stored.txt")
 	require.NoError(t, err)
 	start, err := e.dataOffset()
 	require.NoError(t, err)
 	zr, err := openZipReader(context.Background(), forced, forced.info.Size)
 	require.NoError(t, err)
 	for _, f := range zr.File {
-		if f.Name == e.name {
+		if f.Name == e.Name {
 			want, err := f.DataOffset()
 			require.NoError(t, err)
 			require.Equal(t, want, start, "the local header's zip64 extra must be skipped")
@@ -590,7 +590,7 @@ func TestFindZipEntryByWalkBoundedAllocations(t *testing.T) {
 		ra, size, last := bytes.NewReader(archive), int64(len(archive)), manyEntryName(n-1)
 		return testing.AllocsPerRun(5, func() {
 			e, err := findZipEntryByWalk(context.Background(), ra, size, last)
-			if err != nil || e.name != last {
+			if err != nil || e.Name != last {
 				panic(fmt.Sprintf("lookup of %q: %v", last, err))
 			}
 		})
@@ -618,13 +618,13 @@ func BenchmarkFindEntry(b *testing.B) {
 		last := manyEntryName(n - 1)
 		for _, finder := range []struct {
 			name string
-			find entryFinder
-		}{{"walk", findZipEntryByWalk}, {"zipreader", findZipEntry}} {
+			find testFinder
+		}{{"walk", walkFinder}, {"zipreader", findZipEntry}} {
 			b.Run(fmt.Sprintf("entries=%d/finder=%s", n, finder.name), func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
 					e, err := finder.find(context.Background(), f, fi.Size(), last)
-					if err != nil || e.name != last {
+					if err != nil || e.Name != last {
 						b.Fatalf("lookup of %q: %v", last, err)
 					}
 				}

@@ -7,12 +7,14 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/ciartifacts/jobartifacts/internal/ziparchive"
 )
 
 // DefaultZstdDecoders is how many zstd decoders a Handler keeps at most
 // (WithZstdDecoders).
 // Each holds the window of the frames it decodes (8 MiB for klauspost's and
-// zstd's higher levels, up to zstdMaxWindow), so their number, not the
+// zstd's higher levels, up to ziparchive.MaxZstdWindow), so their number, not the
 // number of requests, bounds the memory zstd entries take: at most
 // DefaultZstdDecoders × zstdMaxWindow, about 8 × 8 MiB in practice.
 const DefaultZstdDecoders = 8
@@ -36,8 +38,14 @@ func newZstdDecoderPool(n int) *zstdDecoderPool {
 	return p
 }
 
-// get returns a decoder reading r; Close gives it back.
-func (p *zstdDecoderPool) get(ctx context.Context, r io.Reader) (io.ReadCloser, error) {
+var _ ziparchive.ZstdDecoders = (*zstdDecoderPool)(nil)
+
+// ZstdReader returns a decoder reading r; Close gives it back. A nil pool
+// gives every entry a decoder of its own.
+func (p *zstdDecoderPool) ZstdReader(ctx context.Context, r io.Reader, _ uint64) (io.ReadCloser, error) {
+	if p == nil {
+		return ziparchive.NewZstdDecompressor(r), nil
+	}
 	var dec *zstd.Decoder
 	select {
 	case dec = <-p.free:
@@ -49,7 +57,7 @@ func (p *zstdDecoderPool) get(ctx context.Context, r io.Reader) (io.ReadCloser, 
 			dec, err = zstd.NewReader(nil,
 				zstd.WithDecoderConcurrency(1),
 				zstd.WithDecoderLowmem(true),
-				zstd.WithDecoderMaxWindow(zstdMaxWindow),
+				zstd.WithDecoderMaxWindow(ziparchive.MaxZstdWindow),
 			)
 			if err != nil {
 				p.tokens <- struct{}{}
@@ -82,7 +90,7 @@ func (r *pooledZstdReader) Read(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.dec == nil {
-		return 0, errEntryReaderClosed
+		return 0, ziparchive.ErrClosed
 	}
 	return r.dec.Read(p)
 }

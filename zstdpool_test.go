@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ciartifacts/jobartifacts/internal/ziparchive"
 	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 )
 
@@ -22,19 +23,19 @@ func TestZstdDecoderPoolBound(t *testing.T) {
 	payload := logText(100_000)
 	frame := zstdEntryBytes(t, payload)
 	pool := newZstdDecoderPool(2)
-	a, err := pool.get(context.Background(), bytes.NewReader(frame))
+	a, err := pool.ZstdReader(context.Background(), bytes.NewReader(frame), 0)
 	require.NoError(t, err)
-	b, err := pool.get(context.Background(), bytes.NewReader(frame))
+	b, err := pool.ZstdReader(context.Background(), bytes.NewReader(frame), 0)
 	require.NoError(t, err)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	_, err = pool.get(ctx, bytes.NewReader(frame))
+	_, err = pool.ZstdReader(ctx, bytes.NewReader(frame), 0)
 	require.ErrorIs(t, err, context.DeadlineExceeded, "a third decoder must wait")
 
 	got := make(chan []byte)
 	go func() {
-		c, err := pool.get(context.Background(), bytes.NewReader(frame))
+		c, err := pool.ZstdReader(context.Background(), bytes.NewReader(frame), 0)
 		if err != nil {
 			got <- nil
 			return
@@ -53,13 +54,13 @@ func TestZstdDecoderPoolBound(t *testing.T) {
 	require.Len(t, pool.free, 2)
 
 	// A decoder that failed on bad data serves the next entry.
-	bad, err := pool.get(context.Background(), bytes.NewReader(append(bytes.Clone(frame[:len(frame)/2]), 0xff, 0xff)))
+	bad, err := pool.ZstdReader(context.Background(), bytes.NewReader(append(bytes.Clone(frame[:len(frame)/2]), 0xff, 0xff)), 0)
 	require.NoError(t, err)
 	_, err = io.ReadAll(bad)
 	require.Error(t, err)
 	require.NoError(t, bad.Close())
 	for range 3 {
-		c, err := pool.get(context.Background(), bytes.NewReader(frame))
+		c, err := pool.ZstdReader(context.Background(), bytes.NewReader(frame), 0)
 		require.NoError(t, err)
 		data, err := io.ReadAll(c)
 		require.NoError(t, err)
@@ -71,11 +72,12 @@ func TestZstdDecoderPoolBound(t *testing.T) {
 // zstdEntryBytes is payload as a zstd frame, as ziptest writes method 93.
 func zstdEntryBytes(t testing.TB, payload []byte) []byte {
 	archive := ziptest.Build(t, ziptest.Entry{Name: "z", Body: payload, Method: ziptest.Zstd})
-	e, err := findZipEntryByWalk(context.Background(), bytes.NewReader(archive), int64(len(archive)), "z")
+	a := ziparchive.NewArchive(bytes.NewReader(archive), int64(len(archive)))
+	e, err := a.Find(context.Background(), "z")
 	require.NoError(t, err)
-	start, err := e.dataOffset()
+	start, err := a.DataOffset(e)
 	require.NoError(t, err)
-	return archive[start : start+int64(e.compressedSize)]
+	return archive[start : start+int64(e.CompressedSize)]
 }
 
 // BenchmarkZstdEntryMemory serves one zstd entry (16 MiB, klauspost's

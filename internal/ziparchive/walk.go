@@ -1,8 +1,11 @@
 // Package ziparchive reads zip archives through an io.ReaderAt without
 // holding their central directory: Walk streams its records, Validate reads
-// them all, LocalDataOffset finds an entry's data. Errors about the bytes
-// wrap ErrFormat; a failing ReaderAt's errors and the context's are returned
-// as they are.
+// them all, LocalDataOffset finds an entry's data. An Archive adds the
+// lookup (Find), the servability check (Entry.Check), the verified entry
+// stream (OpenEntry) and the seekable reader an entry is served from
+// (EntryReader); zstd decoders come from a ZstdDecoders the caller lends.
+// Errors about the bytes wrap ErrFormat (or ErrChecksum, ErrUnsupported); a
+// failing ReaderAt's errors and the context's are returned as they are.
 package ziparchive
 
 import (
@@ -190,7 +193,7 @@ func (w *directoryWalk) next(ctx context.Context) (rec Record, err error) {
 }
 
 // truncated describes a record cut short; a storage failure stays as it is
-// for classifyArchiveError to find.
+// for Archive.classify to find.
 func (w *directoryWalk) truncated(err error) error {
 	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: central directory record %d", ErrTruncatedRecord, w.read)

@@ -304,7 +304,7 @@ func TestServeArchiveEntryBuiltArchives(t *testing.T) {
 		return ziptest.Entry{Raw: true, Name: name, Body: body, Method: ziptest.Deflate, CRC32: crc32sum, UncompressedSize: usize}
 	}
 	encrypted := ziptest.Stored("secret.txt", "ciphertext")
-	encrypted.Flags |= zipFlagEncrypted
+	encrypted.Flags |= ziparchive.FlagEncrypted
 
 	archive := ziptest.Build(t,
 		ziptest.Stored("dup.txt", "first"),
@@ -434,22 +434,6 @@ func TestServeArchiveEntryImpossibleSizes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, strconv.Itoa(1<<20), rec.Header().Get("Content-Length"))
 
-	for _, tc := range []struct {
-		method                   uint16
-		compressed, uncompressed uint64
-		ok                       bool
-	}{
-		{zipMethodStore, 10, 10, true},
-		{zipMethodStore, 10, 11, false},
-		{zipMethodDeflate, 100, 100*maxDeflateExpansion + expansionSlack, true},
-		{zipMethodDeflate, 100, 100*maxDeflateExpansion + expansionSlack + 1, false},
-		{zipMethodZstd, 100, 100*maxZstdExpansion + expansionSlack, true},
-		{zipMethodZstd, 100, 100*maxZstdExpansion + expansionSlack + 1, false},
-		{zipMethodDeflate, 1 << 62, 1 << 63, true}, // no overflow
-	} {
-		require.Equal(t, tc.ok, plausibleUncompressedSize(tc.method, tc.compressed, tc.uncompressed), "%+v", tc)
-	}
-
 	// Data past the end: the last entry's compressed size grown in both
 	// records cannot be served.
 	past := ziptest.Build(t, ziptest.Entry{Raw: true, Name: "past.bin", Body: []byte("abcdef"), Method: ziptest.Store, UncompressedSize: 6})
@@ -489,7 +473,7 @@ func TestServeArchiveEntryReopenLimit(t *testing.T) {
 	payload := logText(300_000)
 	blob := memZipBlob(ziptest.Build(t, ziptest.Deflated("big.log", string(payload))))
 	var ranges []string
-	for start := 250_000; len(ranges) < maxEntryReopens+4; start -= 1000 {
+	for start := 250_000; len(ranges) < ziparchive.MaxEntryReopens+4; start -= 1000 {
 		ranges = append(ranges, fmt.Sprintf("%d-%d", start, start+9))
 	}
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -499,7 +483,7 @@ func TestServeArchiveEntryReopenLimit(t *testing.T) {
 	require.Equal(t, http.StatusPartialContent, rec.Code)
 
 	// Within the cap the same kind of request succeeds.
-	req.Header.Set("Range", "bytes="+strings.Join(ranges[:maxEntryReopens-1], ","))
+	req.Header.Set("Range", "bytes="+strings.Join(ranges[:ziparchive.MaxEntryReopens-1], ","))
 	rec, err = serveEntryRecorded(t, blob, req, "big.log", entryOptions{})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusPartialContent, rec.Code)
@@ -537,7 +521,7 @@ func TestServeArchiveEntryStorageErrorAtLocalHeader(t *testing.T) {
 		ReaderAt: headFailingReaderAt{data: archive, failBelow: 30, err: errStorage},
 		info:     BlobInfo{Size: int64(len(archive))},
 	}
-	for name, find := range map[string]entryFinder{"walk": findZipEntryByWalk, "zip.NewReader": findZipEntry} {
+	for name, find := range map[string]entryFinder{"walk": findZipEntryByWalk, "index": indexFinder(t)} {
 		err := serveArchiveEntryWith(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil), blob, "a.txt", entryOptions{}, find)
 		require.ErrorIs(t, err, errStorage, name)
 		require.NotErrorIs(t, err, ErrInvalidArchive, name)
@@ -562,38 +546,6 @@ func (r headFailingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 type failingReaderAt struct{ err error }
 
 func (r failingReaderAt) ReadAt([]byte, int64) (int, error) { return 0, r.err }
-
-func TestEntryReaderSeek(t *testing.T) {
-	payload := logText(70_000)
-	for _, entry := range []ziptest.Entry{ziptest.Deflated("e", string(payload)), ziptest.Stored("e", string(payload))} {
-		blob := memZipBlob(ziptest.Build(t, entry))
-		e, err := findZipEntry(context.Background(), blob, blob.info.Size, "e")
-		require.NoError(t, err)
-		er, err := newEntryReader(context.Background(), &readErrorRecorder{ra: blob}, e, nil)
-		require.NoError(t, err)
-
-		end, err := er.Seek(0, io.SeekEnd)
-		require.NoError(t, err)
-		require.Equal(t, int64(len(payload)), end)
-		for _, off := range []int64{60_000, 10, 35_000, 0, 69_999} {
-			pos, err := er.Seek(off, io.SeekStart)
-			require.NoError(t, err)
-			require.Equal(t, off, pos)
-			got := make([]byte, min(100, int64(len(payload))-off))
-			_, err = io.ReadFull(er, got)
-			require.NoError(t, err)
-			require.Equal(t, payload[off:off+int64(len(got))], got, "at %d, method %d", off, e.method)
-		}
-		pos, err := er.Seek(-10, io.SeekCurrent)
-		require.NoError(t, err)
-		require.Equal(t, int64(len(payload)-10), pos)
-		_, err = er.Seek(-1, io.SeekStart)
-		require.Error(t, err)
-		require.NoError(t, er.Close())
-		_, err = er.Read(make([]byte, 1))
-		require.ErrorIs(t, err, errEntryReaderClosed)
-	}
-}
 
 // discardResponseWriter is a ResponseWriter that keeps nothing, so the
 // benchmark measures serving, not buffering.
@@ -751,4 +703,15 @@ func (w *countingResponseWriter) WriteHeader(int)     {}
 func (w *countingResponseWriter) Write(p []byte) (int, error) {
 	w.n += int64(len(p))
 	return len(p), nil
+}
+
+// indexFinder is the entryFinder through an archive index of its own,
+// built in the background by the first lookup.
+func indexFinder(t testing.TB) entryFinder {
+	c := newArchiveIndexCache(1 << 20)
+	return func(ctx context.Context, ra io.ReaderAt, size int64, name string) (*ziparchive.Entry, error) {
+		e, wait, err := c.findEntry(ctx, "k", ra, size, name)
+		wait()
+		return e, err
+	}
 }

@@ -1,0 +1,314 @@
+package ziparchive
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// ErrClosed is a read of a closed EntryReader.
+var ErrClosed = errors.New("ziparchive: entry reader closed")
+
+const (
+	// keepVerifiedLimit: an entry up to this size is kept in memory once
+	// VerifyWhole has read it, and served from there, not decompressed a
+	// second time.
+	keepVerifiedLimit = 64 << 10
+	// maxEntryDiscard bounds the decompressed bytes one reader may skip
+	// (seeks forward, reopened in any order) before it fails.
+	maxEntryDiscard = 16 << 20
+	// MaxEntryReopens caps how often one reader may restart decompression
+	// (backward seeks, e.g. a multi-range request in descending order), so
+	// that a crafted Range header cannot make it inflate an entry hundreds
+	// of times.
+	MaxEntryReopens = 16
+)
+
+// EntryReader is the io.ReadSeeker an entry is served from (by
+// http.ServeContent). Seek is free (it only moves the position); the next
+// Read reopens the entry lazily when the position moved backwards and
+// discards forward when it moved ahead (stored entries are read directly at
+// the position).
+//
+// Its crucial duty: ServeContent copies exactly Content-Length bytes, yet a
+// CRC mismatch or excess data show only on a read after the last byte. So
+// before handing out the final bytes it reads once more, and if that shows
+// anything but a clean io.EOF it withholds them and fails: the response
+// ends short of Content-Length and Close reports the failure.
+//
+// A mutex guards it: ServeContent's multi-range goroutine may still be
+// reading after ServeContent returned.
+type EntryReader struct {
+	ctx     context.Context // this reader's reads are this request's
+	archive *Archive
+	entry   *Entry
+	size    int64
+	zstd    ZstdDecoders
+
+	mu      sync.Mutex
+	pos     int64 // where the next Read starts
+	stream  io.Reader
+	closer  io.Closer // the decompressor behind stream, if any
+	at      int64     // position of stream; valid while stream != nil
+	reopens int
+	// discarded counts the decompressed bytes skipped to reach positions
+	// (maxEntryDiscard).
+	discarded int64
+	failed    error // sticky data failure
+	closed    bool
+	// head caches the entry's first bytes once read by Head or VerifyWhole,
+	// so that the response starts without decompressing them again.
+	head []byte
+}
+
+// NewEntryReader opens e (found in a) for reading under ctx, which governs
+// all its reads; zstd lends zstd entries their decoder (nil: their own).
+// Its errors are classified (see Archive); an entry whose data would lie
+// past the end of the archive, or whose local header is bad, fails here.
+func (a *Archive) NewEntryReader(ctx context.Context, e *Entry, zstd ZstdDecoders) (*EntryReader, error) {
+	er := &EntryReader{ctx: ctx, archive: a, entry: e, size: int64(e.UncompressedSize), zstd: zstd}
+	if !e.IsDir() {
+		// The data must lie inside the archive.
+		start, err := a.DataOffset(e)
+		if err != nil {
+			return nil, a.classify(ctx, fmt.Errorf("entry %q: %w", e.Name, err))
+		}
+		if start > a.size || e.CompressedSize > uint64(a.size-start) {
+			return nil, fmt.Errorf("%w: entry %q: data runs past the end of the archive", ErrFormat, e.Name)
+		}
+	}
+	// Open once now so that a bad local header is an error before headers.
+	if err := er.openAt(0); err != nil {
+		return nil, err
+	}
+	er.reopens = 0
+	return er, nil
+}
+
+// Size is the entry's declared uncompressed size.
+func (er *EntryReader) Size() int64 { return er.size }
+
+// openAt positions a fresh stream at off: directly for stored entries when
+// off > 0, else by decompressing from the start (discarding happens in Read).
+func (er *EntryReader) openAt(off int64) error {
+	er.closeStream()
+	if er.entry.Method != MethodStore {
+		// Only restarting decompression costs; stored data is read in place.
+		if er.reopens >= MaxEntryReopens {
+			return fmt.Errorf("ziparchive: entry %q reopened more than %d times", er.entry.Name, MaxEntryReopens)
+		}
+		er.reopens++
+	}
+	if er.entry.Method == MethodStore && off > 0 {
+		start, err := er.archive.DataOffset(er.entry)
+		if err != nil {
+			return er.archive.classify(er.ctx, fmt.Errorf("entry %q: %w", er.entry.Name, err))
+		}
+		data, err := er.archive.section(start+off, er.size-off)
+		if err != nil {
+			return er.archive.classify(er.ctx, fmt.Errorf("entry %q: %w", er.entry.Name, err))
+		}
+		er.stream, er.closer, er.at = data, data, off
+		return nil
+	}
+	rc, err := er.archive.OpenEntry(er.ctx, er.entry, er.zstd)
+	if err != nil {
+		return er.archive.classify(er.ctx, fmt.Errorf("entry %q: %w", er.entry.Name, err))
+	}
+	er.stream, er.closer, er.at = rc, rc, 0
+	return nil
+}
+
+func (er *EntryReader) closeStream() {
+	if er.closer != nil {
+		_ = er.closer.Close()
+	}
+	er.stream, er.closer, er.at = nil, nil, 0
+}
+
+// Seek moves the position; it never reads. SeekEnd answers the declared
+// size, which is how ServeContent learns Content-Length.
+func (er *EntryReader) Seek(offset int64, whence int) (int64, error) {
+	er.mu.Lock()
+	defer er.mu.Unlock()
+	var abs int64
+	switch whence {
+	case io.SeekStart:
+		abs = offset
+	case io.SeekCurrent:
+		abs = er.pos + offset
+	case io.SeekEnd:
+		abs = er.size + offset
+	default:
+		return 0, errors.New("ziparchive: entry reader: invalid whence")
+	}
+	if abs < 0 {
+		return 0, errors.New("ziparchive: entry reader: negative position")
+	}
+	er.pos = abs
+	return abs, nil
+}
+
+// Read reads at the current position; see the type's comment for how the
+// final bytes are withheld until the entry's end has been verified.
+func (er *EntryReader) Read(p []byte) (int, error) {
+	er.mu.Lock()
+	defer er.mu.Unlock()
+	if er.closed {
+		return 0, ErrClosed
+	}
+	if er.failed != nil {
+		return 0, er.failed
+	}
+	if er.pos >= er.size {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if er.pos < int64(len(er.head)) {
+		// The head was read (and, if it is the whole entry, verified)
+		// before.
+		n := copy(p, er.head[er.pos:])
+		er.pos += int64(n)
+		return n, nil
+	}
+	if err := er.ctx.Err(); err != nil {
+		return 0, er.fail(err)
+	}
+	if err := er.seekStream(); err != nil {
+		return 0, er.fail(err)
+	}
+	if remaining := er.size - er.pos; int64(len(p)) > remaining {
+		p = p[:remaining]
+	}
+	n, err := er.stream.Read(p)
+	er.at += int64(n)
+	switch {
+	case err != nil && !errors.Is(err, io.EOF):
+		return 0, er.fail(err) // withhold n: they may be the damaged bytes
+	case errors.Is(err, io.EOF) && er.at < er.size:
+		return 0, er.fail(io.ErrUnexpectedEOF)
+	case er.at == er.size && err == nil:
+		// These are the final bytes: hand them out only once the stream has
+		// ended cleanly, which is when CRC and size get checked.
+		if err := er.expectEnd(); err != nil {
+			return 0, er.fail(err)
+		}
+	}
+	er.pos = er.at
+	return n, nil
+}
+
+// seekStream makes the stream's position equal er.pos: reopening when it is
+// behind, discarding decompressed bytes when it is ahead.
+func (er *EntryReader) seekStream() error {
+	if er.stream == nil || er.at > er.pos || (er.entry.Method == MethodStore && er.at != er.pos) {
+		if err := er.openAt(er.pos); err != nil {
+			return err
+		}
+	}
+	if skip := er.pos - er.at; skip > 0 {
+		if er.discarded += skip; er.discarded > maxEntryDiscard {
+			return fmt.Errorf("ziparchive: entry %q: ranges would skip more than %d decompressed bytes", er.entry.Name, maxEntryDiscard)
+		}
+		n, err := io.CopyN(io.Discard, er.stream, skip)
+		er.at += n
+		if err != nil {
+			return fmt.Errorf("ziparchive: skipping to %d in entry %q: %w", er.pos, er.entry.Name, err)
+		}
+	}
+	return nil
+}
+
+// expectEnd reads past the declared end; only (0, io.EOF) is a clean end.
+func (er *EntryReader) expectEnd() error {
+	var probe [1]byte
+	for range 100 {
+		n, err := er.stream.Read(probe[:])
+		switch {
+		case n > 0:
+			return fmt.Errorf("%w: entry %q holds more data than its declared %d bytes", ErrFormat, er.entry.Name, er.size)
+		case errors.Is(err, io.EOF):
+			return nil
+		case err != nil:
+			return err
+		}
+	}
+	return io.ErrNoProgress
+}
+
+// VerifyWhole reads the whole entry, which checks its CRC, its size and its
+// data; a small entry is kept for the reads that follow, a larger one is
+// decompressed again as it is read. Its errors are classified.
+func (er *EntryReader) VerifyWhole() error {
+	er.mu.Lock()
+	defer er.mu.Unlock()
+	var keep *bytes.Buffer
+	var sink io.Writer = io.Discard
+	if er.size <= keepVerifiedLimit {
+		keep = bytes.NewBuffer(make([]byte, 0, er.size))
+		sink = keep
+	}
+	err := er.seekStream()
+	if err == nil {
+		var n int64
+		n, err = io.Copy(sink, er.stream)
+		if err == nil && n != er.size {
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	// The next Read starts afresh (it does not count as a reopen).
+	er.closeStream()
+	er.reopens = 0
+	if err != nil {
+		return er.archive.classify(er.ctx, fmt.Errorf("entry %q: %w", er.entry.Name, err))
+	}
+	if keep != nil {
+		er.head = keep.Bytes()
+	}
+	return nil
+}
+
+// Head reads up to n bytes from the start and keeps them for the reads
+// that follow (what content sniffing looks at). Its errors are classified.
+func (er *EntryReader) Head(n int64) ([]byte, error) {
+	want := min(er.size, n)
+	if int64(len(er.head)) >= want {
+		return er.head[:want], nil // verified and kept already
+	}
+	buf := make([]byte, want)
+	got, err := io.ReadFull(er, buf)
+	if err != nil {
+		er.mu.Lock()
+		defer er.mu.Unlock()
+		if er.failed != nil {
+			err = er.failed
+		}
+		return nil, er.archive.classify(er.ctx, fmt.Errorf("entry %q: %w", er.entry.Name, err))
+	}
+	er.mu.Lock()
+	defer er.mu.Unlock()
+	er.head = buf[:got]
+	er.pos = 0
+	return er.head, nil
+}
+
+func (er *EntryReader) fail(err error) error {
+	er.failed = err
+	er.closeStream()
+	return err
+}
+
+// Close releases the stream and reports the data failure, if any, seen
+// while reading. It may be called more than once.
+func (er *EntryReader) Close() error {
+	er.mu.Lock()
+	defer er.mu.Unlock()
+	er.closed = true
+	er.closeStream()
+	return er.failed
+}
