@@ -37,7 +37,7 @@ func New(store Store, authz Authorizer, opts ...Option) *Handler {
 		o(&cfg)
 	}
 	h := &Handler{store: store, authz: authz, cfg: cfg, archives: newArchiveIndexCache(cfg.archiveIndexBudget),
-		zstd: newZstdDecoderPool(cfg.zstdDecoders)}
+		zstd: newZstdDecoderPool(cfg.zstdDecoders, cfg.zstdMemory)}
 	h.router = h.routes()
 	return h
 }

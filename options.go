@@ -19,8 +19,10 @@ type config struct {
 	maxUploadSize int64
 	// archiveIndexBudget bounds the memory of cached central directories.
 	archiveIndexBudget int64
-	// zstdDecoders bounds the zstd decoders, and so their memory.
+	// zstdDecoders and zstdMemory bound the zstd decoders: their number
+	// and their memory.
 	zstdDecoders  int
+	zstdMemory    int64
 	defaultExpiry time.Duration
 	// signedURLExpiry is how long redirect URLs live; keep it shorter than
 	// the Sweeper's blob grace period.
@@ -36,6 +38,7 @@ func defaultConfig() config {
 		archiveIndexBudget: DefaultArchiveIndexBudget,
 		maxEntrySize:       DefaultMaxEntrySize,
 		zstdDecoders:       DefaultZstdDecoders,
+		zstdMemory:         DefaultZstdMemory,
 		defaultExpiry:      30 * 24 * time.Hour, // GitLab's default expire_in
 		// GitLab's object storage URLs live for minutes too.
 		signedURLExpiry: 5 * time.Minute,
@@ -119,11 +122,22 @@ func WithArchiveIndexBudget(n int64) Option {
 	return func(c *config) { c.archiveIndexBudget = max(n, 0) }
 }
 
-// WithZstdDecoders bounds how many zstd (method 93) entries are decompressed
-// at once (default 8): each decoder holds its frame's window, up to 32 MiB
-// (8 MiB at the usual levels), and is reused. A request finding all in use
-// waits for one. n <= 0 gives every zstd entry a decoder of its own, freed
-// when it ends (no bound).
+// WithZstdDecoders bounds how many zstd (method 93) decoders exist at once,
+// in use or idle (default 8); WithZstdMemory bounds their memory. A request
+// finding no decoder waits for one, under its context, before any header.
+// n <= 0 lifts this bound; with WithZstdMemory(0) too, every zstd entry
+// gets a decoder of its own, freed when it ends (no bound at all).
 func WithZstdDecoders(n int) Option {
 	return func(c *config) { c.zstdDecoders = n }
+}
+
+// WithZstdMemory bounds, in bytes, the memory of the zstd decoders, in use
+// or idle (default 64 MiB). Each stream holds its frame's window (8 MiB at
+// the usual levels, up to 32 MiB; a small entry's frame usually declares
+// its own size) plus about 0.5 MiB; idle decoders make room first, then
+// requests wait, first come first served, under their context. A stream
+// whose window alone exceeds n runs when no other decoder exists. n <= 0
+// lifts this bound.
+func WithZstdMemory(n int64) Option {
+	return func(c *config) { c.zstdMemory = n }
 }

@@ -28,6 +28,7 @@ type serveConfig struct {
 	maxEntrySize    int64
 	indexBudget     int64
 	zstdDecoders    int
+	zstdMemory      int64
 	maxUploadSize   int64
 	defaultExpireIn time.Duration
 	sweepInterval   time.Duration
@@ -54,7 +55,8 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long downloads in flight may take to finish after SIGINT or SIGTERM")
 	fs.Int64Var(&cfg.maxEntrySize, "max-entry-size", jobartifacts.DefaultMaxEntrySize, "largest single file served from an archive, in bytes (0: no limit)")
 	fs.Int64Var(&cfg.indexBudget, "index-budget", jobartifacts.DefaultArchiveIndexBudget, "memory, in bytes, for the indexes of archives' central directories, shared by all requests (0: none)")
-	fs.IntVar(&cfg.zstdDecoders, "zstd-decoders", jobartifacts.DefaultZstdDecoders, "zstd entries decompressed at once, each decoder holding up to 32 MiB (0: no bound)")
+	fs.IntVar(&cfg.zstdDecoders, "zstd-decoders", jobartifacts.DefaultZstdDecoders, "zstd decoders kept at most, in use or idle (0: no bound)")
+	fs.Int64Var(&cfg.zstdMemory, "zstd-memory", jobartifacts.DefaultZstdMemory, "memory, in bytes, for zstd decoders in use or idle, each holding its frame's window (0: no bound)")
 	fs.Int64Var(&cfg.maxUploadSize, "max-upload-size", 100<<20, "largest artifact file a runner may upload, in bytes (0: no limit)")
 	fs.DurationVar(&cfg.defaultExpireIn, "default-expire-in", 30*24*time.Hour, "how long uploads without expire_in are kept (0: forever)")
 	fs.DurationVar(&cfg.sweepInterval, "sweep-interval", 5*time.Minute, "how often expired artifacts are deleted (0: never)")
@@ -234,6 +236,7 @@ func newServer(ctx context.Context, cfg serveConfig, store seedStore, logger *sl
 		jobartifacts.WithMaxEntrySize(cfg.maxEntrySize),
 		jobartifacts.WithArchiveIndexBudget(cfg.indexBudget),
 		jobartifacts.WithZstdDecoders(cfg.zstdDecoders),
+		jobartifacts.WithZstdMemory(cfg.zstdMemory),
 		jobartifacts.WithMaxUploadSize(cfg.maxUploadSize),
 		jobartifacts.WithDefaultExpireIn(cfg.defaultExpireIn),
 	)

@@ -212,10 +212,12 @@ func TestParseServeFlags(t *testing.T) {
 			require.Empty(t, cfg.token)
 			require.Equal(t, int64(jobartifacts.DefaultArchiveIndexBudget), cfg.indexBudget)
 			require.Equal(t, jobartifacts.DefaultZstdDecoders, cfg.zstdDecoders)
+			require.Equal(t, int64(jobartifacts.DefaultZstdMemory), cfg.zstdMemory)
 		}},
-		{name: "memory limits", args: []string{"-index-budget", "1048576", "-zstd-decoders", "2"}, check: func(t *testing.T, cfg serveConfig) {
+		{name: "memory limits", args: []string{"-index-budget", "1048576", "-zstd-decoders", "2", "-zstd-memory", "16777216"}, check: func(t *testing.T, cfg serveConfig) {
 			require.Equal(t, int64(1<<20), cfg.indexBudget)
 			require.Equal(t, 2, cfg.zstdDecoders)
+			require.Equal(t, int64(16<<20), cfg.zstdMemory)
 		}},
 		{name: "demo generates tokens", args: []string{"-demo"}, check: func(t *testing.T, cfg serveConfig) {
 			require.True(t, strings.HasPrefix(cfg.token, "glpat-"), cfg.token)
