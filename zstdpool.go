@@ -19,8 +19,9 @@ import (
 // keeps a ring of the frame's declared window plus two blocks (a frame of
 // one segment declares its content size instead), allocated on the first
 // block and kept across Resets; the rest of a decoder is a few hundred KiB
-// at most. The window a frame needs is read from its header before a
-// decoder is chosen, and every decoder is made for a window class it
+// at most. The engine lowers every window above the entry's size to it
+// (ziparchive.OpenEntry). The window a frame needs is read from its header
+// before a decoder is chosen, and every decoder is made for a window class it
 // cannot exceed (zstd.WithDecoderMaxWindow), so that its charge is an
 // upper bound of its memory. Idle decoders keep their ring for the next
 // entry of their class, inside the same budget: they are the first to go
@@ -50,7 +51,8 @@ const (
 // zstdDecoderCharge is what a decoder made for window class w may hold:
 // the ring (w plus two blocks of room), a block's literals and its input
 // (BenchmarkZstdStreamMemory: a stream of an 8 MiB window allocates
-// 8.55 MiB, charged 8.56; a 4 KiB single-segment frame 60 KiB, charged
+// 8.55 MiB, charged 8.56; a 1 MiB entry, lowered to a 1 MiB window,
+// 1.45 MiB, charged 1.56; a 4 KiB single-segment frame 60 KiB, charged
 // 384).
 func zstdDecoderCharge(w uint64) int64 {
 	return int64(w + 4*min(w, zstdBlockSize) + zstdDecoderOverhead)
@@ -106,9 +108,8 @@ func newZstdDecoderPool(count int, budget int64) *zstdDecoderPool {
 // ZstdReader returns a decoder reading src; Close gives it back. The
 // window of src's first frame picks the decoder; a later frame asking for
 // a larger window than its class fails as damaged data. size (the entry's
-// uncompressed size) is not used: klauspost's decoder sizes its history by
-// the declared window whatever the content. A nil pool gives every entry a
-// decoder of its own.
+// uncompressed size) is not needed: the engine has lowered every window to
+// about that. A nil pool gives every entry a decoder of its own.
 func (p *zstdDecoderPool) ZstdReader(ctx context.Context, src io.Reader, _ uint64) (io.ReadCloser, error) {
 	if p == nil {
 		return ziparchive.NewZstdDecompressor(src), nil

@@ -14,8 +14,9 @@ import (
 // take one; nil gives every entry a decoder of its own.
 type ZstdDecoders interface {
 	// ZstdReader returns a decoder of src for an entry of size bytes once
-	// decompressed (no frame of it needs a larger window); Close gives the
-	// decoder back. It may wait for one, giving up when ctx ends.
+	// decompressed; src's frames declare windows of at most about size
+	// (OpenEntry lowers larger ones). Close gives the decoder back. It may
+	// wait for one, giving up when ctx ends.
 	ZstdReader(ctx context.Context, src io.Reader, size uint64) (io.ReadCloser, error)
 }
 

@@ -151,11 +151,13 @@ func (a *Archive) OpenEntry(ctx context.Context, e *Entry, zstd ZstdDecoders) (i
 	case MethodDeflate:
 		decompressed = readerWithCloser{newFlateDecompressor(data), data}
 	case MethodZstd:
+		// No frame needs more history than the entry holds.
+		frames := clampZstdWindows(data, e.UncompressedSize)
 		if zstd == nil {
-			decompressed = readerWithCloser{NewZstdDecompressor(data), data}
+			decompressed = readerWithCloser{NewZstdDecompressor(frames), data}
 			break
 		}
-		dec, err := zstd.ZstdReader(ctx, data, e.UncompressedSize)
+		dec, err := zstd.ZstdReader(ctx, frames, e.UncompressedSize)
 		if err != nil {
 			_ = data.Close()
 			return nil, err
