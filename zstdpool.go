@@ -92,7 +92,9 @@ type pooledDecoder struct {
 	charge int64
 }
 
-type zstdWaiter struct{}
+// zstdWaiter is one request in the queue, known by its address (not
+// zero-sized: pointers to distinct zero-sized values may be equal).
+type zstdWaiter struct{ _ byte }
 
 var _ ziparchive.ZstdDecoders = (*zstdDecoderPool)(nil)
 

@@ -43,8 +43,8 @@ func TestZstdDecoderPoolBound(t *testing.T) {
 			got <- nil
 			return
 		}
-		defer c.Close()
 		data, _ := io.ReadAll(c)
+		_ = c.Close() // given back before the test looks
 		got <- data
 	}()
 	data, err := io.ReadAll(a)
@@ -54,7 +54,9 @@ func TestZstdDecoderPoolBound(t *testing.T) {
 	require.Equal(t, payload, <-got, "the waiter gets the decoder given back")
 	require.NoError(t, b.Close())
 	require.NoError(t, b.Close(), "closing twice gives back once")
+	pool.mu.Lock()
 	require.Len(t, pool.idle, 2)
+	pool.mu.Unlock()
 
 	// A decoder that failed on bad data serves the next entry.
 	bad, err := pool.ZstdReader(context.Background(), bytes.NewReader(append(bytes.Clone(frame[:len(frame)/2]), 0xff, 0xff)), 0)
@@ -71,6 +73,46 @@ func TestZstdDecoderPoolBound(t *testing.T) {
 		require.NoError(t, c.Close())
 	}
 	require.Equal(t, 2, pool.exist)
+}
+
+// TestZstdDecoderPoolQueue: waiters are served first come first served; one
+// that gives up lets the next in line through.
+func TestZstdDecoderPoolQueue(t *testing.T) {
+	frame := zstdEntryBytes(t, logText(10_000))
+	pool := newZstdDecoderPool(1, 0)
+	held, err := pool.ZstdReader(context.Background(), bytes.NewReader(frame), 0)
+	require.NoError(t, err)
+
+	order := make(chan string, 3)
+	waitFor := func(name string, ctx context.Context) {
+		rc, err := pool.ZstdReader(ctx, bytes.NewReader(frame), 0)
+		if err != nil {
+			order <- name + " gave up"
+			return
+		}
+		order <- name
+		_, _ = io.Copy(io.Discard, rc)
+		_ = rc.Close()
+	}
+	queued := func(n int) {
+		require.Eventually(t, func() bool {
+			pool.mu.Lock()
+			defer pool.mu.Unlock()
+			return len(pool.queue) == n
+		}, 5*time.Second, time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go waitFor("first", ctx)
+	queued(1)
+	go waitFor("second", context.Background())
+	queued(2)
+	go waitFor("third", context.Background())
+	queued(3)
+	cancel()
+	require.Equal(t, "first gave up", <-order)
+	require.NoError(t, held.Close())
+	require.Equal(t, "second", <-order)
+	require.Equal(t, "third", <-order)
 }
 
 // TestZstdDecoderPoolMemory: the byte budget admits streams by the window
