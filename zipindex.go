@@ -1,23 +1,18 @@
 package jobartifacts
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"hash/maphash"
 	"io"
-	"math"
-	"slices"
 	"sync"
 
 	"github.com/ciartifacts/jobartifacts/internal/ziparchive"
 )
 
-// This file keeps, per archive version (blob key and ETag), a compact index
-// of its central directory: every record's name in one byte slice, the
-// fields needed to open an entry in a packed slice, a hash table for exact
-// name lookups and, built on the first tree request, the sorted directory
-// structure that tree pages are cut from. Indexes live in a cache bounded by
+// This file keeps, per archive version (blob key and ETag), the engine's
+// compact index of its central directory (ziparchive.Index) and, built on
+// the first tree request, the sorted directory structure that tree pages
+// are cut from. Indexes live in a cache bounded by
 // a byte budget (WithArchiveIndexBudget), least recently used first out; an
 // archive whose index would not fit is remembered as such and served by the
 // streaming walk, as before.
@@ -26,220 +21,13 @@ import (
 // Handler (WithArchiveIndexBudget): about 500k entries with 40-byte names.
 const DefaultArchiveIndexBudget = 64 << 20
 
-// indexedRecord is what a lookup needs of one central-directory record
-// besides its name: 40 bytes.
-type indexedRecord struct {
-	compressedSize   uint64
-	uncompressedSize uint64
-	headerOffset     int64
-	crc32            uint32
-	externalAttrs    uint32
-	flags            uint16
-	method           uint16
-}
-
-// Per-entry costs of an index, for the budget.
-const (
-	indexedRecordCost = 40 // indexedRecord
-	indexNameEndCost  = 4  // nameEnd
-	indexTableCost    = 10 // up to two hash slots of 5 bytes per entry
-	indexFixedCost    = 512
-)
-
-// archiveIndex is the central directory of one archive version, read once.
-// It is immutable once built but for its tree, which is built on first use.
+// archiveIndex is the index of one archive version and its tree, built on
+// first use.
 type archiveIndex struct {
-	names   []byte
-	nameEnd []uint32 // entry i's name is names[nameEnd[i-1]:nameEnd[i]]
-	recs    []indexedRecord
-	table   []uint32 // open addressing: entry index + 1, 0 when empty
-	tags    []uint8  // a byte of each slot's name hash, to skip most compares
-	seed    maphash.Seed
+	*ziparchive.Index
 
 	treeOnce sync.Once
 	tree     *archiveTree // nil when it would not fit the budget
-}
-
-func (x *archiveIndex) len() int { return len(x.recs) }
-
-func (x *archiveIndex) name(i int) []byte {
-	start := uint32(0)
-	if i > 0 {
-		start = x.nameEnd[i-1]
-	}
-	return x.names[start:x.nameEnd[i]]
-}
-
-// cost is the index's size in bytes without its tree.
-func (x *archiveIndex) cost() int64 {
-	return int64(cap(x.names)) + int64(cap(x.nameEnd))*indexNameEndCost +
-		int64(cap(x.recs))*indexedRecordCost + int64(cap(x.table))*5 + indexFixedCost
-}
-
-// entry returns entry i as a lookup by walk would have given it.
-func (x *archiveIndex) entry(i int) *ziparchive.Entry {
-	r := x.recs[i]
-	return &ziparchive.Entry{
-		Name:             string(x.name(i)),
-		Flags:            r.flags,
-		Method:           r.method,
-		CRC32:            r.crc32,
-		CompressedSize:   r.compressedSize,
-		UncompressedSize: r.uncompressedSize,
-		ExternalAttrs:    r.externalAttrs,
-		HeaderOffset:     r.headerOffset,
-	}
-}
-
-// find returns the index of the first entry (in central-directory order)
-// named name, or -1.
-func (x *archiveIndex) find(name string) int {
-	if len(x.table) == 0 {
-		return -1
-	}
-	mask := uint64(len(x.table) - 1)
-	h := maphash.String(x.seed, name)
-	tag := uint8(h >> 56)
-	for slot := h & mask; ; slot = (slot + 1) & mask {
-		v := x.table[slot]
-		if v == 0 {
-			return -1
-		}
-		if x.tags[slot] == tag && string(x.name(int(v-1))) == name {
-			return int(v - 1)
-		}
-	}
-}
-
-// buildTable fills the hash table; of several entries with one name only
-// the first is entered, so that it wins as in a walk.
-func (x *archiveIndex) buildTable() {
-	size := 1
-	for size < len(x.recs)+len(x.recs)/2+1 { // a load of at most 2/3
-		size <<= 1
-	}
-	x.table = make([]uint32, size)
-	x.tags = make([]uint8, size)
-	x.seed = maphash.MakeSeed()
-	mask := uint64(size - 1)
-	for i := range x.recs {
-		name := x.name(i)
-		h := maphash.Bytes(x.seed, name)
-		tag := uint8(h >> 56)
-		for slot := h & mask; ; slot = (slot + 1) & mask {
-			v := x.table[slot]
-			if v == 0 {
-				x.table[slot], x.tags[slot] = uint32(i+1), tag
-				break
-			}
-			if x.tags[slot] == tag && bytes.Equal(x.name(int(v-1)), name) {
-				break // a later duplicate
-			}
-		}
-	}
-}
-
-// indexBuilder collects records during a walk until they would exceed limit
-// bytes; then it drops what it has and only counts on.
-type indexBuilder struct {
-	x        *archiveIndex
-	limit    int64
-	over     bool
-	fixedPer int64
-	// declared is the record count the end record announces, if the
-	// directory can hold that many; dirBytes is the directory's size.
-	declared uint64
-	dirBytes int64
-	reserved bool // room for declared records has been made
-}
-
-// indexInitialRecords is how many records an index first makes room for:
-// a lookup answered by the building walk must not wait for a large
-// allocation. Past them it reserves room for all it expects, once.
-const indexInitialRecords = 1024
-
-func newIndexBuilder(dir ziparchive.Directory, limit int64) *indexBuilder {
-	b := &indexBuilder{x: &archiveIndex{}, limit: limit, fixedPer: indexedRecordCost + indexNameEndCost + indexTableCost,
-		dirBytes: dir.End - dir.Start}
-	if n := dir.Records; n <= uint64(b.dirBytes/ziparchive.CentralHeaderLen) {
-		b.declared = n
-	}
-	n := min(b.declared, indexInitialRecords)
-	b.x.recs = make([]indexedRecord, 0, n)
-	b.x.nameEnd = make([]uint32, 0, n)
-	b.x.names = make([]byte, 0, n*32)
-	return b
-}
-
-// reserve makes room, once, for the records the end record announces and
-// for names as long on average as the first ones.
-func (b *indexBuilder) reserve() {
-	b.reserved = true
-	x := b.x
-	if b.declared <= uint64(len(x.recs)) || len(x.recs) == 0 {
-		return
-	}
-	avg := float64(len(x.names)) / float64(len(x.recs))
-	// What is reserved stays within the limit, so that an archive too big
-	// for it costs about the limit, once, before it is known as such.
-	n := min(b.declared, uint64(float64(b.limit)/(float64(b.fixedPer)+avg*1.1)))
-	if n <= uint64(len(x.recs)) {
-		return
-	}
-	recs := make([]indexedRecord, len(x.recs), n)
-	copy(recs, x.recs)
-	nameEnd := make([]uint32, len(x.nameEnd), n)
-	copy(nameEnd, x.nameEnd)
-	nameCap := min(int64(avg*float64(n)*1.1)+64, b.dirBytes)
-	names := make([]byte, len(x.names), max(nameCap, int64(len(x.names))))
-	copy(names, x.names)
-	x.recs, x.nameEnd, x.names = recs, nameEnd, names
-}
-
-func (b *indexBuilder) add(rec *ziparchive.Record) {
-	if b.over {
-		return
-	}
-	x := b.x
-	n := int64(len(x.recs) + 1)
-	if int64(len(x.names)+len(rec.Name))+n*b.fixedPer+indexFixedCost > b.limit ||
-		len(x.names)+len(rec.Name) > math.MaxUint32 || n > math.MaxUint32-1 {
-		b.over = true
-		b.x = nil
-		return
-	}
-	if !b.reserved && len(x.recs) == cap(x.recs) {
-		b.reserve()
-	}
-	x.names = append(x.names, rec.Name...)
-	x.nameEnd = append(x.nameEnd, uint32(len(x.names)))
-	x.recs = append(x.recs, indexedRecord{
-		compressedSize:   rec.CompressedSize,
-		uncompressedSize: rec.UncompressedSize,
-		headerOffset:     rec.HeaderOffset,
-		crc32:            rec.CRC32,
-		externalAttrs:    rec.ExternalAttrs,
-		flags:            rec.Flags,
-		method:           rec.Method,
-	})
-}
-
-// finish returns the index, or nil when it went over its limit.
-func (b *indexBuilder) finish() *archiveIndex {
-	if b.over {
-		return nil
-	}
-	x := b.x
-	// Growing by append leaves up to half unused.
-	if cap(x.names) > len(x.names)+len(x.names)/8 {
-		x.names = slices.Clone(x.names)
-	}
-	if cap(x.recs) > len(x.recs)+len(x.recs)/8 {
-		x.recs = slices.Clone(x.recs)
-		x.nameEnd = slices.Clone(x.nameEnd)
-	}
-	x.buildTable()
-	return x
 }
 
 // archiveIndexCache holds the indexes of one Handler.
@@ -315,7 +103,7 @@ func (c *archiveIndexCache) pushFront(e *cachedIndex) {
 func (c *archiveIndexCache) store(key string, idx *archiveIndex) {
 	cost := int64(len(key) + 128)
 	if idx != nil {
-		cost += idx.cost()
+		cost += idx.Cost()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -447,30 +235,19 @@ func (c *archiveIndexCache) findEntry(ctx context.Context, key string, ra io.Rea
 
 // indexedEntry looks name up in idx.
 func indexedEntry(idx *archiveIndex, name string) (*ziparchive.Entry, func(), error) {
-	i := idx.find(name)
+	i := idx.Find(name)
 	if i < 0 {
 		return nil, func() {}, fmt.Errorf("%w: no entry %q in archive", ErrNotFound, name)
 	}
-	return idx.entry(i), func() {}, nil
+	return idx.Entry(i), func() {}, nil
 }
 
-// buildArchiveIndex walks the whole central directory once, calling visit
-// (if any) with each record, and returns its index: nil when the index
-// would take more than limit bytes. The walk's errors are
-// walkCentralDirectory's.
+// buildArchiveIndex is ziparchive.BuildIndex over ra, its errors this
+// package's (walkCentralDirectory's).
 func buildArchiveIndex(ctx context.Context, ra io.ReaderAt, size int64, limit int64, visit func(*ziparchive.Record)) (*archiveIndex, error) {
-	var b *indexBuilder
-	err := walkCentralDirectoryDir(ctx, ra, size, func(dir ziparchive.Directory) {
-		b = newIndexBuilder(dir, limit)
-	}, func(rec *ziparchive.Record) (bool, error) {
-		if visit != nil {
-			visit(rec)
-		}
-		b.add(rec)
-		return false, nil
-	})
-	if err != nil {
-		return nil, err
+	idx, err := ziparchive.BuildIndex(ctx, ziparchive.NewArchive(ra, size), limit, visit)
+	if err != nil || idx == nil {
+		return nil, archiveError(err)
 	}
-	return b.finish(), nil
+	return &archiveIndex{Index: idx}, nil
 }

@@ -132,7 +132,7 @@ func BenchmarkArchiveIndexBuild(b *testing.B) {
 			for b.Loop() {
 				buildArchiveTree(idx)
 			}
-			b.ReportMetric(float64(idx.cost()+buildArchiveTree(idx).cost())/float64(n), "B/entry")
+			b.ReportMetric(float64(idx.Cost()+buildArchiveTree(idx).cost())/float64(n), "B/entry")
 		})
 	}
 }

@@ -208,7 +208,7 @@ func TestArchiveIndexCacheBudget(t *testing.T) {
 	small := memZipBlob(manyEntryZip(t, 10))
 	smallIdx, err := buildArchiveIndex(context.Background(), small, small.info.Size, 1<<30, nil)
 	require.NoError(t, err)
-	budget := 3*(smallIdx.cost()+200) + 100
+	budget := 3*(smallIdx.Cost()+200) + 100
 	c := newArchiveIndexCache(budget)
 	for i := range 4 {
 		idx, err := c.index(context.Background(), fmt.Sprint("k", i), small, small.info.Size)
@@ -270,7 +270,7 @@ func TestArchiveIndexOneBuild(t *testing.T) {
 		require.NoError(t, errs[i])
 		require.Same(t, got[0], got[i], "one build for all")
 	}
-	require.Equal(t, 5000, got[0].len())
+	require.Equal(t, 5000, got[0].Len())
 }
 
 // TestArchiveIndexBytesPerEntry pins the index's compactness: for names of
@@ -287,8 +287,8 @@ func TestArchiveIndexBytesPerEntry(t *testing.T) {
 	idx, err := buildArchiveIndex(context.Background(), bytes.NewReader(archive), int64(len(archive)), 1<<30, nil)
 	require.NoError(t, err)
 	tree := buildArchiveTree(idx)
-	perEntry := float64(idx.cost()+tree.cost()) / n
-	t.Logf("index %d B + tree %d B: %.1f B/entry", idx.cost(), tree.cost(), perEntry)
+	perEntry := float64(idx.Cost()+tree.cost()) / n
+	t.Logf("index %d B + tree %d B: %.1f B/entry", idx.Cost(), tree.cost(), perEntry)
 	require.Less(t, perEntry, 110.0)
 }
 

@@ -85,7 +85,7 @@ func (x *archiveIndex) dirPath(d treeDir) []byte {
 	if d.pathLen == 0 {
 		return nil // the root
 	}
-	return x.name(int(d.entry))[:d.pathLen]
+	return x.Name(int(d.entry))[:d.pathLen]
 }
 
 // treeFor returns the archive's tree, building it on first use, or nil when
@@ -94,7 +94,7 @@ func (x *archiveIndex) dirPath(d treeDir) []byte {
 func (x *archiveIndex) treeFor(limit int64, grow func(int64)) *archiveTree {
 	x.treeOnce.Do(func() {
 		t := buildArchiveTree(x)
-		if x.cost()+t.cost() > limit {
+		if x.Cost()+t.cost() > limit {
 			return
 		}
 		x.tree = t
@@ -104,9 +104,9 @@ func (x *archiveIndex) treeFor(limit int64, grow func(int64)) *archiveTree {
 }
 
 func buildArchiveTree(x *archiveIndex) *archiveTree {
-	valid := make([]uint32, 0, x.len())
-	for i := range x.len() {
-		name := x.name(i)
+	valid := make([]uint32, 0, x.Len())
+	for i := range x.Len() {
+		name := x.Name(i)
 		clean := bytes.TrimSuffix(name, []byte("/"))
 		if len(clean) > 0 && treePathValid(clean) {
 			valid = append(valid, uint32(i))
@@ -114,7 +114,7 @@ func buildArchiveTree(x *archiveIndex) *archiveTree {
 	}
 	// By name, then central-directory order: the first of equal names leads.
 	slices.SortFunc(valid, func(a, b uint32) int {
-		return cmp.Or(bytes.Compare(x.name(int(a)), x.name(int(b))), cmp.Compare(a, b))
+		return cmp.Or(bytes.Compare(x.Name(int(a)), x.Name(int(b))), cmp.Compare(a, b))
 	})
 
 	t := &archiveTree{dirs: []treeDir{{modeEntry: -1}}}
@@ -122,7 +122,7 @@ func buildArchiveTree(x *archiveIndex) *archiveTree {
 	stack := []uint32{0} // the directories along the current name, by depth
 	var prev []byte
 	for _, i := range valid {
-		name := x.name(int(i))
+		name := x.Name(int(i))
 		if prev != nil && bytes.Equal(name, prev) {
 			continue
 		}
@@ -229,10 +229,10 @@ func (t *archiveTree) list(x *archiveIndex, dir string, recursive bool) (treeVie
 		return -1
 	})
 	lo, _ := slices.BinarySearchFunc(t.files, prefix, func(i uint32, p string) int {
-		return bytes.Compare(x.name(int(i)), []byte(p))
+		return bytes.Compare(x.Name(int(i)), []byte(p))
 	})
 	n, _ := slices.BinarySearchFunc(t.files[lo:], true, func(i uint32, _ bool) int {
-		if outside(x.name(int(i))) {
+		if outside(x.Name(int(i))) {
 			return 0
 		}
 		return -1
@@ -265,18 +265,17 @@ func (v treeView) dirRow(d treeDir) treeEntry {
 	trimmed := path[:len(path)-1]
 	e := treeEntry{Name: trimmed[strings.LastIndexByte(trimmed, '/')+1:], Path: path, Type: treeTypeDirectory}
 	if d.modeEntry >= 0 {
-		e.Mode = zipEntryMode(v.x.recs[d.modeEntry].externalAttrs, true)
+		e.Mode = zipEntryMode(v.x.ExternalAttrs(int(d.modeEntry)), true)
 	}
 	return e
 }
 
 func (v treeView) fileRow(i int) treeEntry {
-	path := string(v.x.name(i))
-	rec := v.x.recs[i]
-	size := int64(rec.uncompressedSize)
+	path := string(v.x.Name(i))
+	size := int64(v.x.UncompressedSize(i))
 	return treeEntry{
 		Name: path[strings.LastIndexByte(path, '/')+1:], Path: path, Type: treeTypeFile,
-		Size: &size, Mode: zipEntryMode(rec.externalAttrs, false),
+		Size: &size, Mode: zipEntryMode(v.x.ExternalAttrs(i), false),
 	}
 }
 
