@@ -133,9 +133,9 @@ func WithZstdDecoders(n int) Option {
 
 // WithZstdMemory bounds, in bytes, the memory of the zstd decoders, in use
 // or idle (default 64 MiB). Each stream holds its frame's window (8 MiB at
-// the usual levels, up to 32 MiB; a small entry's frame usually declares
-// its own size) plus about 0.5 MiB; idle decoders make room first, then
-// requests wait, first come first served, under their context. A stream
+// the usual levels, up to 32 MiB, never more than about the entry's size)
+// plus about 0.5 MiB; idle decoders make room first, then requests wait,
+// first come first served, under their context. A stream
 // whose window alone exceeds n runs when no other decoder exists. n <= 0
 // lifts this bound.
 func WithZstdMemory(n int64) Option {
