@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -294,8 +295,12 @@ func stat(args []string) error {
 		return fmt.Errorf("no round has %s", args[1])
 	}
 	format := "%.3f"
-	if slices.Max(vs) >= 100 {
+	integral := !slices.ContainsFunc(vs, func(v float64) bool { return v != math.Trunc(v) })
+	switch {
+	case integral || slices.Max(vs) >= 100:
 		format = "%.0f"
+	case slices.Max(vs) >= 1:
+		format = "%.2f"
 	}
 	printSpread(vs, format)
 	return nil
