@@ -338,7 +338,8 @@ mem() {
 		out=$("$bs" conc -pids "$pid" "${args[@]}" "http://127.0.0.1:$FRESH_BARE_PORT/files/big.zip")
 		stop "$pid" ;;
 	nginx-whole)
-		out=$("$bs" conc -pids "$(ps -o pid= --ppid "$nginx_pid" | paste -sd,)" "${args[@]}" "$NGINX/big.zip") ;;
+		# Its workers: the processes whose parent (field 4 of stat) is the master.
+		out=$("$bs" conc -pids "$(awk -v p="$nginx_pid" '$4 == p { print $1 }' /proc/[0-9]*/stat 2>/dev/null | paste -sd,)" "${args[@]}" "$NGINX/big.zip") ;;
 	*)
 		start_server fresh "$FRESH_PORT"
 		out=$("$bs" conc -pids "$started_pid" "${args[@]}" "$FRESH/$path" "$AUTH")
@@ -394,87 +395,80 @@ syscalls() {
 
 ratio() { "$bs" ratio "$WORK/results/$1" "$2" "$3"; }
 value() { "$bs" stat "$WORK/results/$1" "$2" "${3:-1}"; }
-MiB=$((1 << 20))
+# row LABEL FIGURE [GOAL]: one line of the results, in columns.
+row() { printf '  %-56s %-30s %s\n' "$1" "$2" "${3:-}"; }
+bigflag="-index-budget $((BIG_INDEX_BUDGET >> 20)) MiB"
 echo
-echo "## Results: N=$N rounds; median [min–max] of per-round values or ratios; goals of issue 12 on the right"
+echo "## Results: N=$N rounds; median [min–max] of per-round values or ratios; issue 12's goals on the right"
 if want upload; then
-	cat <<EOF
-
-upload of big.zip (${SIZE_MB} MiB), chunked multipart, time vs nginx DAV PUT (lower is better)
-  handler (example server, fsync)      $(ratio upload up-ja up-nginx)   goal ≤ 2.0
-  handler, fsstore WithoutFsync        $(ratio upload up-janf up-nginx)   goal ≤ 1.0
-  bare Go multipart to disk            $(ratio upload up-bare up-nginx)   (reference)
-upload, server CPU vs bare Go (lower is better)
-  handler (fsync)                      $(ratio upload cpu-ja cpu-bare)   goal ≤ 1.2
-  handler, WithoutFsync                $(ratio upload cpu-janf cpu-bare)   goal ≤ 1.2
-EOF
+	echo
+	echo "upload of big.zip (${SIZE_MB} MiB), chunked multipart, time vs nginx DAV PUT (lower is better)"
+	echo "(upload, download, small, syscalls: the example server with -max-upload-size 0 -sweep-interval 0)"
+	row "handler (example server, fsync)" "$(ratio upload up-ja up-nginx)" "goal ≤ 2.0"
+	row "handler, fsstore WithoutFsync" "$(ratio upload up-janf up-nginx)" "goal ≤ 1.0"
+	row "bare Go multipart to disk" "$(ratio upload up-bare up-nginx)" "(reference)"
+	echo "upload, server CPU vs bare Go (lower is better)"
+	row "handler (fsync)" "$(ratio upload cpu-ja cpu-bare)" "goal ≤ 1.2"
+	row "handler, WithoutFsync" "$(ratio upload cpu-janf cpu-bare)" "goal ≤ 1.2"
 fi
 if want download; then
-	cat <<EOF
-
-whole archive (${SIZE_MB} MiB), Go client, throughput (higher is better)
-  handler vs nginx                     $(ratio download dl-nginx dl-ja)   goal ≥ 1.0
-  handler vs bare ServeContent         $(ratio download dl-bare dl-ja)   goal ≥ 0.95
-EOF
+	echo
+	echo "whole archive (${SIZE_MB} MiB), Go client, throughput (higher is better)"
+	row "handler vs nginx" "$(ratio download dl-nginx dl-ja)" "goal ≥ 1.0"
+	row "handler vs bare ServeContent" "$(ratio download dl-bare dl-ja)" "goal ≥ 0.95"
 fi
 if want small; then
-	cat <<EOF
-
-small requests, wrk -t1 -c16 -d${WRK_SECS}s, req/s (higher is better)
-  tiny whole archive vs bare Go        $(ratio small ja-tiny bare-tiny)   goal ≥ 0.8
-  4 KiB entry of a 10-entry zip vs bare Go 4 KiB   $(ratio small ja-entry bare-entry)   goal ≥ 0.8
-  same entry, last of 100k entries, vs in the 10-entry zip (warm)   $(ratio small ja-entry100k ja-entry)   goal ≥ 0.9 (same)
-    its req/s: $(value small ja-entry100k); 10-entry zip: $(value small ja-entry); bare Go: $(value small bare-entry)
-EOF
+	echo
+	echo "small requests, wrk -t1 -c16 -d${WRK_SECS}s after warm-up, req/s (higher is better)"
+	row "tiny whole archive vs bare Go" "$(ratio small ja-tiny bare-tiny)" "goal ≥ 0.8"
+	row "4 KiB entry of a 10-entry zip vs bare Go 4 KiB" "$(ratio small ja-entry bare-entry)" "goal ≥ 0.8"
+	row "same entry, last of 100k entries, vs 10-entry zip" "$(ratio small ja-entry100k ja-entry)" "goal ≥ 0.9 (the same once warm)"
+	row "  req/s: last of 100k entries" "$(value small ja-entry100k)"
+	row "  req/s: 10-entry zip" "$(value small ja-entry)"
+	row "  req/s: bare Go 4 KiB" "$(value small bare-entry)"
 fi
 if want lookup; then
-	cat <<EOF
-
-last of 1M entries, ×50 after 3 warm-ups, median time to first byte, ms (goal ≤ 1 ms)
-  example server, default -index-budget         $(value lookup lookup-def 1000)
-  example server, -index-budget $((BIG_INDEX_BUDGET / MiB)) MiB          $(value lookup lookup-big 1000)
-EOF
+	echo
+	echo "last of 1M entries, ×50 after 3 warm-ups, median time to first byte, ms (lower is better)"
+	row "example server, default flags" "$(value lookup lookup-def 1000)" "goal ≤ 1 ms"
+	row "example server, $bigflag" "$(value lookup lookup-big 1000)" "goal ≤ 1 ms"
 fi
 if want tree; then
-	cat <<EOF
-
-tree?recursive=true&per_page=100 at 1M entries, first page (goal ≤ 50 ms warm; memory bounded by the page)
-  default -index-budget: time, ms              $(value tree tree-def-s 1000)
-    VmHWM growth over $TREE_OVER_N requests in series, KiB   $(value tree tree-def-seqkib)
-    VmHWM growth per request, $TREE_OVER_N at once, KiB      $(value tree tree-def-burstkib)
-  -index-budget $((BIG_INDEX_BUDGET / MiB)) MiB: time, ms            $(value tree tree-big-s 1000)
-    VmHWM growth over $TREE_N requests in series, KiB   $(value tree tree-big-seqkib)
-    VmHWM growth per request, $TREE_N at once, KiB      $(value tree tree-big-burstkib)
-  (the page itself: $(value tree tree-def-bytes) bytes of JSON)
-EOF
+	echo
+	echo "tree?recursive=true&per_page=100 at 1M entries, first page, warm (lower is better)"
+	row "default flags: time to the end, ms" "$(value tree tree-def-s 1000)" "goal ≤ 50 ms"
+	row "  VmHWM growth over $TREE_OVER_N in series, KiB" "$(value tree tree-def-seqkib)" "goal: bounded by the page"
+	row "  VmHWM growth per request, $TREE_OVER_N at once, KiB" "$(value tree tree-def-burstkib)" "goal: bounded by the page"
+	row "$bigflag: time to the end, ms" "$(value tree tree-big-s 1000)" "goal ≤ 50 ms"
+	row "  VmHWM growth over $TREE_N in series, KiB" "$(value tree tree-big-seqkib)" "goal: bounded by the page"
+	row "  VmHWM growth per request, $TREE_N at once, KiB" "$(value tree tree-big-burstkib)" "goal: bounded by the page"
+	row "  the page: bytes of JSON" "$(value tree tree-def-bytes)"
 fi
 if want cold; then
-	cat <<EOF
-
-cold lookup, last of 1M entries: a fresh server's first request (time to first byte) vs unzip -p (lower is better)
-  default -index-budget vs unzip -p             $(ratio cold cold-def cold-unzip)   goal ≤ 0.5
-  -index-budget $((BIG_INDEX_BUDGET / MiB)) MiB vs unzip -p              $(ratio cold cold-big cold-unzip)   goal ≤ 0.5
-    ms: default $(value cold cold-def 1000); big budget $(value cold cold-big 1000); unzip -p $(value cold cold-unzip 1000)
-EOF
+	echo
+	echo "cold lookup, last of 1M entries: a fresh server's first request (time to first byte) vs unzip -p (whole process), lower is better"
+	row "default flags vs unzip -p" "$(ratio cold cold-def cold-unzip)" "goal ≤ 0.5"
+	row "$bigflag vs unzip -p" "$(ratio cold cold-big cold-unzip)" "goal ≤ 0.5"
+	row "  ms: default flags" "$(value cold cold-def 1000)"
+	row "  ms: $bigflag" "$(value cold cold-big 1000)"
+	row "  ms: unzip -p" "$(value cold cold-unzip 1000)"
 fi
 if want decode; then
-	cat <<EOF
-
-${ENTRY_MB} MiB deflate entry over HTTP (example server, default flags) vs read in process, throughput (higher is better)
-  handler vs in-process klauspost decode        $(ratio decode dec-inproc dec-http)   goal ≥ 0.7
-    seconds: HTTP $(value decode dec-http); in process $(value decode dec-inproc)
-EOF
+	echo
+	echo "${ENTRY_MB} MiB deflate entry over HTTP (example server, default flags) vs read in process, throughput (higher is better)"
+	row "handler vs in-process klauspost decode" "$(ratio decode dec-inproc dec-http)" "goal ≥ 0.7"
+	row "  seconds: over HTTP" "$(value decode dec-http)"
+	row "  seconds: in process" "$(value decode dec-inproc)"
 fi
 if want mem; then
-	cat <<EOF
-
-memory per in-flight request: $MEM_N GETs at once on a fresh server, 1 MiB, 1 s pause, on to 16 MiB (entries) / 64 MiB (whole); (VmHWM − RSS before)/$MEM_N, KiB (goal ≤ 1024)
-  handler, ${ENTRY_MB} MiB deflate entry               $(value mem mem-deflate)
-  handler, ${ENTRY_MB} MiB zstd entry (8 MiB window)   $(value mem mem-zstd)
-  handler, whole ${SIZE_MB} MiB archive               $(value mem mem-whole)
-  bare Go ServeContent, whole archive           $(value mem mem-bare-whole)   (reference)
-  nginx, whole archive (its workers)            $(value mem mem-nginx-whole)   (reference)
-EOF
+	echo
+	echo "memory per in-flight request: $MEM_N GETs at once on a fresh server (default flags); each reads 1 MiB, pauses 1 s, reads on"
+	echo "to 16 MiB (entries) or 64 MiB (whole archives); (VmHWM − RSS before)/$MEM_N, KiB (lower is better)"
+	row "handler, ${ENTRY_MB} MiB deflate entry" "$(value mem mem-deflate)" "goal ≤ 1024"
+	row "handler, ${ENTRY_MB} MiB zstd entry (8 MiB window)" "$(value mem mem-zstd)" "goal ≤ 1024"
+	row "handler, whole ${SIZE_MB} MiB archive" "$(value mem mem-whole)" "goal ≤ 1024"
+	row "bare Go ServeContent, whole archive" "$(value mem mem-bare-whole)" "(reference)"
+	row "nginx, whole archive (its workers)" "$(value mem mem-nginx-whole)" "(reference)"
 fi
 if want syscalls; then
 	echo
