@@ -396,7 +396,9 @@ syscalls() {
 ratio() { "$bs" ratio "$WORK/results/$1" "$2" "$3"; }
 value() { "$bs" stat "$WORK/results/$1" "$2" "${3:-1}"; }
 # row LABEL FIGURE [GOAL]: one line of the results, in columns.
-row() { printf '  %-56s %-30s %s\n' "$1" "$2" "${3:-}"; }
+row() {
+	if [ -n "${3:-}" ]; then printf '  %-56s %-30s %s\n' "$1" "$2" "$3"; else printf '  %-56s %s\n' "$1" "$2"; fi
+}
 bigflag="-index-budget $((BIG_INDEX_BUDGET >> 20)) MiB"
 echo
 echo "## Results: N=$N rounds; median [min–max] of per-round values or ratios; issue 12's goals on the right"
