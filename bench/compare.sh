@@ -1,36 +1,81 @@
 #!/usr/bin/env bash
 # compare.sh measures the handler against its peers on loopback and prints
-# each comparison as a ratio: median [min–max] over interleaved rounds (each
-# round runs every variant once, in a rotated order; ratios are per round).
+# each row of issue 12's table as a measured value or a ratio, its goal next
+# to it: median [min–max] over interleaved rounds (each round runs every
+# variant of a row once, in a rotated order; ratios are per round).
 #
 #   bench/compare.sh                      # from the repository's root
 #   N=7 SIZE_MB=1024 WRK_SECS=5 bench/compare.sh
+#   ROWS=small,tree N=1 bench/compare.sh  # some rows only
+#
+# Rows (ROWS, comma-separated, default all):
+#   upload    runner upload of big.zip, time vs nginx DAV PUT; server CPU vs bare Go
+#   download  whole big.zip, Go client, throughput vs nginx and bare Go
+#   small     tiny archive and 4 KiB entry req/s vs bare Go (wrk); the same
+#             entry as the last of 100k entries vs in the 10-entry zip
+#   syscalls  strace -c of one whole download (is sendfile used?)
+#   lookup    last of 1M entries ×50, median time to first byte
+#   tree      first page of tree?recursive=true at 1M entries: time, memory
+#   cold      first request of a fresh server for the last of 1M vs unzip -p
+#   decode    ENTRY_MB deflate entry over HTTP vs in-process decode
+#   mem       memory per in-flight request: deflate, whole archive, zstd
 #
 # Servers, all on 127.0.0.1: the example server (fsstore with fsync,
-# tokenauth, its access log and limits) on JA_PORT; the same handler on a
+# tokenauth, its access log and limits; -max-upload-size 0 -sweep-interval 0)
+# on JA_PORT for upload, download, small and syscalls; the same handler on a
 # store opened WithoutFsync (bench/cmd/benchserve ja -nofsync) on
-# JA_NOFSYNC_PORT; nginx (sendfile on, 2 workers, DAV PUT) on NGINX_PORT; a
-# bare Go net/http server (ServeContent of the file; multipart to disk
-# through a 1 MiB buffer) on BARE_PORT. Needs go, curl, wrk, nginx and
-# strace (apt-get install -y nginx-light wrk strace curl). Everything it
-# writes is under WORK (default /tmp/ja-bench, about 3×SIZE_MB).
+# JA_NOFSYNC_PORT; the example server with its default flags on JA_IDX_PORT
+# and with -index-budget BIG_INDEX_BUDGET on JA_BIG_PORT (lookup, tree,
+# decode); fresh example servers on FRESH_PORT, one per measurement (cold,
+# mem); nginx (sendfile on, 2 workers, DAV PUT) on NGINX_PORT; a bare Go
+# net/http server (ServeContent of the file; multipart to disk through a
+# 1 MiB buffer) on BARE_PORT, and a fresh one on FRESH_BARE_PORT (mem).
+# Needs go, curl, wrk, nginx, strace and unzip (apt-get install -y
+# nginx-light wrk strace curl unzip), and root for /proc/PID/clear_refs
+# (mem, tree). Everything it writes is under WORK (default /tmp/ja-bench):
+# the test files are made once and kept (about 2×SIZE_MB + 0.6 GB), the
+# store is made again on each run (as much again).
 set -euo pipefail
 
 N=${N:-5}
 SIZE_MB=${SIZE_MB:-1024}
 WRK_SECS=${WRK_SECS:-5}
+ENTRY_MB=${ENTRY_MB:-200}                    # deflate and zstd entries, uncompressed
+MEM_N=${MEM_N:-100}                          # requests at once (mem)
+TREE_N=${TREE_N:-20}                         # tree requests, in series and at once
+TREE_OVER_N=${TREE_OVER_N:-5}                # the same over the index budget (seconds each)
+BIG_INDEX_BUDGET=${BIG_INDEX_BUDGET:-536870912} # 512 MiB: holds the 1M-entry index
+ROWS=${ROWS:-all}
 WORK=${WORK:-/tmp/ja-bench}
 JA_PORT=${JA_PORT:-28082}
 JA_NOFSYNC_PORT=${JA_NOFSYNC_PORT:-28083}
 NGINX_PORT=${NGINX_PORT:-28080}
 BARE_PORT=${BARE_PORT:-28081}
+JA_IDX_PORT=${JA_IDX_PORT:-28084}
+JA_BIG_PORT=${JA_BIG_PORT:-28085}
+FRESH_PORT=${FRESH_PORT:-28086}
+FRESH_BARE_PORT=${FRESH_BARE_PORT:-28087}
 TOKEN=bench-token
 JOB_TOKEN=bench-job-token
+LAST1M=public/coverage/pkg099/dir099/file099.html # the last entry of big1m.zip
+
+all_rows="upload download small syscalls lookup tree cold decode mem"
+[ "$ROWS" = all ] && ROWS=${all_rows// /,}
+for row in ${ROWS//,/ }; do
+	[[ " $all_rows " == *" $row "* ]] || { echo "compare.sh: unknown row $row (rows: $all_rows)" >&2; exit 2; }
+done
+# want ROW...: is any of the rows asked for?
+want() {
+	local row
+	for row in "$@"; do [[ ",$ROWS," == *",$row,"* ]] && return 0; done
+	return 1
+}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-for tool in go curl wrk nginx strace; do
+for tool in go curl wrk nginx strace unzip; do
 	command -v "$tool" >/dev/null || { echo "compare.sh: $tool is missing" >&2; exit 1; }
 done
+started=$SECONDS
 
 pids=()
 cleanup() {
@@ -51,20 +96,35 @@ else
 fi
 (cd "$root" && go build -o "$WORK/bin/benchserve" ./bench/cmd/benchserve)
 bs=$WORK/bin/benchserve
-
-if [ ! -f "$WORK/files/big.zip" ] || [ "$(cat "$WORK/files/size" 2>/dev/null)" != "$SIZE_MB" ]; then
-	echo "# making data ($SIZE_MB MiB)" >&2
-	"$bs" mkdata -dir "$WORK/files" -size-mb "$SIZE_MB"
-	echo "$SIZE_MB" >"$WORK/files/size"
-fi
 F=$WORK/files
+
+# mkgroup GROUP STAMP [FLAGS]: make a group of test files (benchserve
+# mkdata) unless the last one made was made with the same STAMP.
+mkgroup() {
+	local group=$1 stamp=$2
+	shift 2
+	[ "$(cat "$F/.made-$group" 2>/dev/null)" = "$stamp" ] && return
+	echo "# making data: $group ($stamp)" >&2
+	rm -f "$F/.made-$group"
+	"$bs" mkdata -dir "$F" -group "$group" "$@"
+	echo "$stamp" >"$F/.made-$group"
+}
+mkdir -p "$F"
+want upload download syscalls mem && mkgroup big "$SIZE_MB MiB" -size-mb "$SIZE_MB"
+want small && mkgroup small v1
+want lookup tree cold && mkgroup big1m v1
+want decode mem && mkgroup deflate "$ENTRY_MB MiB" -entry-mb "$ENTRY_MB"
+want mem && mkgroup zstd "$ENTRY_MB MiB" -entry-mb "$ENTRY_MB"
 
 echo "# seeding the store" >&2
 imp() { "$WORK/bin/server" import -data "$WORK/store" -project bench/app -project-id 1 -visibility private -pipeline "$1" -job-id "$2" -status "$3" "$4" >/dev/null; }
-imp 1 1 success "$F/big.zip"
-imp 1 2 success "$F/tiny.zip"
-imp 1 3 success "$F/small10.zip"
-imp 2 1000 running "$F/big.zip" # uploads of the same bytes: stored, hashed, validated, found identical, deleted
+# Every run imports its job (1 to 7) on pipeline 1; job 1000 is running.
+want upload download syscalls mem && imp 1 1 success "$F/big.zip"
+want small && { imp 1 2 success "$F/tiny.zip"; imp 1 3 success "$F/small10.zip"; imp 1 4 success "$F/many100k.zip"; }
+want lookup tree cold && imp 1 5 success "$F/big1m.zip"
+want decode mem && imp 1 6 success "$F/deflate.zip"
+want mem && imp 1 7 success "$F/zstd.zip"
+want upload && imp 2 1000 running "$F/big.zip" # uploads of the same bytes: stored, hashed, validated, found identical, deleted
 cat >"$WORK/auth.json" <<EOF
 {"users": [{"name": "bench", "tokens": ["$TOKEN"], "roles": {"1": "maintainer"}}], "job_tokens": {"$JOB_TOKEN": 1000}}
 EOF
@@ -91,10 +151,40 @@ http {
 }
 EOF
 
+# wait_up PORT: until something answers HTTP there.
+wait_up() {
+	for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return; sleep 0.05; done
+	echo "compare.sh: nothing answers on port $1" >&2
+	exit 1
+}
+
+# start_server LOG PORT [FLAGS]: an example server on the store; its pid in
+# $started_pid.
+start_server() {
+	local log=$1 port=$2
+	shift 2
+	"$WORK/bin/server" -addr "127.0.0.1:$port" -data "$WORK/store" -auth "$WORK/auth.json" "$@" 2>>"$WORK/$log.log" &
+	started_pid=$!
+	pids+=("$started_pid")
+	wait_up "$port"
+}
+
+# stop PID: stop a server this script started, and wait for it.
+stop() {
+	kill "$1"
+	wait "$1" 2>/dev/null || true
+	local keep=() pid
+	for pid in "${pids[@]}"; do [ "$pid" = "$1" ] || keep+=("$pid"); done
+	pids=("${keep[@]}")
+}
+
 echo "# starting servers" >&2
-"$WORK/bin/server" -addr "127.0.0.1:$JA_PORT" -data "$WORK/store" -auth "$WORK/auth.json" -max-upload-size 0 -sweep-interval 0 2>"$WORK/server.log" &
-ja_pid=$!
-pids+=("$ja_pid")
+start_server server "$JA_PORT" -max-upload-size 0 -sweep-interval 0
+ja_pid=$started_pid
+start_server ja-idx "$JA_IDX_PORT"
+idx_pid=$started_pid
+start_server ja-big "$JA_BIG_PORT" -index-budget "$BIG_INDEX_BUDGET"
+big_pid=$started_pid
 "$bs" ja -addr "127.0.0.1:$JA_NOFSYNC_PORT" -data "$WORK/store" -auth "$WORK/auth.json" -nofsync 2>"$WORK/ja-nofsync.log" &
 janf_pid=$!
 pids+=("$janf_pid")
@@ -102,15 +192,21 @@ pids+=("$janf_pid")
 bare_pid=$!
 pids+=("$bare_pid")
 nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" -g 'daemon off;' &
-pids+=("$!")
-for port in $JA_PORT $JA_NOFSYNC_PORT $BARE_PORT $NGINX_PORT; do
-	for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
-done
+nginx_pid=$!
+pids+=("$nginx_pid")
+wait_up "$JA_NOFSYNC_PORT"
+wait_up "$BARE_PORT"
+wait_up "$NGINX_PORT"
 
 JA=http://127.0.0.1:$JA_PORT
 JANF=http://127.0.0.1:$JA_NOFSYNC_PORT
+JAIDX=http://127.0.0.1:$JA_IDX_PORT
+JABIG=http://127.0.0.1:$JA_BIG_PORT
+FRESH=http://127.0.0.1:$FRESH_PORT
 BARE=http://127.0.0.1:$BARE_PORT
 NGINX=http://127.0.0.1:$NGINX_PORT
+AUTH="PRIVATE-TOKEN: $TOKEN"
+JOB=api/v4/projects/1/jobs
 
 # cpu_ms PID: user+system CPU of a process so far, in ms.
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$1/stat"; }
@@ -146,7 +242,7 @@ upload() {
 download() {
 	local t
 	case $1 in
-	ja) t=$("$bs" get "$JA/api/v4/projects/1/jobs/1/artifacts" "PRIVATE-TOKEN: $TOKEN") ;;
+	ja) t=$("$bs" get "$JA/$JOB/1/artifacts" "$AUTH") ;;
 	nginx) t=$("$bs" get "$NGINX/big.zip") ;;
 	bare) t=$("$bs" get "$BARE/files/big.zip") ;;
 	esac
@@ -157,13 +253,99 @@ download() {
 small() {
 	local url hdr=() rps
 	case $1 in
-	ja-tiny) url=$JA/api/v4/projects/1/jobs/2/artifacts; hdr=(-H "PRIVATE-TOKEN: $TOKEN") ;;
+	ja-tiny) url=$JA/$JOB/2/artifacts; hdr=(-H "$AUTH") ;;
 	bare-tiny) url=$BARE/files/tiny.zip ;;
-	ja-entry) url=$JA/api/v4/projects/1/jobs/3/artifacts/dist/4k.bin; hdr=(-H "PRIVATE-TOKEN: $TOKEN") ;;
+	ja-entry) url=$JA/$JOB/3/artifacts/dist/4k.bin; hdr=(-H "$AUTH") ;;
+	ja-entry100k) url=$JA/$JOB/4/artifacts/dist/4k.bin; hdr=(-H "$AUTH") ;;
 	bare-entry) url=$BARE/files/4k.bin ;;
 	esac
 	rps=$(wrk -t1 -c16 -d"${WRK_SECS}s" "${hdr[@]}" "$url" | awk '/Requests\/sec/ { print $2 }')
 	echo "$2 $1 $rps" >>"$WORK/results/small"
+}
+
+# lookup VARIANT ROUND: the last of 1M entries ×50 on a warm server, median
+# time to first byte (default index budget, or BIG_INDEX_BUDGET).
+lookup() {
+	local base=$JAIDX out
+	[ "$1" = big ] && base=$JABIG
+	out=$("$bs" ttfb -n 50 -warm 3 "$base/$JOB/5/artifacts/$LAST1M" "$AUTH")
+	echo "$2 lookup-$1 ${out%% *}" >>"$WORK/results/lookup"
+}
+
+# tree VARIANT ROUND: the first page of the recursive tree at 1M entries:
+# requests in series after warm-up (median time to the end, the server's
+# VmHWM growth over them), then as many at once (VmHWM growth per
+# request): TREE_N of each, TREE_OVER_N on the default budget, which the
+# 1M-entry index does not fit (each page walks the whole directory).
+tree() {
+	local base=$JAIDX pid=$idx_pid n=$TREE_OVER_N warm=1 ttfb total bytes hwm per _
+	[ "$1" = big ] && { base=$JABIG; pid=$big_pid; n=$TREE_N; warm=3; }
+	local url="$base/$JOB/5/artifacts/tree?recursive=true&per_page=100"
+	read -r ttfb total bytes hwm <<<"$("$bs" ttfb -n "$n" -warm "$warm" -pid "$pid" "$url" "$AUTH")"
+	read -r per _ <<<"$("$bs" conc -pids "$pid" -n "$n" -first 0 -pause 0 -total 0 "$url" "$AUTH")"
+	printf '%s tree-%s-s %s\n%s tree-%s-seqkib %s\n%s tree-%s-burstkib %s\n%s tree-%s-bytes %s\n' \
+		"$2" "$1" "$total" "$2" "$1" "$hwm" "$2" "$1" "$per" "$2" "$1" "$bytes" >>"$WORK/results/tree"
+}
+
+# cold VARIANT ROUND: a fresh example server's first request for the last
+# of 1M entries (time to first byte), default index budget or
+# BIG_INDEX_BUDGET; or unzip -p of the same entry, the whole process.
+cold() {
+	local out t
+	case $1 in
+	def | big)
+		local flags=()
+		[ "$1" = big ] && flags=(-index-budget "$BIG_INDEX_BUDGET")
+		start_server fresh "$FRESH_PORT" "${flags[@]}"
+		out=$("$bs" ttfb -n 1 -warm 0 "$FRESH/$JOB/5/artifacts/$LAST1M" "$AUTH")
+		stop "$started_pid"
+		t=${out%% *} ;;
+	unzip)
+		local TIMEFORMAT=%3R
+		t=$({ time unzip -p "$F/big1m.zip" "$LAST1M" >/dev/null; } 2>&1) ;;
+	esac
+	echo "$2 cold-$1 $t" >>"$WORK/results/cold"
+}
+
+# decode VARIANT ROUND: the ENTRY_MB deflate entry over HTTP (example
+# server, default flags) or read in process, seconds.
+decode() {
+	local t
+	case $1 in
+	http) t=$("$bs" get "$JAIDX/$JOB/6/artifacts/payload.txt" "$AUTH") ;;
+	inproc) t=$("$bs" decode "$F/deflate.zip" payload.txt) ;;
+	esac
+	echo "$2 dec-$1 ${t%% *}" >>"$WORK/results/decode"
+}
+
+# mem VARIANT ROUND: MEM_N GETs at once on a freshly started server, each
+# reads 1 MiB, pauses 1 s, reads on to 16 MiB (entries) or 64 MiB (whole
+# archives); KiB of VmHWM growth per request.
+mem() {
+	local path total=$((16 << 20)) out pid
+	case $1 in
+	deflate) path=$JOB/6/artifacts/payload.txt ;;
+	zstd) path=$JOB/7/artifacts/payload.txt ;;
+	whole | bare-whole | nginx-whole) path=$JOB/1/artifacts; total=$((64 << 20)) ;;
+	esac
+	local args=(-n "$MEM_N" -first $((1 << 20)) -pause 1s -total "$total")
+	case $1 in
+	bare-whole)
+		"$bs" bare -addr "127.0.0.1:$FRESH_BARE_PORT" -dir "$F" &
+		pid=$!
+		pids+=("$pid")
+		wait_up "$FRESH_BARE_PORT"
+		out=$("$bs" conc -pids "$pid" "${args[@]}" "http://127.0.0.1:$FRESH_BARE_PORT/files/big.zip")
+		stop "$pid" ;;
+	nginx-whole)
+		# Its workers: the processes whose parent (field 4 of stat) is the master.
+		out=$("$bs" conc -pids "$(awk -v p="$nginx_pid" '$4 == p { print $1 }' /proc/[0-9]*/stat 2>/dev/null | paste -sd,)" "${args[@]}" "$NGINX/big.zip") ;;
+	*)
+		start_server fresh "$FRESH_PORT"
+		out=$("$bs" conc -pids "$started_pid" "${args[@]}" "$FRESH/$path" "$AUTH")
+		stop "$started_pid" ;;
+	esac
+	echo "$2 mem-$1 ${out%% *}" >>"$WORK/results/mem"
 }
 
 # rotate ROUND WORDS...: the words, rotated by ROUND.
@@ -173,15 +355,28 @@ rotate() {
 	for ((i = 0; i < n; i++)); do echo "${a[$(((i + r) % n))]}"; done
 }
 
+echo "# rows: $ROWS"
 echo "# load before: $(uptime)"
 # One warm-up of each, not counted.
-upload ja 0; upload janf 0; upload bare 0; upload nginx 0; download ja 0; download nginx 0; download bare 0
+if want upload; then upload ja 0; upload janf 0; upload bare 0; upload nginx 0; fi
+if want download; then download ja 0; download nginx 0; download bare 0; fi
+if want small; then
+	for job in 2 3 4; do curl -s -o /dev/null -H "$AUTH" "$JA/$JOB/$job/artifacts/dist/4k.bin"; done
+	wrk -t1 -c16 -d1s -H "$AUTH" "$JA/$JOB/4/artifacts/dist/4k.bin" >/dev/null
+fi
+if want cold; then cat "$F/big1m.zip" >/dev/null; cold def 0; cold unzip 0; fi
+if want decode; then decode http 0; decode inproc 0; fi
 rm -f "$WORK/results/"*
 for r in $(seq "$N"); do
 	echo "# round $r/$N" >&2
-	for v in $(rotate "$r" nginx ja janf bare); do upload "$v" "$r"; done
-	for v in $(rotate "$r" ja nginx bare); do download "$v" "$r"; done
-	for v in $(rotate "$r" ja-tiny bare-tiny ja-entry bare-entry); do small "$v" "$r"; done
+	if want upload; then for v in $(rotate "$r" nginx ja janf bare); do upload "$v" "$r"; done; fi
+	if want download; then for v in $(rotate "$r" ja nginx bare); do download "$v" "$r"; done; fi
+	if want small; then for v in $(rotate "$r" ja-tiny bare-tiny ja-entry bare-entry ja-entry100k); do small "$v" "$r"; done; fi
+	if want lookup; then for v in $(rotate "$r" def big); do lookup "$v" "$r"; done; fi
+	if want tree; then for v in $(rotate "$r" def big); do tree "$v" "$r"; done; fi
+	if want cold; then for v in $(rotate "$r" def big unzip); do cold "$v" "$r"; done; fi
+	if want decode; then for v in $(rotate "$r" http inproc); do decode "$v" "$r"; done; fi
+	if want mem; then for v in $(rotate "$r" deflate whole zstd bare-whole nginx-whole); do mem "$v" "$r"; done; fi
 done
 echo "# load after: $(uptime)"
 
@@ -199,28 +394,90 @@ syscalls() {
 }
 
 ratio() { "$bs" ratio "$WORK/results/$1" "$2" "$3"; }
-cat <<EOF
-
-## Results: N=$N rounds, ${SIZE_MB} MiB archive, wrk -t1 -c16 -d${WRK_SECS}s; median [min–max] of per-round ratios
-
-upload, chunked multipart, time vs nginx DAV PUT (lower is better)
-  handler (example server, fsync)      $(ratio upload up-ja up-nginx)
-  handler, fsstore WithoutFsync        $(ratio upload up-janf up-nginx)
-  bare Go multipart to disk            $(ratio upload up-bare up-nginx)
-upload, server CPU vs bare Go (lower is better)
-  handler (fsync)                      $(ratio upload cpu-ja cpu-bare)
-  handler, WithoutFsync                $(ratio upload cpu-janf cpu-bare)
-whole archive, Go client, throughput (higher is better)
-  handler vs nginx                     $(ratio download dl-nginx dl-ja)
-  handler vs bare ServeContent         $(ratio download dl-bare dl-ja)
-small requests, req/s (higher is better)
-  tiny whole archive vs bare Go        $(ratio small ja-tiny bare-tiny)
-  4 KiB entry of a 10-entry zip vs bare Go 4 KiB   $(ratio small ja-entry bare-entry)
-EOF
+value() { "$bs" stat "$WORK/results/$1" "$2" "${3:-1}"; }
+# row LABEL FIGURE [GOAL]: one line of the results, in columns.
+row() {
+	if [ -n "${3:-}" ]; then printf '  %-56s %-30s %s\n' "$1" "$2" "$3"; else printf '  %-56s %s\n' "$1" "$2"; fi
+}
+bigflag="-index-budget $((BIG_INDEX_BUDGET >> 20)) MiB"
 echo
-echo "system calls of one whole-archive download (strace -f -c):"
-syscalls "$ja_pid" "$JA/api/v4/projects/1/jobs/1/artifacts" "PRIVATE-TOKEN: $TOKEN" "example server"
-syscalls "$janf_pid" "$JANF/api/v4/projects/1/jobs/1/artifacts" "PRIVATE-TOKEN: $TOKEN" "handler+AccessLog"
-syscalls "$bare_pid" "$BARE/files/big.zip" "X-None: 1" "bare Go"
+echo "## Results: N=$N rounds; median [min–max] of per-round values or ratios; issue 12's goals on the right"
+if want upload; then
+	echo
+	echo "upload of big.zip (${SIZE_MB} MiB), chunked multipart, time vs nginx DAV PUT (lower is better)"
+	echo "(upload, download, small, syscalls: the example server with -max-upload-size 0 -sweep-interval 0)"
+	row "handler (example server, fsync)" "$(ratio upload up-ja up-nginx)" "goal ≤ 2.0"
+	row "handler, fsstore WithoutFsync" "$(ratio upload up-janf up-nginx)" "goal ≤ 1.0"
+	row "bare Go multipart to disk" "$(ratio upload up-bare up-nginx)" "(reference)"
+	echo "upload, server CPU vs bare Go (lower is better)"
+	row "handler (fsync)" "$(ratio upload cpu-ja cpu-bare)" "goal ≤ 1.2"
+	row "handler, WithoutFsync" "$(ratio upload cpu-janf cpu-bare)" "goal ≤ 1.2"
+fi
+if want download; then
+	echo
+	echo "whole archive (${SIZE_MB} MiB), Go client, throughput (higher is better)"
+	row "handler vs nginx" "$(ratio download dl-nginx dl-ja)" "goal ≥ 1.0"
+	row "handler vs bare ServeContent" "$(ratio download dl-bare dl-ja)" "goal ≥ 0.95"
+fi
+if want small; then
+	echo
+	echo "small requests, wrk -t1 -c16 -d${WRK_SECS}s after warm-up, req/s (higher is better)"
+	row "tiny whole archive vs bare Go" "$(ratio small ja-tiny bare-tiny)" "goal ≥ 0.8"
+	row "4 KiB entry of a 10-entry zip vs bare Go 4 KiB" "$(ratio small ja-entry bare-entry)" "goal ≥ 0.8"
+	row "same entry, last of 100k entries, vs 10-entry zip" "$(ratio small ja-entry100k ja-entry)" "goal ≥ 0.9 (the same once warm)"
+	row "  req/s: last of 100k entries" "$(value small ja-entry100k)"
+	row "  req/s: 10-entry zip" "$(value small ja-entry)"
+	row "  req/s: bare Go 4 KiB" "$(value small bare-entry)"
+fi
+if want lookup; then
+	echo
+	echo "last of 1M entries, ×50 after 3 warm-ups, median time to first byte, ms (lower is better)"
+	row "example server, default flags" "$(value lookup lookup-def 1000)" "goal ≤ 1 ms"
+	row "example server, $bigflag" "$(value lookup lookup-big 1000)" "goal ≤ 1 ms"
+fi
+if want tree; then
+	echo
+	echo "tree?recursive=true&per_page=100 at 1M entries, first page, warm (lower is better)"
+	row "default flags: time to the end, ms" "$(value tree tree-def-s 1000)" "goal ≤ 50 ms"
+	row "  VmHWM growth over $TREE_OVER_N in series, KiB" "$(value tree tree-def-seqkib)" "goal: bounded by the page"
+	row "  VmHWM growth per request, $TREE_OVER_N at once, KiB" "$(value tree tree-def-burstkib)" "goal: bounded by the page"
+	row "$bigflag: time to the end, ms" "$(value tree tree-big-s 1000)" "goal ≤ 50 ms"
+	row "  VmHWM growth over $TREE_N in series, KiB" "$(value tree tree-big-seqkib)" "goal: bounded by the page"
+	row "  VmHWM growth per request, $TREE_N at once, KiB" "$(value tree tree-big-burstkib)" "goal: bounded by the page"
+	row "  the page: bytes of JSON" "$(value tree tree-def-bytes)"
+fi
+if want cold; then
+	echo
+	echo "cold lookup, last of 1M entries: a fresh server's first request (time to first byte) vs unzip -p (whole process), lower is better"
+	row "default flags vs unzip -p" "$(ratio cold cold-def cold-unzip)" "goal ≤ 0.5"
+	row "$bigflag vs unzip -p" "$(ratio cold cold-big cold-unzip)" "goal ≤ 0.5"
+	row "  ms: default flags" "$(value cold cold-def 1000)"
+	row "  ms: $bigflag" "$(value cold cold-big 1000)"
+	row "  ms: unzip -p" "$(value cold cold-unzip 1000)"
+fi
+if want decode; then
+	echo
+	echo "${ENTRY_MB} MiB deflate entry over HTTP (example server, default flags) vs read in process, throughput (higher is better)"
+	row "handler vs in-process klauspost decode" "$(ratio decode dec-inproc dec-http)" "goal ≥ 0.7"
+	row "  seconds: over HTTP" "$(value decode dec-http)"
+	row "  seconds: in process" "$(value decode dec-inproc)"
+fi
+if want mem; then
+	echo
+	echo "memory per in-flight request: $MEM_N GETs at once on a fresh server (default flags); each reads 1 MiB, pauses 1 s, reads on"
+	echo "to 16 MiB (entries) or 64 MiB (whole archives); (VmHWM − RSS before)/$MEM_N, KiB (lower is better)"
+	row "handler, ${ENTRY_MB} MiB deflate entry" "$(value mem mem-deflate)" "goal ≤ 1024"
+	row "handler, ${ENTRY_MB} MiB zstd entry (8 MiB window)" "$(value mem mem-zstd)" "goal ≤ 1024"
+	row "handler, whole ${SIZE_MB} MiB archive" "$(value mem mem-whole)" "goal ≤ 1024"
+	row "bare Go ServeContent, whole archive" "$(value mem mem-bare-whole)" "(reference)"
+	row "nginx, whole archive (its workers)" "$(value mem mem-nginx-whole)" "(reference)"
+fi
+if want syscalls; then
+	echo
+	echo "system calls of one whole-archive download (strace -f -c):"
+	syscalls "$ja_pid" "$JA/$JOB/1/artifacts" "$AUTH" "example server"
+	syscalls "$janf_pid" "$JANF/$JOB/1/artifacts" "$AUTH" "handler+AccessLog"
+	syscalls "$bare_pid" "$BARE/files/big.zip" "X-None: 1" "bare Go"
+fi
 echo
-echo "raw values: $WORK/results/{upload,download,small} (round variant value: seconds, CPU ms, req/s)"
+echo "raw values: $WORK/results/ (round variant value: seconds, CPU ms, req/s, KiB, bytes); took $((SECONDS - started)) s"

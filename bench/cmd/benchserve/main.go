@@ -7,18 +7,21 @@
 //	benchserve ja -addr A -data D -auth F     AccessLog(jobartifacts.New(fsstore, tokenauth)); -nofsync
 //	benchserve get URL [header: value]...     one GET with 256 KiB reads; prints seconds
 //	benchserve ratio FILE A B                 per-round ratios value(A)/value(B): median [min–max]
+//	benchserve stat FILE A [SCALE]            values of A (times SCALE) over the rounds: median [min–max]
+//	benchserve ttfb [-n N] [-pid P] URL …     repeated GETs: median time to first byte and to the end
+//	benchserve conc -pids P URL …             N GETs at once: server memory per in-flight request
+//	benchserve decode ZIP NAME                one entry read to its end in process; prints seconds
 package main
 
 import (
-	"archive/zip"
 	"bufio"
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -38,7 +41,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchserve mkdata|bare|ja|get|ratio …")
+		fmt.Fprintln(os.Stderr, "usage: benchserve mkdata|bare|ja|get|ratio|stat|ttfb|conc|decode …")
 		os.Exit(2)
 	}
 	var err error
@@ -54,6 +57,14 @@ func main() {
 		err = get(args)
 	case "ratio":
 		err = ratio(args)
+	case "stat":
+		err = stat(args)
+	case "ttfb":
+		err = ttfb(args)
+	case "conc":
+		err = conc(args)
+	case "decode":
+		err = decode(args)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -61,65 +72,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchserve:", err)
 		os.Exit(1)
 	}
-}
-
-func mkdata(args []string) error {
-	fs := flag.NewFlagSet("mkdata", flag.ContinueOnError)
-	dir := fs.String("dir", "", "output directory")
-	sizeMB := fs.Int64("size-mb", 1024, "size of big.zip's entry in MiB")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(*dir, 0o755); err != nil {
-		return err
-	}
-	four := make([]byte, 4096)
-	_, _ = rand.Read(four)
-	if err := os.WriteFile(filepath.Join(*dir, "4k.bin"), four, 0o644); err != nil {
-		return err
-	}
-	type entry struct {
-		name    string
-		body    io.Reader
-		deflate bool
-	}
-	write := func(name string, entries []entry) error {
-		f, err := os.Create(filepath.Join(*dir, name))
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		zw := zip.NewWriter(bufio.NewWriterSize(f, 1<<20))
-		for _, e := range entries {
-			method := zip.Store
-			if e.deflate {
-				method = zip.Deflate
-			}
-			w, err := zw.CreateHeader(&zip.FileHeader{Name: e.name, Method: method, Modified: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(w, e.body); err != nil {
-				return err
-			}
-		}
-		if err := zw.Close(); err != nil {
-			return err
-		}
-		return f.Sync()
-	}
-	if err := write("big.zip", []entry{{"payload.bin", io.LimitReader(rand.Reader, *sizeMB<<20), false}}); err != nil {
-		return err
-	}
-	if err := write("tiny.zip", []entry{{"dist/4k.bin", strings.NewReader(string(four)), false}}); err != nil {
-		return err
-	}
-	var small []entry
-	for i := range 9 {
-		small = append(small, entry{fmt.Sprintf("src/file%d.txt", i), strings.NewReader(strings.Repeat("some text of a small file\n", 40)), true})
-	}
-	small = append(small, entry{"dist/4k.bin", strings.NewReader(string(four)), false})
-	return write("small10.zip", small)
 }
 
 // bare is the peer: net/http with nothing in front.
@@ -269,17 +221,13 @@ func get(args []string) error {
 	return nil
 }
 
-// ratio reads "round variant value" lines and prints the median and range
-// of value(a)/value(b) over the rounds that have both.
-func ratio(args []string) error {
-	if len(args) != 3 {
-		return errors.New("ratio FILE A B")
-	}
-	data, err := os.ReadFile(args[0])
+// rounds reads "round variant value" lines: round → variant → value.
+func rounds(path string) (map[string]map[string]float64, error) {
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	values := map[string]map[string]float64{} // round → variant → value
+	values := map[string]map[string]float64{}
 	for line := range strings.Lines(string(data)) {
 		f := strings.Fields(line)
 		if len(f) < 3 {
@@ -294,6 +242,19 @@ func ratio(args []string) error {
 		}
 		values[f[0]][f[1]] = v
 	}
+	return values, nil
+}
+
+// ratio prints the median and range of value(a)/value(b) over the rounds
+// that have both.
+func ratio(args []string) error {
+	if len(args) != 3 {
+		return errors.New("ratio FILE A B")
+	}
+	values, err := rounds(args[0])
+	if err != nil {
+		return err
+	}
 	var ratios []float64
 	for _, vs := range values {
 		a, okA := vs[args[1]]
@@ -305,11 +266,53 @@ func ratio(args []string) error {
 	if len(ratios) == 0 {
 		return fmt.Errorf("no round has both %s and %s", args[1], args[2])
 	}
-	slices.Sort(ratios)
-	med := ratios[len(ratios)/2]
-	if len(ratios)%2 == 0 {
-		med = (ratios[len(ratios)/2-1] + ratios[len(ratios)/2]) / 2
-	}
-	fmt.Printf("%.3f [%.3f–%.3f] (n=%d)\n", med, ratios[0], ratios[len(ratios)-1], len(ratios))
+	printSpread(ratios, "%.3f")
 	return nil
+}
+
+// stat prints the median and range of value(a)×scale over the rounds.
+func stat(args []string) error {
+	if len(args) < 2 || len(args) > 3 {
+		return errors.New("stat FILE A [SCALE]")
+	}
+	values, err := rounds(args[0])
+	if err != nil {
+		return err
+	}
+	scale := 1.0
+	if len(args) == 3 {
+		if scale, err = strconv.ParseFloat(args[2], 64); err != nil {
+			return err
+		}
+	}
+	var vs []float64
+	for _, r := range values {
+		if v, ok := r[args[1]]; ok {
+			vs = append(vs, v*scale)
+		}
+	}
+	if len(vs) == 0 {
+		return fmt.Errorf("no round has %s", args[1])
+	}
+	format := "%.3f"
+	integral := !slices.ContainsFunc(vs, func(v float64) bool { return v != math.Trunc(v) })
+	switch {
+	case integral || slices.Max(vs) >= 100:
+		format = "%.0f"
+	case slices.Max(vs) >= 1:
+		format = "%.2f"
+	}
+	printSpread(vs, format)
+	return nil
+}
+
+// printSpread prints "median [min–max] (n=N)" of vs.
+func printSpread(vs []float64, format string) {
+	slices.Sort(vs)
+	med := vs[len(vs)/2]
+	if len(vs)%2 == 0 {
+		med = (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
+	}
+	f := func(v float64) string { return fmt.Sprintf(format, v) }
+	fmt.Printf("%s [%s–%s] (n=%d)\n", f(med), f(vs[0]), f(vs[len(vs)-1]), len(vs))
 }
