@@ -170,7 +170,11 @@ func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Read
 		f.Close() // closed already unless an error came first
 		os.Remove(f.Name())
 	}()
-	sum, err := writeBlob(f, ctxio.NewReader(ctx, r), r)
+	var wb *writeback
+	if s.sync {
+		wb = &writeback{start: func(off, n int64) { startWriteback(f, off, n) }}
+	}
+	sum, err := writeBlob(f, ctxio.NewReader(ctx, r), r, wb)
 	if err != nil {
 		return jobartifacts.BlobInfo{}, fmt.Errorf("fsstore: put blob %q: %w", key, err)
 	}
@@ -209,8 +213,9 @@ func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Read
 
 // writeBlob copies src to f in blocks of writeBlockSize and returns the
 // SHA-256 of what it copied: orig's, when orig (which src reads through)
-// hashes what is read from it, else its own.
-func writeBlob(f io.Writer, src, orig io.Reader) ([]byte, error) {
+// hashes what is read from it, else its own. wb, when not nil, starts the
+// writeback of what is written as it goes.
+func writeBlob(f io.Writer, src, orig io.Reader, wb *writeback) ([]byte, error) {
 	sr, _ := orig.(jobartifacts.SHA256Reader)
 	var h hash.Hash
 	if sr == nil {
@@ -223,6 +228,7 @@ func writeBlob(f io.Writer, src, orig io.Reader) ([]byte, error) {
 			if _, err := f.Write(buf[:n]); err != nil {
 				return nil, err
 			}
+			wb.wrote(n)
 			if h != nil {
 				h.Write(buf[:n])
 			}
