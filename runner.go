@@ -1,7 +1,6 @@
 package jobartifacts
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,13 +9,14 @@ import (
 	"hash"
 	"io"
 	"mime"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/ciartifacts/jobartifacts/internal/multipart"
 )
 
 // The runner routes, as GitLab's lib/api/ci/runner.rb serves them:
@@ -296,7 +296,9 @@ func (h *Handler) receiveUpload(ctx context.Context, w http.ResponseWriter, r *h
 	if limit := h.cfg.maxUploadSize; limit > 0 {
 		body = http.MaxBytesReader(w, body, limit+multipartSlack)
 	}
-	mr := multipart.NewReader(bufio.NewReaderSize(body, 1<<20), mtParams["boundary"])
+	// Our reader, not mime/multipart's: it reads the file part straight
+	// into the store's buffer instead of copying it through 4 KiB.
+	mr := multipart.NewReader(body, mtParams["boundary"])
 
 	var up *receivedUpload
 	keep := false
