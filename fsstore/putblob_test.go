@@ -41,7 +41,7 @@ func (w *recordingWriter) Write(p []byte) (int, error) {
 func TestWriteBlobBlocks(t *testing.T) {
 	data := bytes.Repeat([]byte("0123456789abcdef"), (5<<20)/16+100) // 5 MiB + 1600
 	var w recordingWriter
-	sum, err := writeBlob(&w, smallReads{bytes.NewReader(data)}, nil, nil)
+	sum, err := writeBlob(context.Background(), &w, smallReads{bytes.NewReader(data)}, nil)
 	require.NoError(t, err)
 	require.Equal(t, data, w.Bytes())
 	require.Equal(t, []int{1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1600}, w.writes)
@@ -81,7 +81,7 @@ func TestWriteBlobStartsWriteback(t *testing.T) {
 	var w recordingWriter
 	var started [][2]int64
 	wb := &writeback{start: func(off, n int64) { started = append(started, [2]int64{off, n}) }}
-	_, err := writeBlob(&w, smallReads{bytes.NewReader(data)}, nil, wb)
+	_, err := writeBlob(context.Background(), &w, smallReads{bytes.NewReader(data)}, wb)
 	require.NoError(t, err)
 	require.Equal(t, [][2]int64{{0, writebackWindow}, {writebackWindow, writebackWindow}}, started)
 }
