@@ -62,6 +62,7 @@ type Reader struct {
 	// nlDashBoundary lose their '\r' when the first boundary line ends in
 	// a bare '\n'.
 	nl, nlDashBoundary, dashBoundary, dashBoundaryDash []byte
+	find                                               finder // of nlDashBoundary
 
 	partsRead int
 	current   *Part
@@ -78,6 +79,7 @@ func NewReader(r io.Reader, boundary string) *Reader {
 		nlDashBoundary:   b[:len(b)-2],
 		dashBoundaryDash: b[2:],
 		dashBoundary:     b[2 : len(b)-2],
+		find:             newFinder(b[:len(b)-2]),
 	}
 }
 
@@ -186,6 +188,7 @@ func (r *Reader) isBoundaryDelimiterLine(line []byte) bool {
 	if r.partsRead == 0 && len(rest) == 1 && rest[0] == '\n' {
 		r.nl = r.nl[1:]
 		r.nlDashBoundary = r.nlDashBoundary[1:]
+		r.find = newFinder(r.nlDashBoundary)
 	}
 	return bytes.Equal(rest, r.nl)
 }

@@ -104,7 +104,7 @@ func (r *Reader) scanOnce(buf []byte, total int64, readErr error) (int, error) {
 			return 0, readErr
 		}
 	}
-	if i := bytes.Index(buf, r.nlDashBoundary); i >= 0 {
+	if i := r.find.index(buf); i >= 0 {
 		switch matchAfterPrefix(buf[i:], r.nlDashBoundary, readErr) {
 		case -1:
 			return i + len(r.nlDashBoundary), nil
