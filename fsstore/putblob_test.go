@@ -102,3 +102,53 @@ func TestStartWritebackOnFile(t *testing.T) {
 	require.NoError(t, f.Close())
 	startWriteback(f, 0, int64(len(data)))
 }
+
+// blockReader is a SHA256Reader that hands its bytes over with WriteTo,
+// in blocks, as the handler's uploads do.
+type blockReader struct {
+	hashedReads
+	blocks   [][]byte
+	wroteTo  bool
+	afterOne func() // called after the first block is written
+}
+
+func (b *blockReader) WriteTo(w io.Writer) (int64, error) {
+	b.wroteTo = true
+	var n int64
+	for i, block := range b.blocks {
+		m, err := w.Write(block)
+		n += int64(m)
+		if err != nil {
+			return n, err
+		}
+		if i == 0 && b.afterOne != nil {
+			b.afterOne()
+		}
+	}
+	return n, nil
+}
+
+// TestWriteBlobTakesReadersBlocks: a SHA256Reader that is an io.WriterTo
+// writes its own blocks, whose writeback still starts; a done context
+// stops the copy at the next block.
+func TestWriteBlobTakesReadersBlocks(t *testing.T) {
+	block := bytes.Repeat([]byte{7}, writebackWindow/2)
+	sum := bytes.Repeat([]byte{1}, sha256.Size)
+	r := &blockReader{hashedReads: hashedReads{sum: sum}, blocks: [][]byte{block, block, block}}
+	var w recordingWriter
+	var started [][2]int64
+	wb := &writeback{start: func(off, n int64) { started = append(started, [2]int64{off, n}) }}
+	got, err := writeBlob(context.Background(), &w, r, wb)
+	require.NoError(t, err)
+	require.True(t, r.wroteTo)
+	require.Equal(t, sum, got)
+	require.Equal(t, []int{len(block), len(block), len(block)}, w.writes)
+	require.Equal(t, [][2]int64{{0, writebackWindow}}, started)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	r = &blockReader{hashedReads: hashedReads{sum: sum}, blocks: [][]byte{block, block}, afterOne: cancel}
+	w = recordingWriter{}
+	_, err = writeBlob(ctx, &w, r, nil)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, []int{len(block)}, w.writes)
+}
