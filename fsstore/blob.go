@@ -23,8 +23,9 @@ import (
 // maxKeyLen bounds a blob key; the handler's keys are well under 100 bytes.
 const maxKeyLen = 1024
 
-// writeBlockSize is how much PutBlob collects before each write(2): an
-// upload's reads are small (multipart parts come 4 KiB at a time).
+// writeBlockSize is how much PutBlob collects before each write(2) from a
+// reader that yields less per Read (the handler's uploads hand over 1 MiB
+// blocks of their own, see writeBlob).
 const writeBlockSize = 1 << 20
 
 // validateKey checks a key before it becomes a path under blobs/: only
@@ -144,8 +145,9 @@ func (s *Store) describeBlob(ctx context.Context, key jobartifacts.BlobKey, f *o
 
 // PutBlob streams r into a temporary file next to the blob's file, in
 // blocks of 1 MiB, hashing it on the way (or taking the hash from r, a
-// jobartifacts.SHA256Reader such as the handler's uploads), dates it by the store's clock, fsyncs it and links it into
-// place with link(2), which fails atomically if the key exists
+// jobartifacts.SHA256Reader such as the handler's uploads), starting the
+// writeback of every 8 MiB as it goes, dates it by the store's clock,
+// fsyncs it and links it into place with link(2), which fails atomically if the key exists
 // (ErrConflict, the old blob untouched); then it records the hash. On any
 // error, including ctx ending between reads of r, the temporary file is
 // removed and nothing is left under key.
