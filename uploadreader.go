@@ -54,7 +54,8 @@ func (u *uploadReader) read(p []byte) (int, error) {
 // off the request's path when a second core is free. A store reaches it
 // through io.Copy, or asks for it as fsstore does.
 func (u *uploadReader) WriteTo(w io.Writer) (int64, error) {
-	blocks := [2][]byte{make([]byte, uploadBlockSize), make([]byte, uploadBlockSize)}
+	// The second block is made only for an upload larger than one.
+	var blocks [2][]byte
 	toHash := make(chan []byte, 2)
 	hashed := make(chan struct{}, 2)
 	go func() {
@@ -71,6 +72,9 @@ func (u *uploadReader) WriteTo(w io.Writer) (int64, error) {
 			// The older one is blocks[i], which is about to be refilled.
 			<-hashed
 			pending--
+		}
+		if blocks[i] == nil {
+			blocks[i] = make([]byte, uploadBlockSize)
 		}
 		n, rerr := fillBlock(u.read, blocks[i])
 		if n > 0 {
