@@ -1,22 +1,21 @@
 package jobartifacts
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"mime"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/ciartifacts/jobartifacts/internal/multipart"
 )
 
 // The runner routes, as GitLab's lib/api/ci/runner.rb serves them:
@@ -296,7 +295,9 @@ func (h *Handler) receiveUpload(ctx context.Context, w http.ResponseWriter, r *h
 	if limit := h.cfg.maxUploadSize; limit > 0 {
 		body = http.MaxBytesReader(w, body, limit+multipartSlack)
 	}
-	mr := multipart.NewReader(bufio.NewReaderSize(body, 1<<20), mtParams["boundary"])
+	// Our reader, not mime/multipart's: it reads the file part straight
+	// into the store's buffer instead of copying it through 4 KiB.
+	mr := multipart.NewReader(body, mtParams["boundary"])
 
 	var up *receivedUpload
 	keep := false
@@ -489,42 +490,6 @@ func uploadBodyError(err error) error {
 	}
 	return fmt.Errorf("%w: %w", errUploadBodyBroken, err)
 }
-
-// uploadReader passes an uploaded file to PutBlob, hashing and counting it,
-// and fails with ErrTooLarge as soon as it is past the limit, so that the
-// store aborts the blob. It remembers why it failed: a store may wrap or
-// replace the error it returns. It is a SHA256Reader, so that a store that
-// hashes for its ETag need not hash again.
-type uploadReader struct {
-	r        io.Reader
-	limit    int64 // <= 0: none
-	sum      hash.Hash
-	n        int64
-	tooLarge bool
-	readErr  error
-}
-
-func (u *uploadReader) Read(p []byte) (int, error) {
-	if u.tooLarge {
-		return 0, ErrTooLarge
-	}
-	n, err := u.r.Read(p)
-	u.n += int64(n)
-	if u.limit > 0 && u.n > u.limit {
-		u.tooLarge = true
-		return 0, fmt.Errorf("upload over %d bytes: %w", u.limit, ErrTooLarge)
-	}
-	u.sum.Write(p[:n])
-	if err != nil && !errors.Is(err, io.EOF) {
-		u.readErr = err
-	}
-	return n, err
-}
-
-// SHA256 returns the SHA-256 of the bytes read so far.
-func (u *uploadReader) SHA256() []byte { return u.sum.Sum(nil) }
-
-var _ SHA256Reader = (*uploadReader)(nil)
 
 // runnerDownloadArchive is route 10: a runner downloads the archive of a job
 // its job depends on. The job token must be a running job's (401 without

@@ -23,8 +23,9 @@ import (
 // maxKeyLen bounds a blob key; the handler's keys are well under 100 bytes.
 const maxKeyLen = 1024
 
-// writeBlockSize is how much PutBlob collects before each write(2): an
-// upload's reads are small (multipart parts come 4 KiB at a time).
+// writeBlockSize is how much PutBlob collects before each write(2) from a
+// reader that yields less per Read (the handler's uploads hand over 1 MiB
+// blocks of their own, see writeBlob).
 const writeBlockSize = 1 << 20
 
 // validateKey checks a key before it becomes a path under blobs/: only
@@ -144,8 +145,9 @@ func (s *Store) describeBlob(ctx context.Context, key jobartifacts.BlobKey, f *o
 
 // PutBlob streams r into a temporary file next to the blob's file, in
 // blocks of 1 MiB, hashing it on the way (or taking the hash from r, a
-// jobartifacts.SHA256Reader such as the handler's uploads), dates it by the store's clock, fsyncs it and links it into
-// place with link(2), which fails atomically if the key exists
+// jobartifacts.SHA256Reader such as the handler's uploads), starting the
+// writeback of every 8 MiB as it goes, dates it by the store's clock,
+// fsyncs it and links it into place with link(2), which fails atomically if the key exists
 // (ErrConflict, the old blob untouched); then it records the hash. On any
 // error, including ctx ending between reads of r, the temporary file is
 // removed and nothing is left under key.
@@ -170,7 +172,11 @@ func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Read
 		f.Close() // closed already unless an error came first
 		os.Remove(f.Name())
 	}()
-	sum, err := writeBlob(f, ctxio.NewReader(ctx, r), r)
+	var wb *writeback
+	if s.sync {
+		wb = &writeback{start: func(off, n int64) { startWriteback(f, off, n) }}
+	}
+	sum, err := writeBlob(ctx, f, r, wb)
 	if err != nil {
 		return jobartifacts.BlobInfo{}, fmt.Errorf("fsstore: put blob %q: %w", key, err)
 	}
@@ -207,24 +213,31 @@ func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Read
 	return jobartifacts.BlobInfo{Size: fi.Size(), ModTime: fi.ModTime().UTC(), ETag: etag(sum)}, nil
 }
 
-// writeBlob copies src to f in blocks of writeBlockSize and returns the
-// SHA-256 of what it copied: orig's, when orig (which src reads through)
-// hashes what is read from it, else its own.
-func writeBlob(f io.Writer, src, orig io.Reader) ([]byte, error) {
-	sr, _ := orig.(jobartifacts.SHA256Reader)
-	var h hash.Hash
+// writeBlob copies r to f in blocks of writeBlockSize and returns the
+// SHA-256 of what it copied: r's, when r is a SHA256Reader, else its own.
+// A SHA256Reader that is also an io.WriterTo (the handler's uploads, which
+// hash a block while it is written) hands over its own blocks. wb, when
+// not nil, starts the writeback of what is written as it goes. Once ctx is
+// done, nothing more is read or written.
+func writeBlob(ctx context.Context, f io.Writer, r io.Reader, wb *writeback) ([]byte, error) {
+	sr, _ := r.(jobartifacts.SHA256Reader)
+	out := &blockWriter{ctx: ctx, f: f, wb: wb}
 	if sr == nil {
-		h = sha256.New()
+		out.h = sha256.New()
 	}
+	if wt, ok := r.(io.WriterTo); ok && sr != nil {
+		if _, err := wt.WriteTo(out); err != nil {
+			return nil, err
+		}
+		return sr.SHA256(), nil
+	}
+	src := ctxio.NewReader(ctx, r)
 	buf := make([]byte, writeBlockSize)
 	for {
 		n, rerr := fill(src, buf)
 		if n > 0 {
-			if _, err := f.Write(buf[:n]); err != nil {
+			if _, err := out.Write(buf[:n]); err != nil {
 				return nil, err
-			}
-			if h != nil {
-				h.Write(buf[:n])
 			}
 		}
 		if errors.Is(rerr, io.EOF) {
@@ -234,10 +247,31 @@ func writeBlob(f io.Writer, src, orig io.Reader) ([]byte, error) {
 			return nil, rerr
 		}
 	}
-	if h != nil {
-		return h.Sum(nil), nil
+	if out.h != nil {
+		return out.h.Sum(nil), nil
 	}
 	return sr.SHA256(), nil
+}
+
+// blockWriter writes a blob's blocks to its file: it stops once ctx is
+// done, starts their writeback, and hashes them unless the reader does.
+type blockWriter struct {
+	ctx context.Context
+	f   io.Writer
+	wb  *writeback
+	h   hash.Hash // nil: the reader hashes
+}
+
+func (w *blockWriter) Write(p []byte) (int, error) {
+	if err := w.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := w.f.Write(p)
+	w.wb.wrote(n)
+	if w.h != nil {
+		w.h.Write(p[:n])
+	}
+	return n, err
 }
 
 // fill reads into buf until it is full or r fails; io.EOF at the end.

@@ -99,8 +99,9 @@
 //
 // Blobs are written once: PutBlob streams into a temporary file in 1 MiB
 // writes, hashing on the way (or taking the sum of a
-// jobartifacts.SHA256Reader, as the handler's uploads are), dates it by the store's clock (WithClock), fsyncs it and links
-// it into place; on any error, including a cancelled context, the temporary
+// jobartifacts.SHA256Reader, as the handler's uploads are), starts the
+// disk writes of every 8 MiB as it goes (sync_file_range on Linux), dates
+// it by the store's clock (WithClock), fsyncs it and links it into place; on any error, including a cancelled context, the temporary
 // file is removed and nothing is visible under the key. DeleteBlob of a
 // missing key, or of a key the store could never hold, succeeds.
 //

@@ -1,0 +1,77 @@
+package jobartifacts
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"testing"
+	"testing/iotest"
+
+	"github.com/stretchr/testify/require"
+)
+
+// failingWriter fails every write after the first n bytes.
+type failingWriter struct {
+	bytes.Buffer
+	n int
+}
+
+var errDiskFull = errors.New("disk full")
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.Len()+len(p) > w.n {
+		return 0, errDiskFull
+	}
+	return w.Buffer.Write(p)
+}
+
+// TestUploadReaderWriteTo: the pipelined copy writes and hashes exactly
+// what Read would return, keeps the limit, and remembers why it failed.
+func TestUploadReaderWriteTo(t *testing.T) {
+	data := make([]byte, 5*uploadBlockSize+12345)
+	for i := range data {
+		data[i] = byte(i * 31 / 7)
+	}
+	errBody := errors.New("connection reset")
+	tests := []struct {
+		name      string
+		src       io.Reader
+		limit     int64
+		w         io.Writer
+		wantErr   error
+		tooLarge  bool
+		readErr   error
+		wantBytes int
+	}{
+		{name: "whole", src: bytes.NewReader(data), wantBytes: len(data)},
+		{name: "small reads", src: iotest.HalfReader(bytes.NewReader(data)), wantBytes: len(data)},
+		{name: "exactly the limit", src: bytes.NewReader(data), limit: int64(len(data)), wantBytes: len(data)},
+		{name: "empty", src: bytes.NewReader(nil)},
+		{name: "past the limit", src: bytes.NewReader(data), limit: int64(len(data) - 1), wantErr: ErrTooLarge, tooLarge: true},
+		{name: "body fails", src: io.MultiReader(bytes.NewReader(data[:3*uploadBlockSize+5]), iotest.ErrReader(errBody)), wantErr: errBody, readErr: errBody},
+		{name: "write fails", src: bytes.NewReader(data), w: &failingWriter{n: 2 * uploadBlockSize}, wantErr: errDiskFull},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := &uploadReader{r: tt.src, limit: tt.limit, sum: sha256.New()}
+			w := tt.w
+			var buf bytes.Buffer
+			if w == nil {
+				w = &buf
+			}
+			n, err := u.WriteTo(w)
+			require.ErrorIs(t, err, tt.wantErr)
+			require.Equal(t, tt.tooLarge, u.tooLarge)
+			require.ErrorIs(t, u.readErr, tt.readErr)
+			if tt.wantErr != nil {
+				return
+			}
+			require.Equal(t, int64(tt.wantBytes), n)
+			require.True(t, bytes.Equal(data[:tt.wantBytes], buf.Bytes()))
+			want := sha256.Sum256(data[:tt.wantBytes])
+			require.Equal(t, want[:], u.SHA256())
+			require.Equal(t, int64(tt.wantBytes), u.n)
+		})
+	}
+}
