@@ -383,3 +383,24 @@ func TestArchiveIndexBuildOverBudgetBounded(t *testing.T) {
 	t.Logf("allocated %d KiB for a %d KiB budget", allocated>>10, limit>>10)
 	require.Less(t, allocated, uint64(2*limit))
 }
+
+// TestArchiveIndexBuildOverBudgetEarly: when the first names predict an
+// index far over the budget, the build gives up at once, before it has
+// allocated the budget or walked the rest of the directory.
+func TestArchiveIndexBuildOverBudgetEarly(t *testing.T) {
+	archive := manyEntryZip(t, 100_000) // ~7 MB of index at 19-byte names
+	ra, size := bytes.NewReader(archive), int64(len(archive))
+	const limit = 1 << 20
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	visited := 0
+	idx, err := buildArchiveIndex(context.Background(), ra, size, limit, func(*ziparchive.Record) { visited++ })
+	runtime.ReadMemStats(&ms)
+	require.NoError(t, err)
+	require.Nil(t, idx)
+	allocated := ms.TotalAlloc - before
+	t.Logf("allocated %d KiB, visited %d records, for a %d KiB budget", allocated>>10, visited, limit>>10)
+	require.Less(t, allocated, uint64(limit/2), "the guess comes before the budget is filled")
+	require.Less(t, visited, 10_000, "the walk stops once the index is known too big")
+}
