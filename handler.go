@@ -415,7 +415,8 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, j *Job, name
 	}
 	defer b.Close()
 	err = serveArchiveEntry(w, r, b, name, entryOptions{contentType: rule, maxEntrySize: h.cfg.maxEntrySize,
-		index: h.archives, indexKey: archiveCacheKey(a.Blob, b.Info()), zstd: h.zstd})
+		index: h.archives, indexKey: archiveCacheKey(a.Blob, b.Info()), zstd: h.zstd,
+		reopen: func(ctx context.Context) (Blob, error) { return h.store.OpenBlob(ctx, a.Blob) }})
 	if errors.Is(err, errStreamAborted) {
 		h.abortStream(r, j, err)
 	}

@@ -44,6 +44,9 @@ type entryOptions struct {
 	// indexKey (archiveCacheKey).
 	index    *archiveIndexCache
 	indexKey string
+	// reopen, if not nil, opens the archive's blob again, for an index
+	// build that outlives the request (see archiveIndexCache.findEntry).
+	reopen func(context.Context) (Blob, error)
 	// zstd, if not nil, lends zstd entries their decoders.
 	zstd ziparchive.ZstdDecoders
 }
@@ -92,7 +95,8 @@ func serveArchiveEntry(w http.ResponseWriter, r *http.Request, blob Blob, name s
 	if opts.index == nil {
 		return serveArchiveEntryWith(w, r, blob, name, opts, findZipEntryByWalk)
 	}
-	// The index build started by this lookup reads the blob until it ends.
+	// An index build started by this lookup without reopen reads the blob
+	// until it ends.
 	var wait func()
 	defer func() {
 		if wait != nil {
@@ -100,7 +104,7 @@ func serveArchiveEntry(w http.ResponseWriter, r *http.Request, blob Blob, name s
 		}
 	}()
 	return serveArchiveEntryWith(w, r, blob, name, opts, func(ctx context.Context, ra io.ReaderAt, size int64, name string) (*ziparchive.Entry, error) {
-		e, waitBuild, err := opts.index.findEntry(ctx, opts.indexKey, ra, size, name)
+		e, waitBuild, err := opts.index.findEntry(ctx, opts.indexKey, ra, size, name, opts.reopen)
 		wait = waitBuild
 		return e, err
 	})

@@ -2,9 +2,12 @@ package jobartifacts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/ciartifacts/jobartifacts/internal/ziparchive"
 )
@@ -18,8 +21,11 @@ import (
 // streaming walk, as before.
 
 // DefaultArchiveIndexBudget bounds the memory of all cached indexes of one
-// Handler (WithArchiveIndexBudget): about 500k entries with 40-byte names.
-const DefaultArchiveIndexBudget = 64 << 20
+// Handler (WithArchiveIndexBudget): 256 MiB, about 2.5M entries with
+// 40-byte names, or a million-entry archive with its tree (96 + 8 to 50 MiB
+// by the directory structure) and more beside it. It is a ceiling, not an
+// allocation: only archives that are requested are indexed.
+const DefaultArchiveIndexBudget = 256 << 20
 
 // archiveIndex is the index of one archive version and its tree, built on
 // first use.
@@ -194,11 +200,14 @@ func (c *archiveIndexCache) finishBuild(key string, b *indexBuild) {
 
 // findEntry finds the entry named name as findZipEntryByWalk does, through
 // the index when there is one. Without one it walks to the entry as
-// before, then builds the index in the background while the entry is
-// served, so that a cold lookup is answered as fast as before; wait, which
-// the caller must call before it closes ra, lets the build finish. Requests arriving while a build runs
+// before and starts the index build, so that a cold lookup is answered as
+// fast as before and never shares its request with the build: with reopen,
+// the build reads a blob of its own and outlives the request (wait does
+// nothing); without, it reads ra, and wait, which the caller must call
+// before it closes ra, lets it finish. Requests arriving while a build runs
 // walk on their own, as before.
-func (c *archiveIndexCache) findEntry(ctx context.Context, key string, ra io.ReaderAt, size int64, name string) (entry *ziparchive.Entry, wait func(), err error) {
+func (c *archiveIndexCache) findEntry(ctx context.Context, key string, ra io.ReaderAt, size int64, name string,
+	reopen func(context.Context) (Blob, error)) (entry *ziparchive.Entry, wait func(), err error) {
 	noWait := func() {}
 	if !c.enabled(key) {
 		e, err := findZipEntryByWalk(ctx, ra, size, name)
@@ -222,15 +231,45 @@ func (c *archiveIndexCache) findEntry(ctx context.Context, key string, ra io.Rea
 	c.building[key] = b
 	c.mu.Unlock()
 
-	// This request walks to its entry as before, then builds the index
-	// while the entry is being served: the answer never waits for the
-	// build, nor shares the CPU with it.
 	e, err := findZipEntryByWalk(ctx, ra, size, name)
-	go func() {
-		b.idx, b.err = buildArchiveIndex(ctx, ra, size, c.budget, nil)
-		c.finishBuild(key, b)
-	}()
-	return e, func() { <-b.done }, err
+	if reopen == nil {
+		go func() {
+			b.idx, b.err = buildArchiveIndex(ctx, ra, size, c.budget, nil)
+			c.finishBuild(key, b)
+		}()
+		return e, func() { <-b.done }, err
+	}
+	// The build keeps the request's values but not its end: a client gone
+	// does not waste the work, and the response is not held for it.
+	go c.buildDetached(context.WithoutCancel(ctx), key, size, reopen, b)
+	return e, noWait, err
+}
+
+// buildDetached builds the index of key from a blob of its own.
+func (c *archiveIndexCache) buildDetached(ctx context.Context, key string, size int64, reopen func(context.Context) (Blob, error), b *indexBuild) {
+	defer c.finishBuild(key, b)
+	ctx, cancel := context.WithTimeout(ctx, detachedBuildTimeout)
+	defer cancel()
+	blob, err := reopen(ctx)
+	if err != nil {
+		b.err = fmt.Errorf("jobartifacts: reopening archive to index it: %w", err)
+		return
+	}
+	defer blob.Close()
+	if info := blob.Info(); info.Size != size || !sameVersion(key, info) {
+		b.err = errors.New("jobartifacts: archive changed while being indexed")
+		return
+	}
+	b.idx, b.err = buildArchiveIndex(ctx, blob, size, c.budget, nil)
+}
+
+// detachedBuildTimeout bounds an index build that no request waits for.
+const detachedBuildTimeout = 5 * time.Minute
+
+// sameVersion tells whether info is the version that key (archiveCacheKey)
+// names.
+func sameVersion(key string, info BlobInfo) bool {
+	return key[strings.LastIndexByte(key, 0)+1:] == info.ETag
 }
 
 // indexedEntry looks name up in idx.

@@ -167,7 +167,7 @@ func TestArchiveIndexFind(t *testing.T) {
 	for _, pass := range []string{"cold", "warm"} {
 		for _, name := range []string{"a.txt", "dir/b.txt", "dir/", "z", "missing", "dir", ""} {
 			want, wantErr := findZipEntryByWalk(context.Background(), blob, blob.info.Size, name)
-			got, wait, err := c.findEntry(context.Background(), key, blob, blob.info.Size, name)
+			got, wait, err := c.findEntry(context.Background(), key, blob, blob.info.Size, name, nil)
 			wait()
 			if wantErr != nil {
 				require.ErrorIs(t, err, ErrNotFound, pass)
@@ -191,12 +191,12 @@ func TestArchiveIndexFindBeforeCorruption(t *testing.T) {
 	archive[end+8]++
 	blob := memZipBlob(archive)
 	c := newArchiveIndexCache(1 << 20)
-	e, wait, err := c.findEntry(context.Background(), "k", blob, blob.info.Size, "a.txt")
+	e, wait, err := c.findEntry(context.Background(), "k", blob, blob.info.Size, "a.txt", nil)
 	wait()
 	require.NoError(t, err)
 	require.Equal(t, "a.txt", e.Name)
 	require.Empty(t, c.entries)
-	_, wait, err = c.findEntry(context.Background(), "k", blob, blob.info.Size, "missing")
+	_, wait, err = c.findEntry(context.Background(), "k", blob, blob.info.Size, "missing", nil)
 	wait()
 	require.ErrorIs(t, err, ErrInvalidArchive)
 }
@@ -232,7 +232,7 @@ func TestArchiveIndexCacheBudget(t *testing.T) {
 	require.Nil(t, idx, "over budget: no index")
 	require.Contains(t, c.entries, "big")
 	require.Nil(t, c.entries["big"].idx)
-	e, wait, err := c.findEntry(context.Background(), "big", big, big.info.Size, manyEntryName(1999))
+	e, wait, err := c.findEntry(context.Background(), "big", big, big.info.Size, manyEntryName(1999), nil)
 	wait()
 	require.NoError(t, err)
 	require.Equal(t, manyEntryName(1999), e.Name)
@@ -382,4 +382,99 @@ func TestArchiveIndexBuildOverBudgetBounded(t *testing.T) {
 	allocated := ms.TotalAlloc - before
 	t.Logf("allocated %d KiB for a %d KiB budget", allocated>>10, limit>>10)
 	require.Less(t, allocated, uint64(2*limit))
+}
+
+// TestArchiveIndexBuildOverBudgetEarly: when the first names predict an
+// index far over the budget, the build gives up at once, before it has
+// allocated the budget or walked the rest of the directory.
+func TestArchiveIndexBuildOverBudgetEarly(t *testing.T) {
+	archive := manyEntryZip(t, 100_000) // ~7 MB of index at 19-byte names
+	ra, size := bytes.NewReader(archive), int64(len(archive))
+	const limit = 1 << 20
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	visited := 0
+	idx, err := buildArchiveIndex(context.Background(), ra, size, limit, func(*ziparchive.Record) { visited++ })
+	runtime.ReadMemStats(&ms)
+	require.NoError(t, err)
+	require.Nil(t, idx)
+	allocated := ms.TotalAlloc - before
+	t.Logf("allocated %d KiB, visited %d records, for a %d KiB budget", allocated>>10, visited, limit>>10)
+	require.Less(t, allocated, uint64(limit/2), "the guess comes before the budget is filled")
+	require.Less(t, visited, 10_000, "the walk stops once the index is known too big")
+}
+
+// gatedBlob is a reopened archive whose reads wait for open to be closed.
+type gatedBlob struct {
+	*zipTestBlob
+	open   chan struct{}
+	closed atomic.Bool
+}
+
+func (g *gatedBlob) ReadAt(p []byte, off int64) (int, error) {
+	<-g.open
+	return g.zipTestBlob.ReadAt(p, off)
+}
+
+func (g *gatedBlob) Close() error { g.closed.Store(true); return nil }
+
+// TestArchiveIndexDetachedBuild: with reopen, a cold lookup is answered
+// without waiting for the index build, which reads a blob of its own,
+// outlives the request (and its context), then serves later lookups; a
+// blob that is not the version looked up is not indexed.
+func TestArchiveIndexDetachedBuild(t *testing.T) {
+	archive := manyEntryZip(t, 3000)
+	blob := memZipBlob(archive)
+	key := archiveCacheKey("k", blob.info)
+	last := manyEntryName(2999)
+
+	t.Run("answered before the build", func(t *testing.T) {
+		c := newArchiveIndexCache(64 << 20)
+		gated := &gatedBlob{zipTestBlob: memZipBlob(archive), open: make(chan struct{})}
+		reopens := 0
+		reopen := func(context.Context) (Blob, error) { reopens++; return gated, nil }
+		ctx, cancel := context.WithCancel(context.Background())
+		e, wait, err := c.findEntry(ctx, key, blob, blob.info.Size, last, reopen)
+		require.NoError(t, err)
+		require.Equal(t, last, e.Name)
+		wait() // must not block: the build is still held at its first read
+		cancel()
+		// A lookup while the build runs walks on its own.
+		e, wait, err = c.findEntry(context.Background(), key, blob, blob.info.Size, manyEntryName(7), reopen)
+		wait()
+		require.NoError(t, err)
+		require.Equal(t, manyEntryName(7), e.Name)
+		require.Empty(t, c.entries, "nothing is indexed while the build waits")
+
+		close(gated.open)
+		require.Eventually(t, func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return c.entries[key] != nil && c.entries[key].idx != nil
+		}, 10*time.Second, time.Millisecond, "the build finishes after its request's context ended")
+		require.Eventually(t, gated.closed.Load, time.Second, time.Millisecond, "the build closes its blob")
+		require.Equal(t, 1, reopens)
+		e, _, err = c.findEntry(context.Background(), key, blob, blob.info.Size, last, reopen)
+		require.NoError(t, err)
+		require.Equal(t, last, e.Name)
+		require.Equal(t, 1, reopens, "warm: no build")
+	})
+
+	t.Run("another version", func(t *testing.T) {
+		c := newArchiveIndexCache(64 << 20)
+		other := memZipBlob(archive)
+		other.info.ETag = `"another"`
+		done := make(chan struct{})
+		reopen := func(context.Context) (Blob, error) { defer close(done); return other, nil }
+		_, _, err := c.findEntry(context.Background(), key, blob, blob.info.Size, last, reopen)
+		require.NoError(t, err)
+		<-done
+		require.Eventually(t, func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return len(c.building) == 0
+		}, 10*time.Second, time.Millisecond)
+		require.Empty(t, c.entries, "a blob of another version is not indexed under this one")
+	})
 }

@@ -170,6 +170,14 @@ func (b *indexBuilder) reserve() {
 		return
 	}
 	avg := float64(len(x.names)) / float64(len(x.recs))
+	// An archive whose first names predict an index well over the limit is
+	// taken as too big now, not after filling the limit: its build would
+	// cost the limit in memory and most of a walk for nothing. (A wrong
+	// guess only leaves one archive unindexed: it is then walked.)
+	if float64(b.declared)*(float64(b.fixedPer)+avg) > 1.25*float64(b.limit) {
+		b.over, b.x = true, nil
+		return
+	}
 	// What is reserved stays within the limit, so that an archive too big
 	// for it costs about the limit, once, before it is known as such.
 	n := min(b.declared, uint64(float64(b.limit)/(float64(b.fixedPer)+avg*1.1)))
@@ -199,7 +207,9 @@ func (b *indexBuilder) add(rec *Record) {
 		return
 	}
 	if !b.reserved && len(x.recs) == cap(x.recs) {
-		b.reserve()
+		if b.reserve(); b.over {
+			return
+		}
 	}
 	x.names = append(x.names, rec.Name...)
 	x.nameEnd = append(x.nameEnd, uint32(len(x.names)))
@@ -234,8 +244,9 @@ func (b *indexBuilder) finish() *Index {
 
 // BuildIndex walks the whole central directory of a once, calling visit
 // (if any) with each record, and returns its Index: nil when the index
-// would take more than limit bytes (an archive too big for it costs about
-// limit, once). Its errors are Archive.Walk's.
+// would take more than limit bytes, known as soon as the first records
+// predict it or the limit is reached (the walk then stops: visit does not
+// see every record of an archive too big). Its errors are Archive.Walk's.
 func BuildIndex(ctx context.Context, a *Archive, limit int64, visit func(*Record)) (*Index, error) {
 	var b *indexBuilder
 	err := a.Walk(ctx, func(dir Directory) {
@@ -245,7 +256,8 @@ func BuildIndex(ctx context.Context, a *Archive, limit int64, visit func(*Record
 			visit(rec)
 		}
 		b.add(rec)
-		return false, nil
+		// Once over, the rest of the walk would build nothing.
+		return b.over, nil
 	})
 	if err != nil {
 		return nil, err
