@@ -122,7 +122,10 @@ func bare(args []string) error {
 				return
 			}
 			bw := bufio.NewWriterSize(f, 1<<20)
-			_, err = io.Copy(bw, part)
+			// Through bw, not around it: bufio.Writer.ReadFrom would hand
+			// the part to os.File.ReadFrom, which writes each of the
+			// part's small reads (4 KiB) to the file by itself.
+			_, err = io.CopyBuffer(struct{ io.Writer }{bw}, struct{ io.Reader }{part}, make([]byte, 64<<10))
 			if err == nil {
 				err = bw.Flush()
 			}
