@@ -99,7 +99,7 @@ func (s *Store) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobarti
 	if err := validateKey(key); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(s.blobFile(key))
+	f, err := openBlobFile(s.blobFile(key))
 	if err != nil {
 		return nil, notFound(err, fmt.Sprintf("blob %q", key))
 	}
@@ -114,6 +114,22 @@ func (s *Store) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobarti
 // describeBlob makes the Blob for an opened blob file: the ETag comes from
 // blobinfo/ (read once, then kept in memory) when it describes this very
 // file, or from hashing the file.
+// openBlobFile opens a blob's file to read. The runtime's poller never
+// watches a regular file, so open(2) is enough: os.Open would also set and
+// clear O_NONBLOCK (four fcntl) and try epoll_ctl, which refuses it.
+func openBlobFile(path string) (*os.File, error) {
+	for {
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+		return os.NewFile(uintptr(fd), path), nil
+	}
+}
+
 func (s *Store) describeBlob(ctx context.Context, key jobartifacts.BlobKey, f *os.File) (*fileBlob, error) {
 	fi, err := f.Stat()
 	if err != nil {
@@ -290,8 +306,11 @@ func (s *Store) DeleteBlob(ctx context.Context, key jobartifacts.BlobKey) error 
 // SignedURL returns an error wrapping ErrNotSupported: files have no URL,
 // and the handler serves their bytes itself.
 func (s *Store) SignedURL(ctx context.Context, key jobartifacts.BlobKey, opts jobartifacts.SignedURLOptions) (string, error) {
-	return "", fmt.Errorf("fsstore: signed URL for %q: %w", key, jobartifacts.ErrNotSupported)
+	return "", errNoSignedURLs
 }
+
+// errNoSignedURLs is made once: the handler asks on every archive download.
+var errNoSignedURLs = fmt.Errorf("fsstore: no signed URLs: %w", jobartifacts.ErrNotSupported)
 
 // removeEmptyDirs removes dir and its parents up to (not including) root
 // while they are empty. It is tidying only: a directory that is not empty,
