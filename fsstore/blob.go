@@ -64,6 +64,8 @@ type blobRecord struct {
 	Size      int64  `json:"size"`
 	Inode     uint64 `json:"inode"`
 	ModTimeNS int64  `json:"mtime_ns"`
+	// etag is the quoted SHA-256, made once for the cache.
+	etag string
 }
 
 func (r blobRecord) describes(fi fs.FileInfo) bool {
@@ -140,13 +142,14 @@ func (s *Store) describeBlob(ctx context.Context, key jobartifacts.BlobKey, f *o
 	}
 	b := &fileBlob{f: f, ctx: ctx, info: jobartifacts.BlobInfo{Size: fi.Size(), ModTime: fi.ModTime().UTC()}}
 	if rec, ok := s.blobInfos.lookup(key); ok && rec.describes(fi) {
-		b.info.ETag = `"` + rec.SHA256 + `"`
+		b.info.ETag = rec.etag
 		return b, nil
 	}
 	var rec blobRecord
 	if err := readJSON(s.blobInfoFile(key), "blob info", &rec); err == nil && rec.describes(fi) {
+		rec.etag = `"` + rec.SHA256 + `"`
 		s.blobInfos.store(key, rec)
-		b.info.ETag = `"` + rec.SHA256 + `"`
+		b.info.ETag = rec.etag
 		return b, nil
 	}
 	// A crash between the blob's link and its info's write.
