@@ -33,7 +33,7 @@ func carriesCredential(r *http.Request) bool {
 			return true
 		}
 	}
-	q := r.URL.Query()
+	q := query(r)
 	for _, k := range credentialQueryParams {
 		if q.Has(k) {
 			return true
