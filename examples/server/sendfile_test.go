@@ -116,7 +116,7 @@ func TestStallWriterSendFileTicks(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "blob")
 	data := bytes.Repeat([]byte("0123456789abcdef"), 10000) // 160,000 bytes
 	require.NoError(t, os.WriteFile(path, data, 0o600))
-	send := func(conn *deadlineConn) (int64, error, time.Duration) {
+	send := func(conn *deadlineConn) (int64, time.Duration, error) {
 		f, err := os.Open(path)
 		require.NoError(t, err)
 		defer f.Close()
@@ -124,26 +124,26 @@ func TestStallWriterSendFileTicks(t *testing.T) {
 			clock: stallClock{timeout: timeout, minBytes: minBytes}, sendfile: true}
 		start := time.Now()
 		n, err := io.CopyN(sw, f, int64(len(data)))
-		return n, err, time.Since(start)
+		return n, time.Since(start), err
 	}
 
 	// 32 KiB first, then 10,000 bytes a tick: 12 ticks, 1.5 budgets.
 	moving := &deadlineConn{ResponseRecorder: httptest.NewRecorder(), perCall: 10000}
-	n, err, took := send(moving)
+	n, took, err := send(moving)
 	require.NoError(t, err)
 	require.Equal(t, int64(len(data)), n)
 	require.Equal(t, data, moving.Body.Bytes())
 	require.Greater(t, took, timeout, "outlasted the budget")
 
 	stopped := &deadlineConn{ResponseRecorder: httptest.NewRecorder(), perCall: 0}
-	_, err, took = send(stopped)
+	_, took, err = send(stopped)
 	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 	require.GreaterOrEqual(t, took, timeout)
 	require.Less(t, took, timeout+timeout/stallTicks+time.Second, "cut about when the budget ran out")
 	require.Greater(t, stopped.calls, stallTicks/2, "deadlines of a tick")
 
 	sticky := &deadlineConn{ResponseRecorder: httptest.NewRecorder(), sticky: true}
-	_, err, took = send(sticky)
+	_, took, err = send(sticky)
 	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 	require.Equal(t, 2, sticky.calls)
 	require.Less(t, took, timeout)
