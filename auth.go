@@ -3,6 +3,7 @@ package jobartifacts
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -150,7 +151,7 @@ type Authorizer interface {
 // be invalid (GitLab answers 401 then, whatever else was sent).
 func credentialFrom(r *http.Request, acceptJobToken bool) Credential {
 	h := r.Header
-	q := r.URL.Query()
+	q := query(r)
 	if t := h.Get("Private-Token"); t != "" {
 		return Credential{Kind: PersonalToken, Token: t}
 	}
@@ -173,6 +174,15 @@ func credentialFrom(r *http.Request, acceptJobToken bool) Credential {
 		return Credential{Kind: JobToken, Token: t}
 	}
 	return Credential{}
+}
+
+// query is r's query; nil, which answers every Get with "", when there is
+// none (parsing an empty one still allocates).
+func query(r *http.Request) url.Values {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	return r.URL.Query()
 }
 
 // bearerToken returns the token of an "Authorization: Bearer …" header.

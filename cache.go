@@ -1,7 +1,6 @@
 package jobartifacts
 
 import (
-	"context"
 	"net/http"
 )
 
@@ -34,7 +33,7 @@ func carriesCredential(r *http.Request) bool {
 			return true
 		}
 	}
-	q := r.URL.Query()
+	q := query(r)
 	for _, k := range credentialQueryParams {
 		if q.Has(k) {
 			return true
@@ -43,18 +42,13 @@ func carriesCredential(r *http.Request) bool {
 	return false
 }
 
-type cacheHeaderKey struct{}
-
-// withCacheHeaders sets the Cache-Control and Vary every answer starts
-// with, private, and returns r carrying the header so that the checks can
-// make it public once they learn that the project is public and r carries
-// no credential (markPublic). A missing project and a hidden one get the
-// same headers.
-func withCacheHeaders(w http.ResponseWriter, r *http.Request) *http.Request {
-	hdr := w.Header()
+// setCacheHeaders sets the Cache-Control and Vary every answer starts
+// with, private: the checks make it public once they learn that the project
+// is public and the request carries no credential (markPublic). A missing
+// project and a hidden one get the same headers.
+func setCacheHeaders(hdr http.Header) {
 	hdr.Add("Vary", credentialVary)
 	hdr.Set("Cache-Control", cacheControlPrivate)
-	return r.WithContext(context.WithValue(r.Context(), cacheHeaderKey{}, hdr))
 }
 
 // markPublic makes the answer to r GitLab's "no-cache" if project is public
@@ -63,8 +57,8 @@ func markPublic(r *http.Request, project *Project) {
 	if project == nil || project.Visibility != "public" || carriesCredential(r) {
 		return
 	}
-	if hdr, ok := r.Context().Value(cacheHeaderKey{}).(http.Header); ok {
-		hdr.Set("Cache-Control", cacheControlPublic)
+	if sc := scopeOf(r); sc != nil {
+		sc.header.Set("Cache-Control", cacheControlPublic)
 	}
 }
 

@@ -1,7 +1,6 @@
 package jobartifacts
 
 import (
-	"fmt"
 	"strings"
 )
 
@@ -18,8 +17,22 @@ func archiveFilename(a Artifact) string {
 //
 //	attachment; filename="artifacts.zip"; filename*=UTF-8''artifacts.zip
 func attachmentDisposition(name string) string {
-	return fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`,
-		percentEscape(transliterate(name), isTraditionalSafe), percentEscape(name, isRFC5987Safe))
+	ascii, exact := name, name
+	if !allSafe(name) {
+		ascii, exact = percentEscape(transliterate(name), isTraditionalSafe), percentEscape(name, isRFC5987Safe)
+	}
+	return `attachment; filename="` + ascii + `"; filename*=UTF-8''` + exact
+}
+
+// allSafe reports whether no byte of name needs transliterating or
+// escaping in either parameter, as with most archive names.
+func allSafe(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !isTraditionalSafe(c) || !isRFC5987Safe(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // transliterate spells name in ASCII as Rails' I18n.transliterate does:
@@ -83,13 +96,14 @@ func isAlnum(c byte) bool {
 
 // percentEscape escapes every byte of s that safe refuses as %XX.
 func percentEscape(s string, safe func(byte) bool) string {
-	var b strings.Builder
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; safe(c) {
-			b.WriteByte(c)
+			b = append(b, c)
 		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
+			b = append(b, '%', hex[c>>4], hex[c&15])
 		}
 	}
-	return b.String()
+	return string(b)
 }

@@ -47,8 +47,49 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("X-Frame-Options", "SAMEORIGIN")
-	r = withCacheHeaders(w, r)
-	h.router.ServeHTTP(w, r)
+	setCacheHeaders(hdr)
+	sc := &requestScope{header: hdr}
+	r = r.WithContext(context.WithValue(r.Context(), requestScopeKey{}, sc))
+	var route int
+	route, sc.vars = h.fastRoute(r)
+	var err error
+	switch route {
+	case 1:
+		err = h.downloadJobArchive(w, r)
+	case 3:
+		err = h.downloadJobFile(w, r)
+	default:
+		h.router.ServeHTTP(w, r)
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+	}
+}
+
+// requestScope is what the steps of one request share through its
+// context: the headers that markPublic may relax, and the route's
+// variables when fastRoute picked it.
+type requestScope struct {
+	header http.Header
+	vars   routeVars
+}
+
+type requestScopeKey struct{}
+
+// scopeOf returns r's scope, or nil outside ServeHTTP.
+func scopeOf(r *http.Request) *requestScope {
+	sc, _ := r.Context().Value(requestScopeKey{}).(*requestScope)
+	return sc
+}
+
+// varsOf returns the variables of the route that matched r: fastRoute's,
+// else mux's.
+func varsOf(r *http.Request) routeVars {
+	if sc := scopeOf(r); sc != nil && sc.vars.id != "" {
+		return sc.vars
+	}
+	v := mux.Vars(r)
+	return routeVars{id: v["id"], jobID: v["job_id"], artifactPath: v["artifact_path"], rest: v["rest"]}
 }
 
 // endpoint is a route's body. It returns an error instead of writing one, so
@@ -97,7 +138,7 @@ func (h *Handler) projectAccess(r *http.Request, action Action, acceptJobToken b
 	if err != nil {
 		return access{}, err
 	}
-	project, err := h.project(r.Context(), mux.Vars(r)["id"])
+	project, err := h.project(r.Context(), varsOf(r).id)
 	if err != nil {
 		return access{}, err
 	}
@@ -146,7 +187,7 @@ func (h *Handler) project(ctx context.Context, rawID string) (*Project, error) {
 // job resolves the :job_id route variable within the project and checks the
 // job-level permission.
 func (h *Handler) job(r *http.Request, a access, action Action) (*Job, error) {
-	jobID, ok := parsePositiveInt(mux.Vars(r)["job_id"])
+	jobID, ok := parsePositiveInt(varsOf(r).jobID)
 	if !ok {
 		return nil, errJobNotFound
 	}
@@ -224,7 +265,7 @@ func (h *Handler) downloadJobArchive(w http.ResponseWriter, r *http.Request) err
 // kept in it, because the first "/raw/" ends the ref (clients that send
 // slashes raw in a ref do so on route 2, whose suffix is unambiguous).
 func (h *Handler) refRoute(w http.ResponseWriter, r *http.Request) error {
-	rest := mux.Vars(r)["rest"]
+	rest := varsOf(r).rest
 	if rawRef, ok := strings.CutSuffix(rest, "/download"); ok && rawRef != "" {
 		return h.downloadRefArchive(w, r, rawRef)
 	}
@@ -303,7 +344,7 @@ func (h *Handler) downloadJobFile(w http.ResponseWriter, r *http.Request) error 
 	if _, err := h.availableArchive(j); err != nil {
 		return err
 	}
-	name, err := artifactPath(mux.Vars(r)["artifact_path"])
+	name, err := artifactPath(varsOf(r).artifactPath)
 	if err != nil {
 		return err
 	}

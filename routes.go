@@ -61,3 +61,43 @@ func allowedMethods(router *mux.Router, r *http.Request) []string {
 	}
 	return allowed
 }
+
+// routeVars are the variables of the route that matched.
+type routeVars struct {
+	id, jobID, artifactPath, rest string
+}
+
+// fastRoute picks routes 1 and 3, what small downloads use most, without
+// mux's regular expressions: for a GET or HEAD with the project id in one
+// segment, at exactly the paths where mux's first match is one of them
+// (TestFastRouteAgreesWithMux), so that nothing changes but the cost. It
+// returns the route's number, or 0: ask mux.
+func (h *Handler) fastRoute(r *http.Request) (int, routeVars) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return 0, routeVars{}
+	}
+	// Routes match the escaped path (UseEncodedPath), as mux does.
+	p, ok := strings.CutPrefix(r.URL.EscapedPath(), h.cfg.basePath+"/projects/")
+	if !ok {
+		return 0, routeVars{}
+	}
+	id, p, _ := strings.Cut(p, "/")
+	p, ok = strings.CutPrefix(p, "jobs/")
+	if id == "" || !ok {
+		return 0, routeVars{}
+	}
+	jobID, rest, _ := strings.Cut(p, "/")
+	// "jobs/artifacts/…" is routes 2 and 4.
+	if jobID == "" || jobID == "artifacts" {
+		return 0, routeVars{}
+	}
+	if rest == "artifacts" {
+		return 1, routeVars{id: id, jobID: jobID}
+	}
+	path, ok := strings.CutPrefix(rest, "artifacts/")
+	// Routes 5 and 8 come first; mux's ".*" stops at a newline.
+	if !ok || path == "" || path == "keep" || path == "tree" || strings.IndexByte(path, '\n') >= 0 {
+		return 0, routeVars{}
+	}
+	return 3, routeVars{id: id, jobID: jobID, artifactPath: path}
+}

@@ -65,6 +65,8 @@ type blobRecord struct {
 	Size      int64  `json:"size"`
 	Inode     uint64 `json:"inode"`
 	ModTimeNS int64  `json:"mtime_ns"`
+	// etag is the quoted SHA-256, made once for the cache.
+	etag string
 }
 
 func (r blobRecord) describes(fi fs.FileInfo) bool {
@@ -100,7 +102,7 @@ func (s *Store) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobarti
 	if err := validateKey(key); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(s.blobFile(key))
+	f, err := openBlobFile(s.blobFile(key))
 	if err != nil {
 		return nil, notFound(err, fmt.Sprintf("blob %q", key))
 	}
@@ -115,6 +117,22 @@ func (s *Store) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobarti
 // describeBlob makes the Blob for an opened blob file: the ETag comes from
 // blobinfo/ (read once, then kept in memory) when it describes this very
 // file, or from hashing the file.
+// openBlobFile opens a blob's file to read. The runtime's poller never
+// watches a regular file, so open(2) is enough: os.Open would also set and
+// clear O_NONBLOCK (four fcntl) and try epoll_ctl, which refuses it.
+func openBlobFile(path string) (*os.File, error) {
+	for {
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+		return os.NewFile(uintptr(fd), path), nil
+	}
+}
+
 func (s *Store) describeBlob(ctx context.Context, key jobartifacts.BlobKey, f *os.File) (*fileBlob, error) {
 	fi, err := f.Stat()
 	if err != nil {
@@ -125,13 +143,14 @@ func (s *Store) describeBlob(ctx context.Context, key jobartifacts.BlobKey, f *o
 	}
 	b := &fileBlob{f: f, ctx: ctx, info: jobartifacts.BlobInfo{Size: fi.Size(), ModTime: fi.ModTime().UTC()}}
 	if rec, ok := s.blobInfos.lookup(key); ok && rec.describes(fi) {
-		b.info.ETag = `"` + rec.SHA256 + `"`
+		b.info.ETag = rec.etag
 		return b, nil
 	}
 	var rec blobRecord
 	if err := readJSON(s.blobInfoFile(key), "blob info", &rec); err == nil && rec.describes(fi) {
+		rec.etag = `"` + rec.SHA256 + `"`
 		s.blobInfos.store(key, rec)
-		b.info.ETag = `"` + rec.SHA256 + `"`
+		b.info.ETag = rec.etag
 		return b, nil
 	}
 	// A crash between the blob's link and its info's write.
@@ -324,8 +343,11 @@ func (s *Store) DeleteBlob(ctx context.Context, key jobartifacts.BlobKey) error 
 // SignedURL returns an error wrapping ErrNotSupported: files have no URL,
 // and the handler serves their bytes itself.
 func (s *Store) SignedURL(ctx context.Context, key jobartifacts.BlobKey, opts jobartifacts.SignedURLOptions) (string, error) {
-	return "", fmt.Errorf("fsstore: signed URL for %q: %w", key, jobartifacts.ErrNotSupported)
+	return "", errNoSignedURLs
 }
+
+// errNoSignedURLs is made once: the handler asks on every archive download.
+var errNoSignedURLs = fmt.Errorf("fsstore: no signed URLs: %w", jobartifacts.ErrNotSupported)
 
 // removeEmptyDirs removes dir and its parents up to (not including) root
 // while they are empty. It is tidying only: a directory that is not empty,

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"os"
-	"strconv"
 	"sync"
 
 	"github.com/ciartifacts/jobartifacts"
@@ -41,7 +40,15 @@ const recordCacheHalf = 4096
 type recordCache struct {
 	mu      sync.Mutex
 	gen     uint64
-	records recentMap[string, cachedRecord]
+	records recentMap[recordKey, cachedRecord]
+}
+
+// recordKey names a cached record: a letter for its kind and the ids or
+// path that locate its file (a struct, so that a lookup builds no string).
+type recordKey struct {
+	kind byte
+	a, b int64
+	s    string
 }
 
 // cachedRecord is what reading a file gave: a decoded value, or
@@ -51,7 +58,7 @@ type cachedRecord struct {
 	err error
 }
 
-func (c *recordCache) lookup(gen uint64, key string) (cachedRecord, bool) {
+func (c *recordCache) lookup(gen uint64, key recordKey) (cachedRecord, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {
@@ -60,11 +67,11 @@ func (c *recordCache) lookup(gen uint64, key string) (cachedRecord, bool) {
 	return c.records.get(key)
 }
 
-func (c *recordCache) store(gen uint64, key string, r cachedRecord) {
+func (c *recordCache) store(gen uint64, key recordKey, r cachedRecord) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {
-		c.gen, c.records = gen, recentMap[string, cachedRecord]{}
+		c.gen, c.records = gen, recentMap[recordKey, cachedRecord]{}
 	}
 	c.records.put(key, r)
 }
@@ -167,7 +174,7 @@ func (s *Store) viewCached(fn func(v metaView) error) (err error, done bool) {
 
 // cached returns the record under key: from the cache, or from load, whose
 // value (or ErrNotFound) is then kept.
-func (v metaView) cached(key string, load func() (any, error)) (any, error) {
+func (v metaView) cached(key recordKey, load func() (any, error)) (any, error) {
 	if v.gen == 0 {
 		return load()
 	}
@@ -185,7 +192,7 @@ func (v metaView) cached(key string, load func() (any, error)) (any, error) {
 }
 
 func (v metaView) project(projectID int64) (*jobartifacts.Project, error) {
-	x, err := v.cached("p"+id(projectID), func() (any, error) { return v.s.loadProject(projectID) })
+	x, err := v.cached(recordKey{kind: 'p', a: projectID}, func() (any, error) { return v.s.loadProject(projectID) })
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +201,7 @@ func (v metaView) project(projectID int64) (*jobartifacts.Project, error) {
 }
 
 func (v metaView) pipeline(projectID, pipelineID int64) (*jobartifacts.Pipeline, error) {
-	x, err := v.cached("l"+id(projectID)+"/"+id(pipelineID), func() (any, error) { return v.s.loadPipeline(projectID, pipelineID) })
+	x, err := v.cached(recordKey{kind: 'l', a: projectID, b: pipelineID}, func() (any, error) { return v.s.loadPipeline(projectID, pipelineID) })
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +211,7 @@ func (v metaView) pipeline(projectID, pipelineID int64) (*jobartifacts.Pipeline,
 
 // job returns the job as stored: its Pipeline holds only the id.
 func (v metaView) job(jobID int64) (*jobartifacts.Job, error) {
-	x, err := v.cached("j"+id(jobID), func() (any, error) { return v.s.loadJob(jobID) })
+	x, err := v.cached(recordKey{kind: 'j', a: jobID}, func() (any, error) { return v.s.loadJob(jobID) })
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +225,7 @@ func (v metaView) pathIndex(path string) (int64, bool, error) {
 		id int64
 		ok bool
 	}
-	x, err := v.cached("n"+path, func() (any, error) {
+	x, err := v.cached(recordKey{kind: 'n', s: path}, func() (any, error) {
 		n, ok, err := v.s.readPathIndex(path)
 		return entry{n, ok}, err
 	})
@@ -231,7 +238,7 @@ func (v metaView) pathIndex(path string) (int64, bool, error) {
 
 // pipelineJobs returns the pipeline's job index, to read only.
 func (v metaView) pipelineJobs(projectID, pipelineID int64) (pipelineJobs, error) {
-	x, err := v.cached("i"+id(projectID)+"/"+id(pipelineID), func() (any, error) { return v.s.readPipelineJobs(projectID, pipelineID) })
+	x, err := v.cached(recordKey{kind: 'i', a: projectID, b: pipelineID}, func() (any, error) { return v.s.readPipelineJobs(projectID, pipelineID) })
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +247,7 @@ func (v metaView) pipelineJobs(projectID, pipelineID int64) (pipelineJobs, error
 
 // idLines is readIDLines through the cache, to read only.
 func (v metaView) idLines(path string, limit int) ([]int64, error) {
-	x, err := v.cached("r"+strconv.Itoa(limit)+":"+path, func() (any, error) { return readIDLines(path, limit) })
+	x, err := v.cached(recordKey{kind: 'r', a: int64(limit), s: path}, func() (any, error) { return readIDLines(path, limit) })
 	if err != nil {
 		return nil, err
 	}

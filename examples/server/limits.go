@@ -7,7 +7,9 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -161,7 +163,7 @@ func stallDeadlines(next http.Handler, timeout time.Duration, minBytes int64) ht
 			// client that trickles. Each read of the handler's sets its own.
 			_ = rc.SetReadDeadline(time.Now().Add(timeout))
 		}
-		sw := &stallWriter{ResponseWriter: w, rc: rc, clock: stallClock{timeout: timeout, minBytes: minBytes}}
+		sw := &stallWriter{ResponseWriter: w, rc: rc, clock: stallClock{timeout: timeout, minBytes: minBytes}, sendfile: r.TLS == nil}
 		// What the handler wrote last is flushed after it returns; a
 		// stalled client must not hold that either.
 		defer func() { _ = rc.SetWriteDeadline(time.Now().Add(timeout)) }()
@@ -220,11 +222,14 @@ func (b *stallReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// stallWriter is a response under a stall clock.
+// stallWriter is a response under a stall clock. sendfile: the response
+// goes on a plain TCP connection, whose write deadlines can pass and be
+// extended (a TLS connection's cannot).
 type stallWriter struct {
 	http.ResponseWriter
-	rc    *http.ResponseController
-	clock stallClock
+	rc       *http.ResponseController
+	clock    stallClock
+	sendfile bool
 }
 
 func (w *stallWriter) Write(p []byte) (int, error) {
@@ -236,15 +241,23 @@ func (w *stallWriter) Write(p []byte) (int, error) {
 }
 
 // stallPiece is the least ReadFrom sends under one deadline: as much as
-// one of http.ServeContent's writes, so that a file's copy moves under the
-// same rule as Write's while net/http can still send it with sendfile(2).
+// one of http.ServeContent's writes, so that a copy moves under the same
+// rule as Write's while net/http can still send a file with sendfile(2).
 const stallPiece = 32 << 10
 
+// stallTicks: once a file's first piece is out, the rest goes in one
+// sendfile under deadlines of stallTimeout/stallTicks, extended while the
+// client keeps moving; a stall is cut at most one tick late.
+const stallTicks = 8
+
 // ReadFrom keeps the response's ReadFrom (sendfile for a file, which
-// http.ServeContent hands over as an *io.LimitedReader around it), in
-// pieces of max(stallBytes, stallPiece), each under the stall deadline as
-// a Write is. A piece is an *io.LimitedReader over what src limits, never
-// a second layer, since net's sendfile looks through one layer only.
+// http.ServeContent hands over as an *io.LimitedReader around it). The
+// first piece, max(stallBytes, stallPiece), goes under the stall deadline
+// as a Write does; it carries the headers, whose write error would stick
+// in net/http. After it, the rest of a file goes to the connection in one
+// ReadFrom (sendFileRest); any other source keeps going in such pieces. A
+// piece is an *io.LimitedReader over what src limits, never a second
+// layer, since net's sendfile looks through one layer only.
 func (w *stallWriter) ReadFrom(src io.Reader) (int64, error) {
 	rf, ok := w.ResponseWriter.(io.ReaderFrom)
 	if !ok {
@@ -254,6 +267,10 @@ func (w *stallWriter) ReadFrom(src io.Reader) (int64, error) {
 	outer, limited := src.(*io.LimitedReader)
 	var total int64
 	for {
+		if limited && total > 0 && w.sendfile && isFile(outer.R) {
+			n, err := w.sendFileRest(rf, outer)
+			return total + n, err
+		}
 		chunk := &io.LimitedReader{R: src, N: piece}
 		if limited {
 			chunk.R, chunk.N = outer.R, min(piece, outer.N)
@@ -274,6 +291,44 @@ func (w *stallWriter) ReadFrom(src io.Reader) (int64, error) {
 			return total, err // src ended, or the write failed
 		}
 	}
+}
+
+// isFile reports whether net's sendfile can send from r.
+func isFile(r io.Reader) bool {
+	_, ok := r.(syscall.Conn)
+	return ok
+}
+
+// sendFileRest sends the rest of a file, src, whose first piece (and the
+// headers) went out already, so that net/http hands it to the connection
+// as it is: in one sendfile loop, whose deadline errors leave the
+// connection usable. The deadline is at most one tick away; when it passes,
+// the clock takes what moved, and the send goes on unless the stall budget
+// is spent: a client that keeps moving is never cut, one that stops is cut
+// at most a tick after its budget ran out.
+func (w *stallWriter) sendFileRest(rf io.ReaderFrom, src *io.LimitedReader) (int64, error) {
+	tick := w.clock.timeout / stallTicks
+	var total int64
+	for src.N > 0 {
+		start := time.Now()
+		deadline := w.clock.deadline(start)
+		if next := start.Add(tick); next.Before(deadline) {
+			deadline = next
+		}
+		_ = w.rc.SetWriteDeadline(deadline)
+		n, err := rf.ReadFrom(src) // net's sendfile takes src.N down itself
+		w.clock.account(start, int(n))
+		total += n
+		switch {
+		case err == nil:
+			return total, nil // sent, or the file ended
+		case !errors.Is(err, os.ErrDeadlineExceeded) || w.clock.waited >= w.clock.timeout:
+			return total, err
+		case time.Now().Before(deadline):
+			return total, err // not this deadline's: an error that stuck
+		}
+	}
+	return total, nil
 }
 
 // Unwrap lets http.ResponseController reach the connection.

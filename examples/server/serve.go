@@ -117,9 +117,16 @@ Flags:
 }
 
 // serve opens the store, builds the server and serves until ctx is done,
-// then shuts down gracefully.
-func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error {
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+// then shuts down gracefully. The log goes to stderr in batches (logBuffer),
+// all of it written before serve returns.
+func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err error) {
+	logOut := newLogBuffer(stderr, logFlushDelay)
+	defer func() {
+		if closeErr := logOut.Close(); err == nil && closeErr != nil {
+			err = fmt.Errorf("writing the log: %w", closeErr)
+		}
+	}()
+	logger := slog.New(flushingHandler{slog.NewTextHandler(logOut, nil), logOut})
 	store, err := openStore(ctx, cfg.storeConfig, os.Getenv)
 	if err != nil {
 		return err

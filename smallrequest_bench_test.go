@@ -1,0 +1,113 @@
+package jobartifacts_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/fsstore"
+	"github.com/ciartifacts/jobartifacts/tokenauth"
+)
+
+// BenchmarkSmallRequest is the per-request cost of issue 12's small rows in
+// process, as the example server serves them: fsstore, tokenauth and
+// AccessLog writing text records, for a 4 KiB whole archive (route 1) and a
+// 4 KiB stored entry of a 10-entry zip (route 3). Allocations per request
+// are the figure to watch; the client and the connection are left out (the
+// response is discarded, through ReadFrom as net/http's takes it).
+func BenchmarkSmallRequest(b *testing.B) {
+	ctx := b.Context()
+	store, err := fsstore.Open(b.TempDir(), fsstore.WithoutFsync())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	must := func(err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	must(store.PutProject(ctx, jobartifacts.Project{ID: 1, PathWithNamespace: "bench/app", Visibility: "private"}))
+	must(store.PutPipeline(ctx, jobartifacts.Pipeline{ID: 1, ProjectID: 1, Ref: "main", Status: jobartifacts.StatusSuccess}))
+	must(store.PutJobs(ctx,
+		jobartifacts.Job{ID: 1, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 1}, Name: "tiny", Status: jobartifacts.StatusSuccess},
+		jobartifacts.Job{ID: 2, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 1}, Name: "small10", Status: jobartifacts.StatusSuccess}))
+	four := bytes.Repeat([]byte("0123456789abcdef"), 256)
+	var tinyLen int
+	for jobID, names := range map[int64][]string{1: nil, 2: {"a", "b", "c", "d", "e", "f", "g", "h", "i"}} {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		for _, name := range names {
+			w, err := zw.Create("src/" + name + ".txt")
+			must(err)
+			_, err = io.WriteString(w, name+" is a small deflated file\n")
+			must(err)
+		}
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: "dist/4k.bin", Method: zip.Store})
+		must(err)
+		_, err = w.Write(four)
+		must(err)
+		must(zw.Close())
+		if jobID == 1 {
+			tinyLen = buf.Len()
+		}
+		_, err = jobartifacts.StoreArtifact(ctx, store, 1, jobID, jobartifacts.Artifact{FileType: jobartifacts.ArtifactTypeArchive, FileFormat: "zip", Filename: "artifacts.zip"}, &buf)
+		must(err)
+	}
+	authz := tokenauth.New(store)
+	must(authz.Apply(tokenauth.Config{
+		Users: []tokenauth.User{{Name: "bench", Tokens: []string{"bench-token"}, Roles: map[int64]tokenauth.Role{1: tokenauth.Maintainer}}},
+	}))
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h := jobartifacts.AccessLog(jobartifacts.New(store, authz, jobartifacts.WithLogger(logger)), logger)
+	for _, tc := range []struct{ name, path string }{
+		{"tiny-archive", "/api/v4/projects/1/jobs/1/artifacts"},
+		{"entry", "/api/v4/projects/1/jobs/2/artifacts/dist/4k.bin"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, tc.path, nil)
+			req.Header.Set("Private-Token", "bench-token")
+			b.ReportAllocs()
+			for b.Loop() {
+				w := &discardResponse{header: make(http.Header)}
+				h.ServeHTTP(w, req)
+				if w.status != http.StatusOK || w.n != 4096 && w.n != int64(tinyLen) {
+					b.Fatal(w.status, w.n)
+				}
+			}
+		})
+	}
+}
+
+// discardResponse is a ResponseWriter that counts the body and drops it.
+type discardResponse struct {
+	header http.Header
+	status int
+	n      int64
+}
+
+func (w *discardResponse) Header() http.Header { return w.header }
+
+func (w *discardResponse) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+
+func (w *discardResponse) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	w.n += int64(len(p))
+	return len(p), nil
+}
+
+func (w *discardResponse) ReadFrom(r io.Reader) (int64, error) {
+	w.WriteHeader(http.StatusOK)
+	n, err := io.Copy(io.Discard, r)
+	w.n += n
+	return n, err
+}
