@@ -250,7 +250,9 @@ func (er *EntryReader) VerifyWhole() error {
 	var keep *bytes.Buffer
 	var sink io.Writer = io.Discard
 	if er.size <= keepVerifiedLimit {
-		keep = bytes.NewBuffer(make([]byte, 0, er.size))
+		// ReadFrom wants MinRead spare bytes to see the end: without them
+		// it would grow (copy) the buffer after the last byte.
+		keep = bytes.NewBuffer(make([]byte, 0, er.size+bytes.MinRead))
 		sink = keep
 	}
 	err := er.seekStream()
