@@ -46,9 +46,13 @@ func carriesCredential(r *http.Request) bool {
 // with, private: the checks make it public once they learn that the project
 // is public and the request carries no credential (markPublic). A missing
 // project and a hidden one get the same headers.
-func setCacheHeaders(hdr http.Header) {
-	hdr.Add("Vary", credentialVary)
-	hdr.Set("Cache-Control", cacheControlPrivate)
+func setCacheHeaders(sc *requestScope) {
+	if sc.header["Vary"] != nil {
+		sc.header.Add("Vary", credentialVary)
+	} else {
+		sc.setHeader("Vary", credentialVary)
+	}
+	sc.setHeader("Cache-Control", cacheControlPrivate)
 }
 
 // markPublic makes the answer to r GitLab's "no-cache" if project is public
@@ -58,7 +62,7 @@ func markPublic(r *http.Request, project *Project) {
 		return
 	}
 	if sc := scopeOf(r); sc != nil {
-		sc.header.Set("Cache-Control", cacheControlPublic)
+		sc.setHeader("Cache-Control", cacheControlPublic)
 	}
 }
 

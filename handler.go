@@ -45,10 +45,10 @@ func New(store Store, authz Authorizer, opts ...Option) *Handler {
 // ServeHTTP answers one API request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("X-Frame-Options", "SAMEORIGIN")
-	setCacheHeaders(hdr)
 	sc := &requestScope{header: hdr}
+	sc.setHeader("X-Content-Type-Options", "nosniff")
+	sc.setHeader("X-Frame-Options", "SAMEORIGIN")
+	setCacheHeaders(sc)
 	r = r.WithContext(context.WithValue(r.Context(), requestScopeKey{}, sc))
 	var route int
 	route, sc.vars = h.fastRoute(r)
@@ -72,6 +72,49 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type requestScope struct {
 	header http.Header
 	vars   routeVars
+	// values backs the header values that setHeader sets: one allocation
+	// for them all, where Header.Set makes a slice per header.
+	values  [10]string
+	nvalues int
+}
+
+// setHeader is header.Set for a key in canonical form, with the value held
+// in the scope's backing array while it has room. Each value's slice has
+// capacity 1, so that an Add to the header copies rather than overwrites
+// the next one. A nil scope (outside ServeHTTP) sets nothing: use
+// headerSetter.
+func (sc *requestScope) setHeader(key, value string) {
+	if sc.nvalues == len(sc.values) {
+		sc.header.Set(key, value)
+		return
+	}
+	i := sc.nvalues
+	sc.nvalues++
+	sc.values[i] = value
+	sc.header[key] = sc.values[i : i+1 : i+1]
+}
+
+// headerSetter sets w's headers (canonical keys) for an answer to r:
+// through r's scope within ServeHTTP, whose w is the one ServeHTTP got (no
+// route wraps it before the headers), else with Header.Set.
+type headerSetter struct {
+	sc  *requestScope
+	hdr http.Header
+}
+
+func headersOf(w http.ResponseWriter, r *http.Request) headerSetter {
+	if sc := scopeOf(r); sc != nil {
+		return headerSetter{sc: sc}
+	}
+	return headerSetter{hdr: w.Header()}
+}
+
+func (s headerSetter) set(key, value string) {
+	if s.sc != nil {
+		s.sc.setHeader(key, value)
+		return
+	}
+	s.hdr.Set(key, value)
 }
 
 type requestScopeKey struct{}
@@ -413,13 +456,13 @@ func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job, r
 	}
 	defer b.Close()
 	info := b.Info()
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/octet-stream")
-	hdr.Set("Content-Disposition", attachmentDisposition(filename))
+	set := headersOf(w, r).set
+	set("Content-Type", "application/octet-stream")
+	set("Content-Disposition", attachmentDisposition(filename))
 	// GitLab's present_disk_file! sends it with every archive it serves.
-	hdr.Set("Content-Transfer-Encoding", "binary")
+	set("Content-Transfer-Encoding", "binary")
 	if info.ETag != "" {
-		hdr.Set("ETag", info.ETag)
+		set("Etag", info.ETag)
 	}
 	content := newBlobContent(b, info.Size)
 	defer content.Close()

@@ -142,12 +142,12 @@ func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, na
 		return archiveError(err)
 	}
 
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Disposition", entryDisposition(entryBaseName(entry.Name)))
-	h.Set("X-Content-Type-Options", "nosniff")
+	set := headersOf(w, r).set
+	set("Content-Type", contentType)
+	set("Content-Disposition", entryDisposition(entryBaseName(entry.Name)))
+	set("X-Content-Type-Options", "nosniff")
 	if etag := entryETag(info.ETag, entry.Name); etag != "" {
-		h.Set("ETag", etag)
+		set("Etag", etag)
 	}
 	ew := &entryResponseWriter{ResponseWriter: w, r: r,
 		// Not verified before the headers: see entryResponseWriter.
