@@ -124,6 +124,12 @@ func (a *Archive) OpenEntry(ctx context.Context, e *Entry, zstd ZstdDecoders) (i
 	if err != nil {
 		return nil, err
 	}
+	return a.openEntryAt(ctx, e, start, zstd)
+}
+
+// openEntryAt is OpenEntry for an entry whose data starts at start, as
+// DataOffset said.
+func (a *Archive) openEntryAt(ctx context.Context, e *Entry, start int64, zstd ZstdDecoders) (io.ReadCloser, error) {
 	if e.IsDir() {
 		// Directories carry no data; some writers leave a method or a
 		// compressed size on them, which the zip reader tolerates.
@@ -164,11 +170,13 @@ func (a *Archive) OpenEntry(ctx context.Context, e *Entry, zstd ZstdDecoders) (i
 		}
 		decompressed = readerWithCloser{dec, data}
 	}
-	var descriptor io.Reader
+	v := &verifyingReader{rc: decompressed, crc32: e.CRC32, size: e.UncompressedSize}
 	if e.Flags&FlagDescriptor != 0 {
-		descriptor = io.NewSectionReader(a, start+int64(e.CompressedSize), DataDescriptorLen)
+		// In the reader's own allocation.
+		v.descriptorSection = *io.NewSectionReader(a, start+int64(e.CompressedSize), DataDescriptorLen)
+		v.descriptor = &v.descriptorSection
 	}
-	return NewVerifyingReader(decompressed, e.CRC32, e.UncompressedSize, descriptor), nil
+	return v, nil
 }
 
 // readerWithCloser is a decompressor that also closes the range it reads.

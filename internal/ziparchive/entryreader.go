@@ -47,6 +47,10 @@ type EntryReader struct {
 	entry   *Entry
 	size    int64
 	zstd    ZstdDecoders
+	start   int64 // where the entry's data starts (its local header read once)
+	// localHeader is where NewEntryReader reads it (a local array would
+	// escape to the ReaderAt: one allocation more).
+	localHeader [LocalHeaderLen]byte
 
 	mu      sync.Mutex
 	pos     int64 // where the next Read starts
@@ -70,16 +74,15 @@ type EntryReader struct {
 // past the end of the archive, or whose local header is bad, fails here.
 func (a *Archive) NewEntryReader(ctx context.Context, e *Entry, zstd ZstdDecoders) (*EntryReader, error) {
 	er := &EntryReader{ctx: ctx, archive: a, entry: e, size: int64(e.UncompressedSize), zstd: zstd}
-	if !e.IsDir() {
-		// The data must lie inside the archive.
-		start, err := a.DataOffset(e)
-		if err != nil {
-			return nil, a.classify(ctx, fmt.Errorf("entry %q: %w", e.Name, err))
-		}
-		if start > a.size || e.CompressedSize > uint64(a.size-start) {
-			return nil, fmt.Errorf("%w: entry %q: data runs past the end of the archive", ErrFormat, e.Name)
-		}
+	start, err := localDataOffset(a, e.HeaderOffset, &er.localHeader)
+	if err != nil {
+		return nil, a.classify(ctx, fmt.Errorf("entry %q: %w", e.Name, err))
 	}
+	// The data must lie inside the archive.
+	if !e.IsDir() && (start > a.size || e.CompressedSize > uint64(a.size-start)) {
+		return nil, fmt.Errorf("%w: entry %q: data runs past the end of the archive", ErrFormat, e.Name)
+	}
+	er.start = start
 	// Open once now so that a bad local header is an error before headers.
 	if err := er.openAt(0); err != nil {
 		return nil, err
@@ -103,18 +106,14 @@ func (er *EntryReader) openAt(off int64) error {
 		er.reopens++
 	}
 	if er.entry.Method == MethodStore && off > 0 {
-		start, err := er.archive.DataOffset(er.entry)
-		if err != nil {
-			return er.archive.classify(er.ctx, fmt.Errorf("entry %q: %w", er.entry.Name, err))
-		}
-		data, err := er.archive.section(start+off, er.size-off)
+		data, err := er.archive.section(er.start+off, er.size-off)
 		if err != nil {
 			return er.archive.classify(er.ctx, fmt.Errorf("entry %q: %w", er.entry.Name, err))
 		}
 		er.stream, er.closer, er.at = data, data, off
 		return nil
 	}
-	rc, err := er.archive.OpenEntry(er.ctx, er.entry, er.zstd)
+	rc, err := er.archive.openEntryAt(er.ctx, er.entry, er.start, er.zstd)
 	if err != nil {
 		return er.archive.classify(er.ctx, fmt.Errorf("entry %q: %w", er.entry.Name, err))
 	}

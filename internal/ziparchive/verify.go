@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	crc32pkg "hash/crc32"
 	"io"
 )
@@ -20,7 +19,7 @@ var ErrUnsupported = errors.New("ziparchive: unsupported compression method")
 // declares (crc32, size) and, if descriptor is not nil, against the data
 // descriptor read from it: see verifyingReader. Close closes rc.
 func NewVerifyingReader(rc io.ReadCloser, crc32 uint32, size uint64, descriptor io.Reader) io.ReadCloser {
-	return &verifyingReader{rc: rc, hash: crc32pkg.NewIEEE(), crc32: crc32, size: size, descriptor: descriptor}
+	return &verifyingReader{rc: rc, crc32: crc32, size: size, descriptor: descriptor}
 }
 
 // verifyingReader checks what a decompressor yields against the central
@@ -30,12 +29,16 @@ func NewVerifyingReader(rc io.ReadCloser, crc32 uint32, size uint64, descriptor 
 // descriptor, whose CRC must match too, otherwise only when it is not 0.
 type verifyingReader struct {
 	rc         io.ReadCloser
-	hash       hash.Hash32
+	sum        uint32 // CRC-32 (IEEE) of what was read
 	read       uint64
 	crc32      uint32
 	size       uint64
 	descriptor io.Reader // where the data descriptor is, if the entry has one
 	err        error     // sticky
+	// descriptorSection and descriptorBuf let OpenEntry's reader find and
+	// read its descriptor without allocations of their own.
+	descriptorSection io.SectionReader
+	descriptorBuf     [DataDescriptorLen]byte
 }
 
 func (v *verifyingReader) Read(p []byte) (int, error) {
@@ -43,7 +46,7 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 		return 0, v.err
 	}
 	n, err := v.rc.Read(p)
-	v.hash.Write(p[:n])
+	v.sum = crc32pkg.Update(v.sum, crc32pkg.IEEETable, p[:n])
 	v.read += uint64(n)
 	if v.read > v.size {
 		v.err = fmt.Errorf("%w: entry holds more than its declared %d bytes", ErrFormat, v.size)
@@ -65,16 +68,16 @@ func (v *verifyingReader) verifyEnd() error {
 		return io.ErrUnexpectedEOF
 	}
 	if v.descriptor != nil {
-		descriptorCRC, err := readDataDescriptorCRC(v.descriptor)
+		descriptorCRC, err := readDataDescriptorCRC(v.descriptor, &v.descriptorBuf)
 		if err != nil {
 			return err
 		}
-		if descriptorCRC != v.crc32 || v.hash.Sum32() != v.crc32 {
+		if descriptorCRC != v.crc32 || v.sum != v.crc32 {
 			return ErrChecksum
 		}
 		return io.EOF
 	}
-	if v.crc32 != 0 && v.hash.Sum32() != v.crc32 {
+	if v.crc32 != 0 && v.sum != v.crc32 {
 		return ErrChecksum
 	}
 	return io.EOF
@@ -85,9 +88,8 @@ func (v *verifyingReader) Close() error { return v.rc.Close() }
 // readDataDescriptorCRC reads the CRC-32 of a data descriptor, whose
 // signature is optional. Its sizes are ignored: the central directory's are
 // authoritative (and their width is ambiguous).
-func readDataDescriptorCRC(r io.Reader) (uint32, error) {
+func readDataDescriptorCRC(r io.Reader, buf *[DataDescriptorLen]byte) (uint32, error) {
 	// Read as much as the zip reader does: CRC and both 32-bit sizes.
-	var buf [DataDescriptorLen]byte
 	if _, err := io.ReadFull(r, buf[:4]); err != nil {
 		return 0, descriptorReadError(err)
 	}

@@ -471,10 +471,16 @@ func Validate(ctx context.Context, ra io.ReaderAt, size int64) error {
 // LocalDataOffset reads the local header at headerOffset: its own name and
 // extra lengths, not the central directory's, say where the data starts.
 func LocalDataOffset(ra io.ReaderAt, headerOffset int64) (int64, error) {
+	var buf [LocalHeaderLen]byte
+	return localDataOffset(ra, headerOffset, &buf)
+}
+
+// localDataOffset is LocalDataOffset reading into buf, which a caller that
+// lives on the heap anyway holds (a local one escapes to the ReaderAt).
+func localDataOffset(ra io.ReaderAt, headerOffset int64, buf *[LocalHeaderLen]byte) (int64, error) {
 	if headerOffset < 0 {
 		return 0, fmt.Errorf("%w: negative local header offset", ErrFormat)
 	}
-	var buf [LocalHeaderLen]byte
 	if err := readFullAt(ra, buf[:], headerOffset); err != nil {
 		return 0, err
 	}
