@@ -25,6 +25,8 @@ type Handler struct {
 	archives *archiveIndexCache
 	// zstd lends zstd entries their decoders, a bounded number.
 	zstd *zstdDecoderPool
+	// projectJobs is store, if it reads a project and a job in one go.
+	projectJobs ProjectJobReader
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -38,6 +40,7 @@ func New(store Store, authz Authorizer, opts ...Option) *Handler {
 	}
 	h := &Handler{store: store, authz: authz, cfg: cfg, archives: newArchiveIndexCache(cfg.archiveIndexBudget),
 		zstd: newZstdDecoderPool(cfg.zstdDecoders, cfg.zstdMemory)}
+	h.projectJobs, _ = store.(ProjectJobReader)
 	h.router = h.routes()
 	return h
 }
@@ -176,12 +179,32 @@ func (h *Handler) authenticate(r *http.Request, acceptJobToken, mustAuthenticate
 // order: credential (401), project (404), project visible and action allowed
 // at project level (404, 403).
 func (h *Handler) projectAccess(r *http.Request, action Action, acceptJobToken bool) (access, error) {
+	return h.projectAccessWith(r, action, acceptJobToken, nil)
+}
+
+// jobLookup is the job that projectAccessWith read with the project, for
+// the job step; read is false when it did not.
+type jobLookup struct {
+	read bool
+	job  *Job
+	err  error
+}
+
+// projectAccessWith is projectAccess; with a non-nil jl and a store that is
+// a ProjectJobReader, it reads the route's job together with the project
+// and leaves it in jl.
+func (h *Handler) projectAccessWith(r *http.Request, action Action, acceptJobToken bool, jl *jobLookup) (access, error) {
 	mustAuthenticate := r.Method != http.MethodGet && r.Method != http.MethodHead
 	p, err := h.authenticate(r, acceptJobToken, mustAuthenticate)
 	if err != nil {
 		return access{}, err
 	}
-	project, err := h.project(r.Context(), varsOf(r).id)
+	var project *Project
+	if jl != nil && h.projectJobs != nil {
+		project, err = h.projectAndJob(r, jl)
+	} else {
+		project, err = h.project(r.Context(), varsOf(r).id)
+	}
 	if err != nil {
 		return access{}, err
 	}
@@ -195,11 +218,12 @@ func (h *Handler) projectAccess(r *http.Request, action Action, acceptJobToken b
 // jobAccess runs the checks of a job route: those of projectAccess, then the
 // job (404) and the job-level permission.
 func (h *Handler) jobAccess(r *http.Request, action Action, acceptJobToken bool) (access, *Job, error) {
-	a, err := h.projectAccess(r, action, acceptJobToken)
+	var jl jobLookup
+	a, err := h.projectAccessWith(r, action, acceptJobToken, &jl)
 	if err != nil {
 		return access{}, nil, err
 	}
-	j, err := h.job(r, a, action)
+	j, err := h.job(r, a, action, jl)
 	if err != nil {
 		return access{}, nil, err
 	}
@@ -227,14 +251,38 @@ func (h *Handler) project(ctx context.Context, rawID string) (*Project, error) {
 	return p, nil
 }
 
-// job resolves the :job_id route variable within the project and checks the
-// job-level permission.
-func (h *Handler) job(r *http.Request, a access, action Action) (*Job, error) {
-	jobID, ok := parsePositiveInt(varsOf(r).jobID)
-	if !ok {
-		return nil, errJobNotFound
+// projectAndJob is project for a route with a job, through the store's
+// ProjectJob when the project is named by its id: the job it read (or the
+// error of that lookup) is left in jl. Other routes' ids go to project.
+func (h *Handler) projectAndJob(r *http.Request, jl *jobLookup) (*Project, error) {
+	vars := varsOf(r)
+	projectID, ok := parsePositiveInt(vars.id)
+	jobID, jobOK := parsePositiveInt(vars.jobID)
+	if !ok || !jobOK {
+		return h.project(r.Context(), vars.id)
 	}
-	j, err := h.store.Job(r.Context(), a.project.ID, jobID)
+	p, j, err := h.projectJobs.ProjectJob(r.Context(), projectID, jobID)
+	if p == nil {
+		if err == nil {
+			err = ErrNotFound
+		}
+		return nil, wrapNotFound(err, errProjectNotFound, "project")
+	}
+	*jl = jobLookup{read: true, job: j, err: err}
+	return p, nil
+}
+
+// job resolves the :job_id route variable within the project and checks the
+// job-level permission; jl is the job if projectAccessWith read it.
+func (h *Handler) job(r *http.Request, a access, action Action, jl jobLookup) (*Job, error) {
+	j, err := jl.job, jl.err
+	if !jl.read {
+		jobID, ok := parsePositiveInt(varsOf(r).jobID)
+		if !ok {
+			return nil, errJobNotFound
+		}
+		j, err = h.store.Job(r.Context(), a.project.ID, jobID)
+	}
 	if err != nil {
 		return nil, wrapNotFound(err, errJobNotFound, "job")
 	}

@@ -1,14 +1,19 @@
 package jobartifacts_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/memstore"
 )
 
 // GitLab's response bodies, byte for byte.
@@ -67,8 +72,34 @@ type apiCase struct {
 // TestHandlerResponses sends one request per row to a handler over a seeded
 // memstore and tokenauth, and checks status, exact body and key headers. Rows
 // do not depend on each other; keeping job 106's artifacts is idempotent.
-func TestHandlerResponses(t *testing.T) {
-	f := newAPIFixture(t, apiFixtureConfig{})
+func TestHandlerResponses(t *testing.T) { testHandlerResponses(t, apiFixtureConfig{}) }
+
+// TestHandlerResponsesProjectJob: the same rows, with a store that reads
+// the project and the job of job routes in one call (ProjectJobReader).
+func TestHandlerResponsesProjectJob(t *testing.T) {
+	store := &projectJobStore{}
+	testHandlerResponses(t, apiFixtureConfig{wrapStore: func(m *memstore.Store) jobartifacts.Store { store.Store = m; return store }})
+	require.Positive(t, store.calls.Load(), "the handler uses ProjectJob")
+}
+
+// projectJobStore is a memstore with ProjectJob, which counts its calls.
+type projectJobStore struct {
+	*memstore.Store
+	calls atomic.Int64
+}
+
+func (s *projectJobStore) ProjectJob(ctx context.Context, projectID, jobID int64) (*jobartifacts.Project, *jobartifacts.Job, error) {
+	s.calls.Add(1)
+	p, err := s.Project(ctx, projectID)
+	if err != nil {
+		return nil, nil, err
+	}
+	j, err := s.Job(ctx, projectID, jobID)
+	return p, j, err
+}
+
+func testHandlerResponses(t *testing.T, cfg apiFixtureConfig) {
+	f := newAPIFixture(t, cfg)
 	archiveDisposition := `attachment; filename="artifacts.zip"; filename*=UTF-8''artifacts.zip`
 	archiveHeaders := map[string]string{
 		"Content-Type":        "application/octet-stream",

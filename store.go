@@ -174,6 +174,17 @@ type SweptArtifact struct {
 // object name. Keys are never reused.
 type BlobKey string
 
+// ProjectJobReader is an optional capability of a Store: the project and
+// one of its jobs in one read, which the Handler uses on job routes that
+// name the project by its numeric id (one metadata read per request
+// instead of two). ProjectJob MUST return what Project(ctx, projectID) and
+// then Job(ctx, projectID, jobID) would: when the project lookup fails, a
+// nil project and its error (ErrNotFound if it does not exist); else the
+// project, and the job or the job lookup's error.
+type ProjectJobReader interface {
+	ProjectJob(ctx context.Context, projectID, jobID int64) (*Project, *Job, error)
+}
+
 // BlobStore holds archive bytes. Blobs are write-once: a key is written by
 // one PutBlob and never replaced, then read, then deleted.
 // Implementations MUST be safe for concurrent use by several goroutines and

@@ -29,7 +29,39 @@ func readAll(t *testing.T, s *Store) (jobs []*jobartifacts.Job, projects []*joba
 	require.NoError(t, err)
 	j3, err := s.LatestSuccessfulJob(ctx, 1, "main", "build")
 	require.NoError(t, err)
-	return []*jobartifacts.Job{j1, j2, j3}, []*jobartifacts.Project{p, byPath}
+	p2, j4, err := s.ProjectJob(ctx, 1, 100)
+	require.NoError(t, err)
+	return []*jobartifacts.Job{j1, j2, j3, j4}, []*jobartifacts.Project{p, byPath, p2}
+}
+
+// TestProjectJobIsProjectThenJob: ProjectJob answers what Project and then
+// Job answer, errors included (jobartifacts.ProjectJobReader).
+func TestProjectJobIsProjectThenJob(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t, t.TempDir())
+	seedJob(t, s)
+	require.NoError(t, s.PutProject(ctx, jobartifacts.Project{ID: 2, PathWithNamespace: "group/other"}))
+	for range 2 { // from the files, then from memory
+		for _, tc := range []struct{ projectID, jobID int64 }{{1, 100}, {1, 999}, {2, 100}, {3, 100}} {
+			wantP, errP := s.Project(ctx, tc.projectID)
+			p, j, err := s.ProjectJob(ctx, tc.projectID, tc.jobID)
+			if errP != nil {
+				require.ErrorIs(t, err, jobartifacts.ErrNotFound, "%+v", tc)
+				require.Nil(t, p)
+				require.Nil(t, j)
+				continue
+			}
+			require.Equal(t, wantP, p, "%+v", tc)
+			wantJ, errJ := s.Job(ctx, tc.projectID, tc.jobID)
+			if errJ != nil {
+				require.ErrorIs(t, err, jobartifacts.ErrNotFound, "%+v", tc)
+				require.Nil(t, j)
+				continue
+			}
+			require.NoError(t, err)
+			require.Equal(t, wantJ, j, "%+v", tc)
+		}
+	}
 }
 
 // TestCachedReadsSeeOtherStoresWrites: two Stores on one directory (as two

@@ -279,6 +279,29 @@ func (s *Store) Job(ctx context.Context, projectID, jobID int64) (*jobartifacts.
 	return j, err
 }
 
+// ProjectJob is Project and then Job in one read of the store's
+// generation (jobartifacts.ProjectJobReader).
+func (s *Store) ProjectJob(ctx context.Context, projectID, jobID int64) (*jobartifacts.Project, *jobartifacts.Job, error) {
+	var p *jobartifacts.Project
+	var j *jobartifacts.Job
+	err := s.view(ctx, func(v metaView) (err error) {
+		p, j = nil, nil
+		project, err := v.project(projectID)
+		if err != nil {
+			return err
+		}
+		stored, err := v.projectJob(projectID, jobID)
+		if err == nil {
+			j, err = v.withPipeline(stored)
+		}
+		if err == nil || !errors.Is(err, errCacheMiss) {
+			p = project
+		}
+		return err
+	})
+	return p, j, err
+}
+
 // JobByID returns a job by its id alone, or ErrNotFound.
 func (s *Store) JobByID(ctx context.Context, jobID int64) (*jobartifacts.Job, error) {
 	var j *jobartifacts.Job

@@ -60,6 +60,7 @@ type Store struct {
 }
 
 var _ jobartifacts.Store = (*Store)(nil)
+var _ jobartifacts.ProjectJobReader = (*Store)(nil)
 
 // Option configures Open.
 type Option func(*config)
