@@ -89,16 +89,21 @@ func (v *verifyingReader) Close() error { return v.rc.Close() }
 // signature is optional. Its sizes are ignored: the central directory's are
 // authoritative (and their width is ambiguous).
 func readDataDescriptorCRC(r io.Reader, buf *[DataDescriptorLen]byte) (uint32, error) {
-	// Read as much as the zip reader does: CRC and both 32-bit sizes.
-	if _, err := io.ReadFull(r, buf[:4]); err != nil {
+	// Read as much as the zip reader does: CRC and both 32-bit sizes. Both
+	// forms at once (one read, not two): 12 bytes at least, 16 if the
+	// signature is there.
+	n, err := io.ReadAtLeast(r, buf[:], 12)
+	if err != nil {
 		return 0, descriptorReadError(err)
 	}
 	crcAt := 0
 	if binary.LittleEndian.Uint32(buf[:]) == DataDescriptorSignature {
 		crcAt = 4
 	}
-	if _, err := io.ReadFull(r, buf[4:crcAt+12]); err != nil {
-		return 0, descriptorReadError(err)
+	if n < crcAt+12 {
+		if _, err := io.ReadFull(r, buf[n:crcAt+12]); err != nil {
+			return 0, descriptorReadError(err)
+		}
 	}
 	return binary.LittleEndian.Uint32(buf[crcAt:]), nil
 }

@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"io"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/require"
 
@@ -55,4 +56,43 @@ func TestVerifyingReader(t *testing.T) {
 	require.ErrorIs(t, read(good^1, uint64(len(data))), ziparchive.ErrChecksum)
 	require.ErrorIs(t, read(good, uint64(len(data))+1), io.ErrUnexpectedEOF)
 	require.ErrorIs(t, read(good, uint64(len(data))-1), ziparchive.ErrFormat)
+}
+
+// TestVerifyingReaderDescriptor: the data descriptor's CRC is read with or
+// without its signature, however the reader splits it, and a descriptor
+// cut short is a truncated entry.
+func TestVerifyingReaderDescriptor(t *testing.T) {
+	data := []byte("some entry data")
+	crc := crc32.ChecksumIEEE(data)
+	le := func(v uint32) []byte { return []byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)} }
+	sizes := append(le(uint32(len(data))), le(uint32(len(data)))...)
+	signed := append(append(le(ziparchive.DataDescriptorSignature), le(crc)...), sizes...)
+	unsigned := append(le(crc), sizes...)
+	tests := []struct {
+		name       string
+		descriptor []byte
+		want       error
+	}{
+		{"signature", signed, nil},
+		{"no signature", unsigned, nil},
+		{"no signature, more bytes after", append(append([]byte(nil), unsigned...), "PK\x01\x02"...), nil},
+		{"signature, cut", signed[:15], io.ErrUnexpectedEOF},
+		{"no signature, cut", unsigned[:11], io.ErrUnexpectedEOF},
+		{"empty", nil, io.ErrUnexpectedEOF},
+		{"wrong CRC", append(le(crc+1), sizes...), ziparchive.ErrChecksum},
+	}
+	for _, tt := range tests {
+		for _, split := range []bool{false, true} {
+			var desc io.Reader = bytes.NewReader(tt.descriptor)
+			if split {
+				desc = iotest.OneByteReader(desc)
+			}
+			_, err := io.ReadAll(ziparchive.NewVerifyingReader(io.NopCloser(bytes.NewReader(data)), crc, uint64(len(data)), desc))
+			if tt.want == nil {
+				require.NoError(t, err, "%s (one byte at a time: %v)", tt.name, split)
+			} else {
+				require.ErrorIs(t, err, tt.want, "%s (one byte at a time: %v)", tt.name, split)
+			}
+		}
+	}
 }
