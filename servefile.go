@@ -303,25 +303,28 @@ func entryBaseName(name string) string {
 // RFC 6266's filename* parameter (UTF-8, percent-encoded) carries the
 // exact name.
 func entryDisposition(base string) string {
-	var quoted strings.Builder
+	// Built in one buffer, on the stack for most names: one allocation, the
+	// string.
+	var stack [128]byte
+	v := append(stack[:0], `attachment; filename="`...)
 	exact := utf8.ValidString(base)
 	for _, r := range base {
 		switch {
 		case r == '"' || r == '\\':
-			quoted.WriteByte('\\')
-			quoted.WriteRune(r)
+			v = append(v, '\\', byte(r))
 		case r < 0x20 || r == 0x7f || r >= utf8.RuneSelf:
-			quoted.WriteByte('_')
+			v = append(v, '_')
 			exact = false
 		default:
-			quoted.WriteRune(r)
+			v = append(v, byte(r))
 		}
 	}
-	v := `attachment; filename="` + quoted.String() + `"`
+	v = append(v, '"')
 	if !exact && utf8.ValidString(base) {
-		v += "; filename*=UTF-8''" + percentEscape(base, isRFC5987Safe)
+		v = append(v, "; filename*=UTF-8''"...)
+		v = append(v, percentEscape(base, isRFC5987Safe)...)
 	}
-	return v
+	return string(v)
 }
 
 // entryETag is a strong ETag for one entry of one blob version: it changes
@@ -331,9 +334,15 @@ func entryETag(blobETag, name string) string {
 	if blobETag == "" {
 		return ""
 	}
-	h := sha256.New()
-	h.Write([]byte(blobETag))
-	h.Write([]byte{0})
-	h.Write([]byte(name))
-	return `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`
+	// SHA-256 of blobETag, a zero byte and name; hashed from one buffer,
+	// on the stack for most, so that the string is the one allocation.
+	var stack [256]byte
+	in := append(stack[:0], blobETag...)
+	in = append(in, 0)
+	in = append(in, name...)
+	sum := sha256.Sum256(in)
+	var etag [2 + 2*16]byte
+	etag[0], etag[len(etag)-1] = '"', '"'
+	hex.Encode(etag[1:len(etag)-1], sum[:16])
+	return string(etag[:])
 }

@@ -3,6 +3,8 @@ package jobartifacts
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -713,5 +715,21 @@ func indexFinder(t testing.TB) entryFinder {
 		e, wait, err := c.findEntry(ctx, "k", ra, size, name, nil)
 		wait()
 		return e, err
+	}
+}
+
+// TestEntryETagValue pins entryETag to its definition: the hex of the first
+// 16 bytes of SHA-256(blob ETag, 0, name), quoted.
+func TestEntryETagValue(t *testing.T) {
+	for _, tc := range []struct{ blob, name string }{
+		{`"blob-1"`, "a.txt"},
+		{`W/"x"`, "dist/4k.bin"},
+		{`"` + strings.Repeat("e", 300) + `"`, strings.Repeat("n/", 200) + "long"},
+	} {
+		h := sha256.New()
+		h.Write([]byte(tc.blob))
+		h.Write([]byte{0})
+		h.Write([]byte(tc.name))
+		require.Equal(t, `"`+hex.EncodeToString(h.Sum(nil)[:16])+`"`, entryETag(tc.blob, tc.name))
 	}
 }
