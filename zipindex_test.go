@@ -174,7 +174,7 @@ func TestArchiveIndexFind(t *testing.T) {
 				continue
 			}
 			require.NoError(t, err, pass)
-			require.Equal(t, want, got, "%s %q: the first of equal names", pass, name)
+			require.Equal(t, entryFields(want), entryFields(got), "%s %q: the first of equal names", pass, name)
 		}
 		require.Len(t, c.entries, 1)
 	}
@@ -477,4 +477,13 @@ func TestArchiveIndexDetachedBuild(t *testing.T) {
 		}, 10*time.Second, time.Millisecond)
 		require.Empty(t, c.entries, "a blob of another version is not indexed under this one")
 	})
+}
+
+// entryFields is e's exported fields, what the central directory says
+// (an Index's entries also point at where it keeps their local header's
+// length).
+func entryFields(e *ziparchive.Entry) ziparchive.Entry {
+	return ziparchive.Entry{Name: e.Name, Flags: e.Flags, Method: e.Method, CRC32: e.CRC32,
+		CompressedSize: e.CompressedSize, UncompressedSize: e.UncompressedSize,
+		ExternalAttrs: e.ExternalAttrs, HeaderOffset: e.HeaderOffset}
 }

@@ -43,6 +43,13 @@ type Entry struct {
 	UncompressedSize uint64
 	ExternalAttrs    uint32
 	HeaderOffset     int64 // with Directory.BaseOffset applied
+
+	// localLen, for an entry an Index gave, is where that Index keeps the
+	// length of the entry's local header once an EntryReader has read and
+	// checked it (0 until then), so that the next reader of the same
+	// archive needs not read it again. The Index's archive is the same
+	// bytes (an Index is of one archive version), so the checks hold.
+	localLen *uint32
 }
 
 // entry is the record as an Entry named name (the record's name aliases

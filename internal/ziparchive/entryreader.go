@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrClosed is a read of a closed EntryReader.
@@ -74,7 +75,7 @@ type EntryReader struct {
 // past the end of the archive, or whose local header is bad, fails here.
 func (a *Archive) NewEntryReader(ctx context.Context, e *Entry, zstd ZstdDecoders) (*EntryReader, error) {
 	er := &EntryReader{ctx: ctx, archive: a, entry: e, size: int64(e.UncompressedSize), zstd: zstd}
-	start, err := localDataOffset(a, e.HeaderOffset, &er.localHeader)
+	start, err := er.dataOffset()
 	if err != nil {
 		return nil, a.classify(ctx, fmt.Errorf("entry %q: %w", e.Name, err))
 	}
@@ -89,6 +90,22 @@ func (a *Archive) NewEntryReader(ctx context.Context, e *Entry, zstd ZstdDecoder
 	}
 	er.reopens = 0
 	return er, nil
+}
+
+// dataOffset is where the entry's data starts: from its local header, read
+// and checked here or, for an entry from an Index, by an earlier reader.
+func (er *EntryReader) dataOffset() (int64, error) {
+	e := er.entry
+	if e.localLen != nil {
+		if n := atomic.LoadUint32(e.localLen); n != 0 {
+			return e.HeaderOffset + int64(n), nil
+		}
+	}
+	start, err := localDataOffset(er.archive, e.HeaderOffset, &er.localHeader)
+	if err == nil && e.localLen != nil {
+		atomic.StoreUint32(e.localLen, uint32(start-e.HeaderOffset))
+	}
+	return start, err
 }
 
 // Size is the entry's declared uncompressed size.

@@ -18,6 +18,9 @@ type indexedRecord struct {
 	externalAttrs    uint32
 	flags            uint16
 	method           uint16
+	// localLen is the local header's length once read (Entry.localLen),
+	// accessed atomically; it fills what was padding.
+	localLen uint32
 }
 
 // Per-entry costs of an index, for the budget.
@@ -71,6 +74,7 @@ func (x *Index) Entry(i int) *Entry {
 		UncompressedSize: r.uncompressedSize,
 		ExternalAttrs:    r.externalAttrs,
 		HeaderOffset:     r.headerOffset,
+		localLen:         &x.recs[i].localLen,
 	}
 }
 

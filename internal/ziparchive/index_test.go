@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -31,7 +32,10 @@ func TestIndexFindMatchesWalk(t *testing.T) {
 		require.NoError(t, err)
 		i := idx.Find(e.Name)
 		require.GreaterOrEqual(t, i, 0, e.Name)
-		require.Equal(t, want, idx.Entry(i), e.Name)
+		got := idx.Entry(i)
+		require.NotNil(t, got.localLen)
+		got.localLen = nil
+		require.Equal(t, want, got, e.Name)
 		require.Equal(t, e.Name, string(idx.Name(i)))
 	}
 	require.Equal(t, -1, idx.Find("missing"))
@@ -40,4 +44,50 @@ func TestIndexFindMatchesWalk(t *testing.T) {
 	over, err := BuildIndex(context.Background(), a, idx.Cost()/2, nil)
 	require.NoError(t, err)
 	require.Nil(t, over)
+}
+
+// headerReads counts the reads that start at one offset.
+type headerReads struct {
+	ra    *bytes.Reader
+	at    int64
+	count int
+}
+
+func (h *headerReads) ReadAt(p []byte, off int64) (int, error) {
+	if off == h.at {
+		h.count++
+	}
+	return h.ra.ReadAt(p, off)
+}
+
+// TestIndexKeepsLocalHeaderLength: an entry from an Index has its local
+// header read by the first EntryReader only (and the same data read by
+// all); a bad local header is never kept, so it fails every time.
+func TestIndexKeepsLocalHeaderLength(t *testing.T) {
+	ctx := context.Background()
+	archive := ziptest.Build(t, ziptest.Stored("a.txt", "alpha"), ziptest.Stored("b.txt", "bravo"))
+	a := NewArchive(bytes.NewReader(archive), int64(len(archive)))
+	idx, err := BuildIndex(ctx, a, 1<<20, nil)
+	require.NoError(t, err)
+	e := idx.Entry(idx.Find("b.txt"))
+	reads := &headerReads{ra: bytes.NewReader(archive), at: e.HeaderOffset}
+	counted := NewArchive(reads, int64(len(archive)))
+	for range 3 {
+		er, err := counted.NewEntryReader(ctx, idx.Entry(idx.Find("b.txt")), nil)
+		require.NoError(t, err)
+		data, err := io.ReadAll(er)
+		require.NoError(t, err)
+		require.Equal(t, "bravo", string(data))
+		require.NoError(t, er.Close())
+	}
+	require.Equal(t, 1, reads.count)
+
+	bad := bytes.Clone(archive)
+	bad[e.HeaderOffset] = 'X' // the local header's signature
+	badIdx, err := BuildIndex(ctx, NewArchive(bytes.NewReader(bad), int64(len(bad))), 1<<20, nil)
+	require.NoError(t, err)
+	for range 2 {
+		_, err := NewArchive(bytes.NewReader(bad), int64(len(bad))).NewEntryReader(ctx, badIdx.Entry(badIdx.Find("b.txt")), nil)
+		require.ErrorIs(t, err, ErrFormat)
+	}
 }
