@@ -84,8 +84,7 @@ type requestScope struct {
 // setHeader is header.Set for a key in canonical form, with the value held
 // in the scope's backing array while it has room. Each value's slice has
 // capacity 1, so that an Add to the header copies rather than overwrites
-// the next one. A nil scope (outside ServeHTTP) sets nothing: use
-// headerSetter.
+// the next one. Outside ServeHTTP there is no scope: see headersOf.
 func (sc *requestScope) setHeader(key, value string) {
 	if sc.nvalues == len(sc.values) {
 		sc.header.Set(key, value)
