@@ -217,6 +217,10 @@ check() { [ "$1" = "$2" ] || { echo "compare.sh: $3: status $1, want $2" >&2; ex
 # upload VARIANT ROUND: one 1-file upload, time in seconds (and server CPU).
 upload() {
 	local out code t before after pid
+	# Each upload starts with no dirty pages of the one before: else the
+	# kernel's writeback of those (and its throttling of whoever writes
+	# next) lands on the next variant, whichever it is.
+	sync
 	case $1 in
 	nginx)
 		out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -T "$F/big.zip" "$NGINX/dav/up.zip")
