@@ -101,11 +101,10 @@ func (s *Store) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobarti
 	if err := validateKey(key); err != nil {
 		return nil, err
 	}
-	path := s.blobFile(key)
-	if bf := s.takeIdleBlobFile(key, path); bf != nil {
+	if bf := s.takeIdleBlobFile(key); bf != nil {
 		return &fileBlob{bf: bf, ctx: ctx, idle: s.blobFiles}, nil
 	}
-	f, err := openBlobFile(path)
+	f, err := openBlobFile(s.blobFile(key))
 	if err != nil {
 		return nil, notFound(err, fmt.Sprintf("blob %q", key))
 	}
@@ -117,14 +116,14 @@ func (s *Store) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobarti
 	return &fileBlob{bf: bf, ctx: ctx, idle: s.blobFiles}, nil
 }
 
-// takeIdleBlobFile returns an idle file of key that path still names, or
-// nil. Idle files of key that path no longer names are closed.
-func (s *Store) takeIdleBlobFile(key jobartifacts.BlobKey, path string) *blobFile {
+// takeIdleBlobFile returns an idle file of key that the key's path still
+// names, or nil. Idle files of key that it no longer names are closed.
+func (s *Store) takeIdleBlobFile(key jobartifacts.BlobKey) *blobFile {
 	bf := s.blobFiles.take(key)
 	if bf == nil {
 		return nil
 	}
-	id, err := statPath(path)
+	id, err := statPath(bf.f.Name()) // the key's path, made by the open
 	for ; bf != nil; bf = s.blobFiles.take(key) {
 		if err == nil && bf.id.sameFile(id) {
 			return bf
