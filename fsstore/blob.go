@@ -69,15 +69,8 @@ type blobRecord struct {
 	etag string
 }
 
-func (r blobRecord) describes(fi fs.FileInfo) bool {
-	return r.Size == fi.Size() && r.ModTimeNS == fi.ModTime().UnixNano() && r.Inode == inode(fi)
-}
-
-func inode(fi fs.FileInfo) uint64 {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return uint64(st.Ino) // Ino is not uint64 on every platform
-	}
-	return 0
+func (r blobRecord) describes(id fileID) bool {
+	return r.Size == id.size && r.ModTimeNS == id.mtimeNS && r.Inode == id.ino
 }
 
 func etag(sum []byte) string { return `"` + hex.EncodeToString(sum) + `"` }
@@ -95,6 +88,12 @@ func (s *Store) checkOpen(ctx context.Context) error {
 // OpenBlob opens the blob stored under key, or returns ErrNotFound. The
 // returned Blob reads the file opened now, even if the key is deleted later.
 // It keeps ctx: once ctx is done, its reads fail with ctx's error.
+//
+// The file of a closed Blob stays open a while (WithIdleBlobFiles): the
+// next OpenBlob of its key takes it if a stat(2) of the key's path finds
+// that very file, with the same size and modification time. A blob
+// deleted, or deleted and put again, by any process is therefore never
+// served from an idle file.
 func (s *Store) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobartifacts.Blob, error) {
 	if err := s.checkOpen(ctx); err != nil {
 		return nil, err
@@ -102,21 +101,38 @@ func (s *Store) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobarti
 	if err := validateKey(key); err != nil {
 		return nil, err
 	}
+	if bf := s.takeIdleBlobFile(key); bf != nil {
+		return &fileBlob{bf: bf, ctx: ctx, idle: s.blobFiles}, nil
+	}
 	f, err := openBlobFile(s.blobFile(key))
 	if err != nil {
 		return nil, notFound(err, fmt.Sprintf("blob %q", key))
 	}
-	b, err := s.describeBlob(ctx, key, f)
+	bf, err := s.describeBlob(ctx, key, f)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	return b, nil
+	return &fileBlob{bf: bf, ctx: ctx, idle: s.blobFiles}, nil
 }
 
-// describeBlob makes the Blob for an opened blob file: the ETag comes from
-// blobinfo/ (read once, then kept in memory) when it describes this very
-// file, or from hashing the file.
+// takeIdleBlobFile returns an idle file of key that the key's path still
+// names, or nil. Idle files of key that it no longer names are closed.
+func (s *Store) takeIdleBlobFile(key jobartifacts.BlobKey) *blobFile {
+	bf := s.blobFiles.take(key)
+	if bf == nil {
+		return nil
+	}
+	id, err := statPath(bf.f.Name()) // the key's path, made by the open
+	for ; bf != nil; bf = s.blobFiles.take(key) {
+		if err == nil && bf.id.sameFile(id) {
+			return bf
+		}
+		bf.f.Close()
+	}
+	return nil
+}
+
 // openBlobFile opens a blob's file to read. The runtime's poller never
 // watches a regular file, so open(2) is enough: os.Open would also set and
 // clear O_NONBLOCK (four fcntl) and try epoll_ctl, which refuses it.
@@ -133,33 +149,36 @@ func openBlobFile(path string) (*os.File, error) {
 	}
 }
 
-func (s *Store) describeBlob(ctx context.Context, key jobartifacts.BlobKey, f *os.File) (*fileBlob, error) {
-	fi, err := f.Stat()
+// describeBlob makes the blobFile of an opened blob file: the ETag comes
+// from blobinfo/ (read once, then kept in memory) when it describes this
+// very file, or from hashing the file.
+func (s *Store) describeBlob(ctx context.Context, key jobartifacts.BlobKey, f *os.File) (*blobFile, error) {
+	id, err := statFile(f)
 	if err != nil {
 		return nil, fmt.Errorf("fsstore: blob %q: %w", key, err)
 	}
-	if fi.IsDir() {
+	if id.dir {
 		return nil, errNotFound("blob %q", key)
 	}
-	b := &fileBlob{f: f, ctx: ctx, info: jobartifacts.BlobInfo{Size: fi.Size(), ModTime: fi.ModTime().UTC()}}
-	if rec, ok := s.blobInfos.lookup(key); ok && rec.describes(fi) {
-		b.info.ETag = rec.etag
-		return b, nil
+	bf := &blobFile{f: f, key: key, id: id, info: jobartifacts.BlobInfo{Size: id.size, ModTime: id.modTime()}}
+	if rec, ok := s.blobInfos.lookup(key); ok && rec.describes(id) {
+		bf.info.ETag = rec.etag
+		return bf, nil
 	}
 	var rec blobRecord
-	if err := readJSON(s.blobInfoFile(key), "blob info", &rec); err == nil && rec.describes(fi) {
+	if err := readJSON(s.blobInfoFile(key), "blob info", &rec); err == nil && rec.describes(id) {
 		rec.etag = `"` + rec.SHA256 + `"`
 		s.blobInfos.store(key, rec)
-		b.info.ETag = rec.etag
-		return b, nil
+		bf.info.ETag = rec.etag
+		return bf, nil
 	}
 	// A crash between the blob's link and its info's write.
 	h := sha256.New()
-	if _, err := io.Copy(h, ctxio.NewReader(ctx, io.NewSectionReader(f, 0, fi.Size()))); err != nil {
+	if _, err := io.Copy(h, ctxio.NewReader(ctx, io.NewSectionReader(f, 0, id.size))); err != nil {
 		return nil, fmt.Errorf("fsstore: blob %q: hashing: %w", key, err)
 	}
-	b.info.ETag = etag(h.Sum(nil))
-	return b, nil
+	bf.info.ETag = etag(h.Sum(nil))
+	return bf, nil
 }
 
 // PutBlob streams r into a temporary file next to the blob's file, in
@@ -218,7 +237,8 @@ func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Read
 	}
 	// The blob is in place; its info comes second, so a reader that finds
 	// no info, or stale info, hashes the file rather than trusting it.
-	rec := blobRecord{SHA256: hex.EncodeToString(sum), Size: fi.Size(), Inode: inode(fi), ModTimeNS: fi.ModTime().UnixNano()}
+	id := idOf(fi)
+	rec := blobRecord{SHA256: hex.EncodeToString(sum), Size: id.size, Inode: id.ino, ModTimeNS: id.mtimeNS}
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return jobartifacts.BlobInfo{}, fmt.Errorf("fsstore: put blob %q: %w", key, err)
@@ -312,8 +332,9 @@ func errTaken(key jobartifacts.BlobKey) error {
 
 // DeleteBlob removes the blob; a missing blob is no error, nor is a key
 // that this store could never hold (ErrInvalidKey for OpenBlob and PutBlob),
-// since no blob has it. Blobs opened before keep reading their bytes.
-// Directories left empty are removed. Once space is freed, a reserve given
+// since no blob has it. Blobs opened before keep reading their bytes; the
+// Store's idle files of the blob are closed. Directories left empty are
+// removed. Once space is freed, a reserve given
 // back to a full file system is made again.
 func (s *Store) DeleteBlob(ctx context.Context, key jobartifacts.BlobKey) error {
 	if err := s.checkOpen(ctx); err != nil {
@@ -329,6 +350,7 @@ func (s *Store) DeleteBlob(ctx context.Context, key jobartifacts.BlobKey) error 
 	if err := s.removeFile(path); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 		return fmt.Errorf("fsstore: delete blob %q: %w", key, err)
 	}
+	s.blobFiles.drop(key)
 	infoPath := s.blobInfoFile(key)
 	if err := s.removeFile(infoPath); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 		return fmt.Errorf("fsstore: delete blob %q: %w", key, err)
@@ -361,23 +383,29 @@ func (s *Store) removeEmptyDirs(dir, root string) {
 	}
 }
 
-// fileBlob is a Blob over an open file. It keeps the context of OpenBlob,
-// as the BlobStore contract asks.
+// fileBlob is a Blob over an open blob file, which it owns alone until it
+// is closed. It keeps the context of OpenBlob, as the BlobStore contract
+// asks.
 type fileBlob struct {
-	f      *os.File
+	bf     *blobFile
 	ctx    context.Context
-	info   jobartifacts.BlobInfo
+	idle   *blobFiles // where Close leaves the file
 	closed atomic.Bool
+	// fileUsed: File handed the file out, and its offset may have moved.
+	fileUsed atomic.Bool
 }
 
 // ReadAt reads the file as io.ReaderAt does; concurrent calls are safe. It
 // fails with the open's context error once that context is done, and with
 // fs.ErrClosed after Close.
 func (b *fileBlob) ReadAt(p []byte, off int64) (int, error) {
+	if b.closed.Load() {
+		return 0, fs.ErrClosed
+	}
 	if err := b.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return b.f.ReadAt(p, off)
+	return b.bf.f.ReadAt(p, off)
 }
 
 // NewRangeReader returns a reader of length bytes from offset (to the end
@@ -386,7 +414,7 @@ func (b *fileBlob) ReadAt(p []byte, off int64) (int, error) {
 // once. Its reads fail like ReadAt's once the open's context is done or the
 // Blob is closed; closing the reader itself releases nothing.
 func (b *fileBlob) NewRangeReader(offset, length int64) (io.ReadCloser, error) {
-	size := b.info.Size
+	size := b.bf.info.Size
 	switch {
 	case offset < 0:
 		return nil, fmt.Errorf("fsstore: range at negative offset %d", offset)
@@ -403,20 +431,34 @@ func (b *fileBlob) NewRangeReader(offset, length int64) (io.ReadCloser, error) {
 	if length >= 0 && length < n {
 		n = length
 	}
-	return io.NopCloser(ctxio.NewReader(b.ctx, io.NewSectionReader(b.f, offset, n))), nil
+	return io.NopCloser(io.NewSectionReader(b, offset, n)), nil
 }
 
-// Close closes the file; later reads fail with fs.ErrClosed.
+// Close gives the file back to the Store, which keeps it idle for the next
+// OpenBlob of the key or closes it; later reads fail with fs.ErrClosed, and
+// so does a second Close.
 func (b *fileBlob) Close() error {
-	b.closed.Store(true)
-	return b.f.Close()
+	if b.closed.Swap(true) {
+		return fs.ErrClosed
+	}
+	if b.fileUsed.Load() {
+		// The next Blob's caller finds the offset at 0, as after an open.
+		if _, err := b.bf.f.Seek(0, io.SeekStart); err != nil {
+			return b.bf.f.Close()
+		}
+	}
+	b.idle.put(b.bf)
+	return nil
 }
 
 var _ jobartifacts.FileBlob = (*fileBlob)(nil)
 
 // File returns the open file, for the handler's sendfile
 // (jobartifacts.FileBlob); fileBlob itself reads it only with pread.
-func (b *fileBlob) File() *os.File { return b.f }
+func (b *fileBlob) File() *os.File {
+	b.fileUsed.Store(true)
+	return b.bf.f
+}
 
 // Info returns the size, modification time and ETag of the opened file.
-func (b *fileBlob) Info() jobartifacts.BlobInfo { return b.info }
+func (b *fileBlob) Info() jobartifacts.BlobInfo { return b.bf.info }

@@ -114,6 +114,17 @@
 // the bytes itself. The Blob is a jobartifacts.FileBlob: the handler sends
 // whole archives from its file with sendfile(2).
 //
+// A Blob owns its file alone. Once closed, the file stays open, idle, for
+// the next OpenBlob of its key (at most 256 files, the most recently used,
+// each for at most 5 seconds; WithIdleBlobFiles), which takes it if a
+// stat(2) of the key's path finds that very file (device and inode, which
+// cannot be reused while the file is open) with the same size and
+// modification time: one syscall instead of open, fstat and close. So a
+// blob deleted, or deleted and put again, by any Store in any process is
+// never read from an idle file; a blob another process deletes keeps its
+// disk space until the idle file's time is up. DeleteBlob and Close close
+// the Store's idle files at once.
+//
 // The ETag is the quoted hex SHA-256 of the bytes, computed while PutBlob
 // streams them and kept in blobinfo/ together with the inode, size and
 // modification time of the file it describes. If that identity does not

@@ -47,6 +47,8 @@ type Store struct {
 	records recordCache
 	// blobInfos keeps the blob records OpenBlob read.
 	blobInfos blobInfos
+	// blobFiles keeps closed Blobs' files open for the next OpenBlob.
+	blobFiles *blobFiles
 	// openLock is LOCK, held shared for the Store's lifetime.
 	openLock *os.File
 	closed   atomic.Bool
@@ -66,9 +68,10 @@ var _ jobartifacts.ProjectJobReader = (*Store)(nil)
 type Option func(*config)
 
 type config struct {
-	noFsync     bool
-	now         func() time.Time
-	reserveSize int64
+	noFsync       bool
+	now           func() time.Time
+	reserveSize   int64
+	idleBlobFiles int
 }
 
 // DefaultSpaceReserve is the size of the file that Open keeps in reserve
@@ -100,6 +103,21 @@ func WithSpaceReserve(n int64) Option {
 	}
 }
 
+// WithIdleBlobFiles sets how many blob files the Store keeps open once
+// their Blobs are closed (default DefaultIdleBlobFiles, 256), the most
+// recently used, each for at most a few seconds: OpenBlob of such a file's
+// key then costs a stat(2) of its path, which checks that the key still
+// names that file, rather than open(2), fstat(2) and close(2). 0 keeps
+// none; n < 0 keeps the default. A blob deleted by another process keeps
+// its disk space until this Store closes its idle file.
+func WithIdleBlobFiles(n int) Option {
+	return func(c *config) {
+		if n >= 0 {
+			c.idleBlobFiles = n
+		}
+	}
+}
+
 // WithoutFsync makes the Store skip every fsync. Writes still go through a
 // temporary file and a rename, so a killed process leaves old or new files,
 // but a power loss or kernel crash may lose or tear recent writes. Meant for
@@ -113,7 +131,7 @@ func WithoutFsync() Option {
 // crashed writer may have left. It makes the space reserve if it is missing
 // and there is room for it (WithSpaceReserve).
 func Open(dir string, opts ...Option) (*Store, error) {
-	cfg := config{now: time.Now, reserveSize: DefaultSpaceReserve}
+	cfg := config{now: time.Now, reserveSize: DefaultSpaceReserve, idleBlobFiles: DefaultIdleBlobFiles}
 	for _, opt := range opts {
 		opt(&cfg)
 	}
@@ -130,6 +148,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		now:         cfg.now,
 		reserveSize: cfg.reserveSize,
 		metaLock:    newLockFile(filepath.Join(abs, "meta.lock")),
+		blobFiles:   newBlobFiles(cfg.idleBlobFiles),
 	}
 	lock, err := os.OpenFile(filepath.Join(abs, "LOCK"), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -166,9 +185,10 @@ func Open(dir string, opts ...Option) (*Store, error) {
 // Dir returns the store's directory, as an absolute path.
 func (s *Store) Dir() string { return s.dir }
 
-// Close waits for the metadata operations in progress and releases the
-// directory. Blobs opened before stay readable until they are closed. Later
-// calls fail with ErrClosed.
+// Close waits for the metadata operations in progress, closes the idle
+// blob files and releases the directory. Blobs opened before stay readable
+// until they are closed, which closes their files. Later calls fail with
+// ErrClosed.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -176,6 +196,7 @@ func (s *Store) Close() error {
 		return ErrClosed
 	}
 	s.metaLock.closeIdle()
+	s.blobFiles.close()
 	s.genFile.Close()
 	return s.openLock.Close() // closing the last descriptor releases the flock
 }
