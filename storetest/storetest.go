@@ -1,7 +1,8 @@
 // Package storetest is the conformance suite for implementations of the
 // jobartifacts store contract: each subtest checks a sentence of the doc
-// comments of MetadataStore, BlobStore, Blob and BlobInfo, including that
-// every conditional write is atomic across processes.
+// comments of MetadataStore, BlobStore, Blob and BlobInfo (and of
+// ProjectJobReader, for a store that has it), including that every
+// conditional write is atomic across processes.
 //
 // There is a suite per half and one for the pair, so that a host can test
 // its own database or object store alone:
@@ -140,6 +141,7 @@ type Harness struct {
 func RunMetadataStore(t *testing.T, h MetadataHarness) {
 	t.Run("Seeder", func(t *testing.T) { runMetadataCases(t, h, seederCases()) })
 	t.Run("Lookups", func(t *testing.T) { runMetadataCases(t, h, lookupCases()) })
+	t.Run("ProjectJob", func(t *testing.T) { runMetadataCases(t, h, []metadataCase{{"IsProjectThenJob", testProjectJob}}) })
 	t.Run("LatestSuccessfulJob", func(t *testing.T) { runLatestSuccessfulJob(t, oneView(h)) })
 	t.Run("RecentSuccessfulJob", func(t *testing.T) { runRecentSuccessfulJob(t, oneView(h)) })
 	t.Run("Artifacts", func(t *testing.T) { runMetadataCases(t, h, artifactCases()) })
