@@ -133,7 +133,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 	}
 	defer store.Close()
 
-	handler, err := newServer(ctx, cfg, store, logger)
+	// The store itself, not openedStore, whose embedding would hide its
+	// optional capabilities (ProjectJobReader) from the handler.
+	handler, err := newServer(ctx, cfg, store.seedStore, logger)
 	if err != nil {
 		return err
 	}
