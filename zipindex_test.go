@@ -479,6 +479,92 @@ func TestArchiveIndexDetachedBuild(t *testing.T) {
 	})
 }
 
+// heldBlob is a reopened archive whose reads wait for release, or end with
+// the context it was opened with (as a store's reads may).
+type heldBlob struct {
+	*zipTestBlob
+	ctx     context.Context
+	reading chan struct{} // closed at the first read
+	once    sync.Once
+	release chan struct{}
+	closed  atomic.Bool
+}
+
+func (h *heldBlob) ReadAt(p []byte, off int64) (int, error) {
+	h.once.Do(func() { close(h.reading) })
+	select {
+	case <-h.release:
+		return h.zipTestBlob.ReadAt(p, off)
+	case <-h.ctx.Done():
+		return 0, h.ctx.Err()
+	}
+}
+
+func (h *heldBlob) Close() error { h.closed.Store(true); return nil }
+
+// TestArchiveIndexCacheClose: close cancels a detached build under way and
+// returns once it has ended (its blob closed, nothing indexed); after it,
+// lookups are still answered and start no build. A build that does not end
+// leaves close to its context.
+func TestArchiveIndexCacheClose(t *testing.T) {
+	archive := manyEntryZip(t, 3000)
+	blob := memZipBlob(archive)
+	key := archiveCacheKey("k", blob.info)
+	last := manyEntryName(2999)
+
+	t.Run("cancels the build under way and waits for it", func(t *testing.T) {
+		c := newArchiveIndexCache(64 << 20)
+		opened := make(chan *heldBlob, 1)
+		var reopens atomic.Int64
+		reopen := func(ctx context.Context) (Blob, error) {
+			reopens.Add(1)
+			h := &heldBlob{zipTestBlob: memZipBlob(archive), ctx: ctx, reading: make(chan struct{}), release: make(chan struct{})}
+			opened <- h
+			return h, nil
+		}
+		e, wait, err := c.findEntry(t.Context(), key, blob, blob.info.Size, last, reopen)
+		wait()
+		require.NoError(t, err)
+		require.Equal(t, last, e.Name)
+		held := <-opened
+		<-held.reading // the build is under way
+
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, c.close(ctx))
+		require.True(t, held.closed.Load(), "close returns once the build has closed its blob")
+		require.Empty(t, c.entries, "a cancelled build indexes nothing")
+		require.Empty(t, c.building)
+
+		for _, name := range []string{last, manyEntryName(7)} {
+			e, wait, err := c.findEntry(t.Context(), key, blob, blob.info.Size, name, reopen)
+			require.Empty(t, c.building, "no build starts after close")
+			wait()
+			require.NoError(t, err)
+			require.Equal(t, name, e.Name)
+		}
+		require.Equal(t, int64(1), reopens.Load(), "no build starts after close")
+		require.NoError(t, c.close(ctx), "close again")
+	})
+
+	t.Run("bounded by its context", func(t *testing.T) {
+		c := newArchiveIndexCache(64 << 20)
+		gated := &gatedBlob{zipTestBlob: memZipBlob(archive), open: make(chan struct{})} // ignores its context
+		opened := make(chan struct{})
+		reopen := func(context.Context) (Blob, error) { close(opened); return gated, nil }
+		_, _, err := c.findEntry(t.Context(), key, blob, blob.info.Size, last, reopen)
+		require.NoError(t, err)
+		<-opened
+
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		require.ErrorIs(t, c.close(ctx), context.DeadlineExceeded)
+		close(gated.open)
+		require.NoError(t, c.close(context.Background()), "once the build has ended")
+		require.True(t, gated.closed.Load())
+	})
+}
+
 // entryFields is e's exported fields, what the central directory says
 // (an Index's entries also point at where it keeps their local header's
 // length).
