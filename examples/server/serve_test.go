@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/logtest"
 	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 	"github.com/ciartifacts/jobartifacts/memstore"
 )
@@ -233,7 +234,7 @@ func TestShutdownEndsIndexBuilds(t *testing.T) {
 // TestRequestLogHasNoTokens serves requests that carry tokens in headers and
 // query strings and checks what the log says about them.
 func TestRequestLogHasNoTokens(t *testing.T) {
-	logged := &lockedBuffer{}
+	logged := &logtest.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logged, nil))
 	h, err := newServer(context.Background(), serveConfig{demo: true, token: testToken, jobToken: testJobToken}, memstore.New(), logger)
 	require.NoError(t, err)
@@ -420,23 +421,4 @@ func TestServeEndToEnd(t *testing.T) {
 	require.Contains(t, logged.String(), `msg="shut down"`)
 	require.NotContains(t, logged.String(), testToken)
 	require.NotContains(t, logged.String(), testJobToken)
-}
-
-// lockedBuffer is a log destination that the server's goroutines write to
-// while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
