@@ -14,13 +14,13 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/heldblob"
 	"github.com/ciartifacts/jobartifacts/internal/logtest"
 	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 	"github.com/ciartifacts/jobartifacts/memstore"
@@ -156,54 +156,20 @@ func TestGracefulShutdownTimeout(t *testing.T) {
 	require.Error(t, <-failed, "the cut download fails on the client")
 }
 
-// heldReopenStore is a store whose second blob open since opens was last
-// reset, the one an entry lookup's index build makes, reads nothing until
-// that open's context ends.
-type heldReopenStore struct {
-	seedStore
-	opens   atomic.Int64
-	reading chan struct{} // closed when the held blob is first read
-	once    sync.Once
-	closed  atomic.Bool // the held blob was closed
-}
-
-func (s *heldReopenStore) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobartifacts.Blob, error) {
-	b, err := s.seedStore.OpenBlob(ctx, key)
-	if err != nil || s.opens.Add(1) != 2 {
-		return b, err
-	}
-	return &heldReopenBlob{Blob: b, ctx: ctx, store: s}, nil
-}
-
-// heldReopenBlob is the held blob; ctx is the context it was opened with,
-// which governs its reads (BlobStore.OpenBlob).
-type heldReopenBlob struct {
-	jobartifacts.Blob
-	ctx   context.Context
-	store *heldReopenStore
-}
-
-func (b *heldReopenBlob) ReadAt(p []byte, off int64) (int, error) {
-	b.store.once.Do(func() { close(b.store.reading) })
-	<-b.ctx.Done()
-	return 0, b.ctx.Err()
-}
-
-func (b *heldReopenBlob) Close() error {
-	b.store.closed.Store(true)
-	return b.Blob.Close()
-}
-
 // TestShutdownEndsIndexBuilds: the archive index build that an entry
 // request left reading the store has ended (closed its blob) when
 // serveUntilDone returns, so that the store can close.
 func TestShutdownEndsIndexBuilds(t *testing.T) {
 	ctx := context.Background()
-	store := &heldReopenStore{seedStore: memstore.New(), reading: make(chan struct{})}
+	mem := memstore.New()
+	store := heldblob.New(mem)
 	cfg := serveConfig{demo: true, token: testToken, jobToken: testJobToken, indexBudget: jobartifacts.DefaultArchiveIndexBudget}
-	h, err := newServer(ctx, cfg, store, slog.New(slog.DiscardHandler))
+	h, err := newServer(ctx, cfg, struct {
+		*heldblob.Store
+		seeder
+	}{store, mem}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
-	store.opens.Store(0) // the demo's seeding is done
+	require.Zero(t, store.Opens(), "the demo's seeding opens no blob")
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -221,14 +187,14 @@ func TestShutdownEndsIndexBuilds(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	select {
-	case <-store.reading: // the build is under way
+	case <-store.Reading(): // the build is under way
 	case <-time.After(10 * time.Second):
 		t.Fatal("no index build started")
 	}
 
 	stop()
 	require.NoError(t, <-served)
-	require.True(t, store.closed.Load(), "the build has ended when serveUntilDone returns")
+	require.True(t, store.Closed(), "the build has ended when serveUntilDone returns")
 }
 
 // TestRequestLogHasNoTokens serves requests that carry tokens in headers and
