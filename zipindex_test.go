@@ -479,25 +479,20 @@ func TestArchiveIndexDetachedBuild(t *testing.T) {
 	})
 }
 
-// heldBlob is a reopened archive whose reads wait for release, or end with
-// the context it was opened with (as a store's reads may).
+// heldBlob is a reopened archive whose reads wait for the context it was
+// opened with to end, and fail with its error (as a store's reads may).
 type heldBlob struct {
 	*zipTestBlob
 	ctx     context.Context
 	reading chan struct{} // closed at the first read
 	once    sync.Once
-	release chan struct{}
 	closed  atomic.Bool
 }
 
 func (h *heldBlob) ReadAt(p []byte, off int64) (int, error) {
 	h.once.Do(func() { close(h.reading) })
-	select {
-	case <-h.release:
-		return h.zipTestBlob.ReadAt(p, off)
-	case <-h.ctx.Done():
-		return 0, h.ctx.Err()
-	}
+	<-h.ctx.Done()
+	return 0, h.ctx.Err()
 }
 
 func (h *heldBlob) Close() error { h.closed.Store(true); return nil }
@@ -518,7 +513,7 @@ func TestArchiveIndexCacheClose(t *testing.T) {
 		var reopens atomic.Int64
 		reopen := func(ctx context.Context) (Blob, error) {
 			reopens.Add(1)
-			h := &heldBlob{zipTestBlob: memZipBlob(archive), ctx: ctx, reading: make(chan struct{}), release: make(chan struct{})}
+			h := &heldBlob{zipTestBlob: memZipBlob(archive), ctx: ctx, reading: make(chan struct{})}
 			opened <- h
 			return h, nil
 		}
