@@ -419,10 +419,31 @@ func (g *gatedBlob) ReadAt(p []byte, off int64) (int, error) {
 
 func (g *gatedBlob) Close() error { g.closed.Store(true); return nil }
 
+// heldBlob is a reopened archive whose reads wait for the context it was
+// opened with to end, and fail with its error (as a store's reads may).
+type heldBlob struct {
+	*zipTestBlob
+	ctx     context.Context
+	reading chan struct{} // closed at the first read
+	once    sync.Once
+	closed  atomic.Bool
+}
+
+func (h *heldBlob) ReadAt(p []byte, off int64) (int, error) {
+	h.once.Do(func() { close(h.reading) })
+	<-h.ctx.Done()
+	return 0, h.ctx.Err()
+}
+
+func (h *heldBlob) Close() error { h.closed.Store(true); return nil }
+
 // TestArchiveIndexDetachedBuild: with reopen, a cold lookup is answered
 // without waiting for the index build, which reads a blob of its own,
 // outlives the request (and its context), then serves later lookups; a
-// blob that is not the version looked up is not indexed.
+// blob that is not the version looked up is not indexed. close cancels a
+// build under way and returns once it has ended (its blob closed, nothing
+// indexed); after it, lookups are still answered and start no build. A
+// build that does not end leaves close to its context.
 func TestArchiveIndexDetachedBuild(t *testing.T) {
 	archive := manyEntryZip(t, 3000)
 	blob := memZipBlob(archive)
@@ -477,37 +498,8 @@ func TestArchiveIndexDetachedBuild(t *testing.T) {
 		}, 10*time.Second, time.Millisecond)
 		require.Empty(t, c.entries, "a blob of another version is not indexed under this one")
 	})
-}
 
-// heldBlob is a reopened archive whose reads wait for the context it was
-// opened with to end, and fail with its error (as a store's reads may).
-type heldBlob struct {
-	*zipTestBlob
-	ctx     context.Context
-	reading chan struct{} // closed at the first read
-	once    sync.Once
-	closed  atomic.Bool
-}
-
-func (h *heldBlob) ReadAt(p []byte, off int64) (int, error) {
-	h.once.Do(func() { close(h.reading) })
-	<-h.ctx.Done()
-	return 0, h.ctx.Err()
-}
-
-func (h *heldBlob) Close() error { h.closed.Store(true); return nil }
-
-// TestArchiveIndexCacheClose: close cancels a detached build under way and
-// returns once it has ended (its blob closed, nothing indexed); after it,
-// lookups are still answered and start no build. A build that does not end
-// leaves close to its context.
-func TestArchiveIndexCacheClose(t *testing.T) {
-	archive := manyEntryZip(t, 3000)
-	blob := memZipBlob(archive)
-	key := archiveCacheKey("k", blob.info)
-	last := manyEntryName(2999)
-
-	t.Run("cancels the build under way and waits for it", func(t *testing.T) {
+	t.Run("close cancels the build under way and waits for it", func(t *testing.T) {
 		c := newArchiveIndexCache(64 << 20)
 		opened := make(chan *heldBlob, 1)
 		var reopens atomic.Int64
@@ -542,7 +534,7 @@ func TestArchiveIndexCacheClose(t *testing.T) {
 		require.NoError(t, c.close(ctx), "close again")
 	})
 
-	t.Run("bounded by its context", func(t *testing.T) {
+	t.Run("close, bounded by its context", func(t *testing.T) {
 		c := newArchiveIndexCache(64 << 20)
 		gated := &gatedBlob{zipTestBlob: memZipBlob(archive), open: make(chan struct{})} // ignores its context
 		opened := make(chan struct{})
