@@ -13,11 +13,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/ciartifacts/jobartifacts/internal/logtest"
 )
 
 func TestRedactURL(t *testing.T) {
@@ -74,30 +75,11 @@ func TestRedactHeader(t *testing.T) {
 	require.Equal(t, []string{"glpat-a"}, h["Private-Token"], "the request's own header is left alone")
 }
 
-// lockedBuffer is a log destination that handlers write to from the server's
-// goroutines while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // accessLogServer serves h through AccessLog, logging at level into the
 // returned buffer.
-func accessLogServer(t *testing.T, h http.Handler, level slog.Level) (*httptest.Server, *lockedBuffer) {
+func accessLogServer(t *testing.T, h http.Handler, level slog.Level) (*httptest.Server, *logtest.Buffer) {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))
 	ts := httptest.NewServer(AccessLog(h, logger))
 	t.Cleanup(ts.Close)
@@ -106,7 +88,7 @@ func accessLogServer(t *testing.T, h http.Handler, level slog.Level) (*httptest.
 
 // awaitLog waits for the server to log a line containing want: a record is
 // written after the response, so the client may be done before it.
-func awaitLog(t *testing.T, logs *lockedBuffer, want string) string {
+func awaitLog(t *testing.T, logs *logtest.Buffer, want string) string {
 	t.Helper()
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), want) }, 10*time.Second, time.Millisecond,
 		"log: %s", logs)
@@ -238,7 +220,7 @@ func (w *recordingWriter) ReadFrom(r io.Reader) (int64, error) {
 func TestAccessLogKeepsWriterInterfaces(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "blob")
 	require.NoError(t, os.WriteFile(path, bytes.Repeat([]byte("0123456789"), 1000), 0o600))
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	h := AccessLog(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, isReaderFrom := w.(io.ReaderFrom)
 		_, isFlusher := w.(http.Flusher)

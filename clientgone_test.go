@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/logtest"
 	"github.com/ciartifacts/jobartifacts/memstore"
 )
 
@@ -33,7 +34,7 @@ func (s *waitingStore) Job(ctx context.Context, projectID, jobID int64) (*jobart
 // waits on the store is not a 500 and not an error in the log (issue 10,
 // item 11); it is logged at Debug, and whatever is written is nginx's 499.
 func TestClientGoneIsNotAServerError(t *testing.T) {
-	var logs lockedBuffer
+	var logs logtest.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	store := &waitingStore{entered: make(chan struct{}, 1)}
 	f := newAPIFixture(t, apiFixtureConfig{
@@ -83,7 +84,7 @@ func TestContextEndedAnswers499(t *testing.T) {
 		}},
 	} {
 		t.Run(end.name, func(t *testing.T) {
-			var logs lockedBuffer
+			var logs logtest.Buffer
 			store := &waitingStore{entered: make(chan struct{}, 1)}
 			f := newAPIFixture(t, apiFixtureConfig{})
 			store.Store = f.store

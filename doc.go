@@ -15,7 +15,9 @@
 // contain "..", "." or "//" segments before the handler sees them; serve the
 // handler directly, or through gorilla/mux with SkipClean, to keep them.)
 // AccessLog wraps it, or any handler, in a request log that never shows a
-// token.
+// token. On shutdown, call Handler.Close after http.Server.Shutdown and
+// before closing the Store: it ends the archive index builds that requests
+// left reading the Store.
 //
 // # Stores
 //

@@ -45,6 +45,18 @@ func New(store Store, authz Authorizer, opts ...Option) *Handler {
 	return h
 }
 
+// Close ends the Handler's background work, for a host about to close its
+// Store: a cold lookup of an archive entry starts an index build that
+// outlives its request and reads the Store (for up to five minutes). Close
+// cancels the builds under way and waits for them to end; none starts after
+// it. It returns ctx's error if ctx ends first. Call it once
+// http.Server.Shutdown has waited for the requests, then close the Store.
+// A request served after Close is still answered, without indexing in the
+// background. Close may be called more than once.
+func (h *Handler) Close(ctx context.Context) error {
+	return h.archives.close(ctx)
+}
+
 // ServeHTTP answers one API request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()

@@ -98,6 +98,26 @@ func (s *projectJobStore) ProjectJob(ctx context.Context, projectID, jobID int64
 	return p, j, err
 }
 
+// TestCombineStoresProjectJobReader: a combined Store is a ProjectJobReader
+// exactly when its metadata half is one, and the handler then reads job
+// routes through the metadata half's ProjectJob.
+func TestCombineStoresProjectJobReader(t *testing.T) {
+	_, ok := jobartifacts.CombineStores(memstore.New(), memstore.New()).(jobartifacts.ProjectJobReader)
+	require.False(t, ok, "memstore has no ProjectJob: the combined store must not claim one")
+
+	meta := &projectJobStore{}
+	f := newAPIFixture(t, apiFixtureConfig{wrapStore: func(m *memstore.Store) jobartifacts.Store {
+		meta.Store = m
+		combined := jobartifacts.CombineStores(meta, m)
+		_, ok := combined.(jobartifacts.ProjectJobReader)
+		require.True(t, ok, "the metadata half's ProjectJob is kept")
+		return combined
+	}})
+	resp := f.do(t, http.MethodGet, p1+"/jobs/100/artifacts", asUser(apiTokenMaintainer))
+	require.Equal(t, http.StatusOK, resp.status)
+	require.Equal(t, int64(1), meta.calls.Load(), "the handler read the job route through ProjectJob")
+}
+
 func testHandlerResponses(t *testing.T, cfg apiFixtureConfig) {
 	f := newAPIFixture(t, cfg)
 	archiveDisposition := `attachment; filename="artifacts.zip"; filename*=UTF-8''artifacts.zip`

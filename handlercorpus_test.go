@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/logtest"
 	"github.com/ciartifacts/jobartifacts/internal/zipcorpus"
 	"github.com/ciartifacts/jobartifacts/memstore"
 	"github.com/ciartifacts/jobartifacts/tokenauth"
@@ -46,7 +47,7 @@ func TestHandlerCorpus(t *testing.T) {
 		require.NoError(t, err)
 		jobOf[name], archives[name] = id, data
 	}
-	f := &apiFixture{store: store, authz: authz, logs: &lockedBuffer{}}
+	f := &apiFixture{store: store, authz: authz, logs: &logtest.Buffer{}}
 	f.server = newCorpusServer(t, store, authz, f.logs)
 	f.client = f.server.Client()
 
@@ -147,7 +148,7 @@ func checkCorpusEntry(t *testing.T, row zipcorpus.Row, resp apiResponse) {
 }
 
 // newCorpusServer serves a Handler over store, logging to logs.
-func newCorpusServer(t *testing.T, store jobartifacts.Store, authz jobartifacts.Authorizer, logs *lockedBuffer) *httptest.Server {
+func newCorpusServer(t *testing.T, store jobartifacts.Store, authz jobartifacts.Authorizer, logs *logtest.Buffer) *httptest.Server {
 	srv := httptest.NewServer(jobartifacts.New(store, authz, jobartifacts.WithLogger(slog.New(slog.NewTextHandler(logs, nil)))))
 	t.Cleanup(srv.Close)
 	return srv

@@ -10,13 +10,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/logtest"
 	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 	"github.com/ciartifacts/jobartifacts/memstore"
 	"github.com/ciartifacts/jobartifacts/tokenauth"
@@ -99,7 +99,7 @@ type apiFixture struct {
 	authz    *tokenauth.Authorizer
 	server   *httptest.Server
 	client   *http.Client
-	logs     *lockedBuffer
+	logs     *logtest.Buffer
 	archives map[int64][]byte // job id → archive bytes as stored
 }
 
@@ -124,7 +124,7 @@ func newAPIFixture(t testing.TB, cfg apiFixtureConfig) *apiFixture {
 	t.Helper()
 	f := &apiFixture{
 		store:    memstore.New(),
-		logs:     &lockedBuffer{},
+		logs:     &logtest.Buffer{},
 		archives: make(map[int64][]byte),
 	}
 	f.authz = tokenauth.New(f.store, tokenauth.WithClock(func() time.Time { return apiNow }))
@@ -400,31 +400,6 @@ func headerOf(kv ...string) http.Header {
 		h.Add(kv[i], kv[i+1])
 	}
 	return h
-}
-
-// lockedBuffer is a log sink the server's goroutines write while the test
-// reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *lockedBuffer) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Reset()
 }
 
 // errDiskOnFire is the distinctive internal error of the faulty store: it

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/logtest"
 	"github.com/ciartifacts/jobartifacts/memstore"
 )
 
@@ -76,7 +77,7 @@ func (b *testFileBlob) Close() error {
 	return b.f.Close()
 }
 
-func newFileBlobFixture(t *testing.T, data []byte, size int64, accessLogs *lockedBuffer) (*apiFixture, *fileBlobStore) {
+func newFileBlobFixture(t *testing.T, data []byte, size int64, accessLogs *logtest.Buffer) (*apiFixture, *fileBlobStore) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "blob")
 	require.NoError(t, os.WriteFile(path, data, 0o600))
@@ -108,7 +109,7 @@ func (s *fileBlobStore) lastOffset(t *testing.T) int64 {
 func TestArchiveSendfile(t *testing.T) {
 	data := make([]byte, 3<<20+123)
 	_, _ = rand.Read(data)
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	f, store := newFileBlobFixture(t, data, int64(len(data)), logs)
 	url := f.server.URL + "/api/v4/projects/1/jobs/100/artifacts"
 
@@ -169,7 +170,7 @@ func TestArchiveSendfile(t *testing.T) {
 // failure, logged, and the response is cut, as on the copying path.
 func TestArchiveSendfileShortBlob(t *testing.T) {
 	data := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
-	f, store := newFileBlobFixture(t, data, int64(len(data))+5000, &lockedBuffer{})
+	f, store := newFileBlobFixture(t, data, int64(len(data))+5000, &logtest.Buffer{})
 	req, err := http.NewRequest(http.MethodGet, f.server.URL+"/api/v4/projects/1/jobs/100/artifacts", nil)
 	require.NoError(t, err)
 	req.Header.Set("PRIVATE-TOKEN", apiTokenReporter)

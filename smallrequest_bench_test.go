@@ -11,7 +11,7 @@ import (
 
 	"github.com/ciartifacts/jobartifacts"
 	"github.com/ciartifacts/jobartifacts/fsstore"
-	"github.com/ciartifacts/jobartifacts/tokenauth"
+	"github.com/ciartifacts/jobartifacts/internal/benchfixture"
 )
 
 // BenchmarkSmallRequest is the per-request cost of issue 12's small rows in
@@ -21,24 +21,14 @@ import (
 // are the figure to watch; the client and the connection are left out (the
 // response is discarded, through ReadFrom as net/http's takes it).
 func BenchmarkSmallRequest(b *testing.B) {
-	ctx := b.Context()
-	store, err := fsstore.Open(b.TempDir(), fsstore.WithoutFsync())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { store.Close() })
 	must := func(err error) {
 		if err != nil {
 			b.Fatal(err)
 		}
 	}
-	must(store.PutProject(ctx, jobartifacts.Project{ID: 1, PathWithNamespace: "bench/app", Visibility: "private"}))
-	must(store.PutPipeline(ctx, jobartifacts.Pipeline{ID: 1, ProjectID: 1, Ref: "main", Status: jobartifacts.StatusSuccess}))
-	must(store.PutJobs(ctx,
-		jobartifacts.Job{ID: 1, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 1}, Name: "tiny", Status: jobartifacts.StatusSuccess},
-		jobartifacts.Job{ID: 2, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 1}, Name: "small10", Status: jobartifacts.StatusSuccess}))
 	four := bytes.Repeat([]byte("0123456789abcdef"), 256)
 	var tinyLen int
+	archives := make(map[int64][]byte)
 	for jobID, names := range map[int64][]string{1: nil, 2: {"a", "b", "c", "d", "e", "f", "g", "h", "i"}} {
 		var buf bytes.Buffer
 		zw := zip.NewWriter(&buf)
@@ -56,22 +46,23 @@ func BenchmarkSmallRequest(b *testing.B) {
 		if jobID == 1 {
 			tinyLen = buf.Len()
 		}
-		_, err = jobartifacts.StoreArtifact(ctx, store, 1, jobID, jobartifacts.Artifact{FileType: jobartifacts.ArtifactTypeArchive, FileFormat: "zip", Filename: "artifacts.zip"}, &buf)
-		must(err)
+		archives[jobID] = buf.Bytes()
 	}
-	authz := tokenauth.New(store)
-	must(authz.Apply(tokenauth.Config{
-		Users: []tokenauth.User{{Name: "bench", Tokens: []string{"bench-token"}, Roles: map[int64]tokenauth.Role{1: tokenauth.Maintainer}}},
-	}))
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := jobartifacts.AccessLog(jobartifacts.New(store, authz, jobartifacts.WithLogger(logger)), logger)
+	h := benchfixture.Handler(b, benchfixture.Config{
+		Store: []fsstore.Option{fsstore.WithoutFsync()},
+		Jobs: []benchfixture.Job{
+			{ID: 1, Name: "tiny", Status: jobartifacts.StatusSuccess, Archive: archives[1]},
+			{ID: 2, Name: "small10", Status: jobartifacts.StatusSuccess, Archive: archives[2]},
+		},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
 	for _, tc := range []struct{ name, path string }{
 		{"tiny-archive", "/api/v4/projects/1/jobs/1/artifacts"},
 		{"entry", "/api/v4/projects/1/jobs/2/artifacts/dist/4k.bin"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, tc.path, nil)
-			req.Header.Set("Private-Token", "bench-token")
+			req.Header.Set("Private-Token", benchfixture.Token)
 			b.ReportAllocs()
 			for b.Loop() {
 				w := &discardResponse{header: make(http.Header)}

@@ -31,14 +31,27 @@ type Store interface {
 }
 
 // CombineStores returns the Store made of a metadata half and a blob half,
-// for example a PostgreSQL store and an S3 store.
+// for example a PostgreSQL store and an S3 store. The Store is a
+// ProjectJobReader exactly when meta is one.
 func CombineStores(meta MetadataStore, blobs BlobStore) Store {
-	return combinedStore{meta, blobs}
+	s := combinedStore{meta, blobs}
+	if pj, ok := meta.(ProjectJobReader); ok {
+		return combinedProjectJobStore{s, pj}
+	}
+	return s
 }
 
 type combinedStore struct {
 	MetadataStore
 	BlobStore
+}
+
+// combinedProjectJobStore is a combinedStore whose metadata half is a
+// ProjectJobReader: a separate type, since the handler discovers the
+// capability by type assertion and combinedStore must not claim it.
+type combinedProjectJobStore struct {
+	combinedStore
+	ProjectJobReader
 }
 
 // MetadataStore holds projects, pipelines, jobs, the records of the artifacts

@@ -45,6 +45,10 @@ type archiveIndexCache struct {
 	entries  map[string]*cachedIndex
 	head     cachedIndex // sentinel of the LRU ring: head.next is the most recent
 	building map[string]*indexBuild
+	// closed: no detached build starts (close); detached counts those
+	// that run.
+	closed   bool
+	detached sync.WaitGroup
 }
 
 // cachedIndex is one archive version in the cache; idx is nil for an
@@ -61,6 +65,9 @@ type indexBuild struct {
 	done chan struct{}
 	idx  *archiveIndex // nil: over budget (when err is nil)
 	err  error
+	// cancel ends a detached build early (close); nil for the others,
+	// which end with their request.
+	cancel context.CancelFunc
 }
 
 func newArchiveIndexCache(budget int64) *archiveIndexCache {
@@ -222,13 +229,21 @@ func (c *archiveIndexCache) findEntry(ctx context.Context, key string, ra io.Rea
 		}
 		return indexedEntry(idx, name)
 	}
-	if c.building[key] != nil {
+	if c.building[key] != nil || (reopen != nil && c.closed) {
 		c.mu.Unlock()
 		e, err := findZipEntryByWalk(ctx, ra, size, name)
 		return e, noWait, err
 	}
 	b := &indexBuild{done: make(chan struct{})}
 	c.building[key] = b
+	var buildCtx context.Context
+	if reopen != nil {
+		// The build keeps the request's values but not its end: a client
+		// gone does not waste the work, and the response is not held for
+		// it. close cancels it.
+		buildCtx, b.cancel = context.WithTimeout(context.WithoutCancel(ctx), detachedBuildTimeout)
+		c.detached.Add(1)
+	}
 	c.mu.Unlock()
 
 	e, err := findZipEntryByWalk(ctx, ra, size, name)
@@ -239,17 +254,16 @@ func (c *archiveIndexCache) findEntry(ctx context.Context, key string, ra io.Rea
 		}()
 		return e, func() { <-b.done }, err
 	}
-	// The build keeps the request's values but not its end: a client gone
-	// does not waste the work, and the response is not held for it.
-	go c.buildDetached(context.WithoutCancel(ctx), key, size, reopen, b)
+	go c.buildDetached(buildCtx, key, size, reopen, b)
 	return e, noWait, err
 }
 
-// buildDetached builds the index of key from a blob of its own.
+// buildDetached builds the index of key from a blob of its own, until ctx
+// (made by findEntry, cancelled by b.cancel) ends.
 func (c *archiveIndexCache) buildDetached(ctx context.Context, key string, size int64, reopen func(context.Context) (Blob, error), b *indexBuild) {
+	defer c.detached.Done()
 	defer c.finishBuild(key, b)
-	ctx, cancel := context.WithTimeout(ctx, detachedBuildTimeout)
-	defer cancel()
+	defer b.cancel()
 	blob, err := reopen(ctx)
 	if err != nil {
 		b.err = fmt.Errorf("jobartifacts: reopening archive to index it: %w", err)
@@ -265,6 +279,33 @@ func (c *archiveIndexCache) buildDetached(ctx context.Context, key string, size 
 
 // detachedBuildTimeout bounds an index build that no request waits for.
 const detachedBuildTimeout = 5 * time.Minute
+
+// close starts no detached build from now on, cancels those under way and
+// waits for them to end (and close their blobs), or for ctx.
+func (c *archiveIndexCache) close(ctx context.Context) error {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	c.closed = true
+	for _, b := range c.building {
+		if b.cancel != nil {
+			b.cancel()
+		}
+	}
+	c.mu.Unlock()
+	ended := make(chan struct{})
+	go func() {
+		c.detached.Wait()
+		close(ended)
+	}()
+	select {
+	case <-ended:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("jobartifacts: waiting for archive index builds: %w", ctx.Err())
+	}
+}
 
 // sameVersion tells whether info is the version that key (archiveCacheKey)
 // names.

@@ -419,10 +419,31 @@ func (g *gatedBlob) ReadAt(p []byte, off int64) (int, error) {
 
 func (g *gatedBlob) Close() error { g.closed.Store(true); return nil }
 
+// heldBlob is a reopened archive whose reads wait for the context it was
+// opened with to end, and fail with its error (as a store's reads may).
+type heldBlob struct {
+	*zipTestBlob
+	ctx     context.Context
+	reading chan struct{} // closed at the first read
+	once    sync.Once
+	closed  atomic.Bool
+}
+
+func (h *heldBlob) ReadAt(p []byte, off int64) (int, error) {
+	h.once.Do(func() { close(h.reading) })
+	<-h.ctx.Done()
+	return 0, h.ctx.Err()
+}
+
+func (h *heldBlob) Close() error { h.closed.Store(true); return nil }
+
 // TestArchiveIndexDetachedBuild: with reopen, a cold lookup is answered
 // without waiting for the index build, which reads a blob of its own,
 // outlives the request (and its context), then serves later lookups; a
-// blob that is not the version looked up is not indexed.
+// blob that is not the version looked up is not indexed. close cancels a
+// build under way and returns once it has ended (its blob closed, nothing
+// indexed); after it, lookups are still answered and start no build. A
+// build that does not end leaves close to its context.
 func TestArchiveIndexDetachedBuild(t *testing.T) {
 	archive := manyEntryZip(t, 3000)
 	blob := memZipBlob(archive)
@@ -476,6 +497,58 @@ func TestArchiveIndexDetachedBuild(t *testing.T) {
 			return len(c.building) == 0
 		}, 10*time.Second, time.Millisecond)
 		require.Empty(t, c.entries, "a blob of another version is not indexed under this one")
+	})
+
+	t.Run("close cancels the build under way and waits for it", func(t *testing.T) {
+		c := newArchiveIndexCache(64 << 20)
+		opened := make(chan *heldBlob, 1)
+		var reopens atomic.Int64
+		reopen := func(ctx context.Context) (Blob, error) {
+			reopens.Add(1)
+			h := &heldBlob{zipTestBlob: memZipBlob(archive), ctx: ctx, reading: make(chan struct{})}
+			opened <- h
+			return h, nil
+		}
+		e, wait, err := c.findEntry(t.Context(), key, blob, blob.info.Size, last, reopen)
+		wait()
+		require.NoError(t, err)
+		require.Equal(t, last, e.Name)
+		held := <-opened
+		<-held.reading // the build is under way
+
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, c.close(ctx))
+		require.True(t, held.closed.Load(), "close returns once the build has closed its blob")
+		require.Empty(t, c.entries, "a cancelled build indexes nothing")
+		require.Empty(t, c.building)
+
+		for _, name := range []string{last, manyEntryName(7)} {
+			e, wait, err := c.findEntry(t.Context(), key, blob, blob.info.Size, name, reopen)
+			require.Empty(t, c.building, "no build starts after close")
+			wait()
+			require.NoError(t, err)
+			require.Equal(t, name, e.Name)
+		}
+		require.Equal(t, int64(1), reopens.Load(), "no build starts after close")
+		require.NoError(t, c.close(ctx), "close again")
+	})
+
+	t.Run("close, bounded by its context", func(t *testing.T) {
+		c := newArchiveIndexCache(64 << 20)
+		gated := &gatedBlob{zipTestBlob: memZipBlob(archive), open: make(chan struct{})} // ignores its context
+		opened := make(chan struct{})
+		reopen := func(context.Context) (Blob, error) { close(opened); return gated, nil }
+		_, _, err := c.findEntry(t.Context(), key, blob, blob.info.Size, last, reopen)
+		require.NoError(t, err)
+		<-opened
+
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		require.ErrorIs(t, c.close(ctx), context.DeadlineExceeded)
+		close(gated.open)
+		require.NoError(t, c.close(context.Background()), "once the build has ended")
+		require.True(t, gated.closed.Load())
 	})
 }
 

@@ -3,7 +3,6 @@ package bench
 import (
 	"archive/zip"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,11 +14,11 @@ import (
 
 	"github.com/ciartifacts/jobartifacts"
 	"github.com/ciartifacts/jobartifacts/fsstore"
-	"github.com/ciartifacts/jobartifacts/tokenauth"
+	"github.com/ciartifacts/jobartifacts/internal/benchfixture"
 )
 
 const (
-	benchToken    = "bench-token"
+	benchToken    = benchfixture.Token
 	benchJobToken = "bench-job-token"
 	runningJob    = 1000
 )
@@ -51,33 +50,16 @@ func archive(b *testing.B, size int) []byte {
 // validates and deletes a blob, as every round of compare.sh's does).
 func server(b *testing.B, data []byte, opts ...fsstore.Option) *httptest.Server {
 	b.Helper()
-	ctx := context.Background()
-	store, err := fsstore.Open(b.TempDir(), opts...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { store.Close() })
-	must := func(err error) {
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	must(store.PutProject(ctx, jobartifacts.Project{ID: 1, PathWithNamespace: "bench/app", Visibility: "private"}))
-	must(store.PutPipeline(ctx, jobartifacts.Pipeline{ID: 1, ProjectID: 1, Ref: "main", Status: jobartifacts.StatusSuccess}))
-	must(store.PutJobs(ctx,
-		jobartifacts.Job{ID: 1, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 1}, Name: "build", Status: jobartifacts.StatusSuccess},
-		jobartifacts.Job{ID: runningJob, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 1}, Name: "upload", Status: jobartifacts.StatusRunning}))
-	for _, jobID := range []int64{1, runningJob} {
-		_, err := jobartifacts.StoreArtifact(ctx, store, 1, jobID, jobartifacts.Artifact{FileType: jobartifacts.ArtifactTypeArchive, FileFormat: "zip", Filename: "artifacts.zip"}, bytes.NewReader(data))
-		must(err)
-	}
-	authz := tokenauth.New(store)
-	must(authz.Apply(tokenauth.Config{
-		Users:     []tokenauth.User{{Name: "bench", Tokens: []string{benchToken}, Roles: map[int64]tokenauth.Role{1: tokenauth.Maintainer}}},
+	h := benchfixture.Handler(b, benchfixture.Config{
+		Store: opts,
+		Jobs: []benchfixture.Job{
+			{ID: 1, Name: "build", Status: jobartifacts.StatusSuccess, Archive: data},
+			{ID: runningJob, Name: "upload", Status: jobartifacts.StatusRunning, Archive: data},
+		},
 		JobTokens: map[string]int64{benchJobToken: runningJob},
-	}))
-	logger := slog.New(slog.DiscardHandler)
-	h := jobartifacts.AccessLog(jobartifacts.New(store, authz, jobartifacts.WithLogger(logger), jobartifacts.WithMaxUploadSize(0)), logger)
+		Logger:    slog.New(slog.DiscardHandler),
+		Options:   []jobartifacts.Option{jobartifacts.WithMaxUploadSize(0)},
+	})
 	srv := httptest.NewServer(h)
 	b.Cleanup(srv.Close)
 	return srv

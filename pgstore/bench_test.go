@@ -61,6 +61,32 @@ func BenchmarkStore(b *testing.B) {
 			require.NoError(b, err)
 		})
 	})
+	// A job route's two reads: one after the other, then in one round
+	// trip (ProjectJob). Pipeline g is in project 1+g%10 when g is even,
+	// else in 1+g%1000 (seedBulk).
+	projectJob := func() (projectID, jobID int64) {
+		g := int64(1 + rng.IntN(pipelines))
+		if g%2 == 0 {
+			return 1 + g%10, g*4 + 1
+		}
+		return 1 + g%1000, g*4 + 1
+	}
+	b.Run("ProjectThenJob", func(b *testing.B) {
+		measure(b, func() {
+			projectID, jobID := projectJob()
+			_, err := s.Project(b.Context(), projectID)
+			require.NoError(b, err)
+			_, err = s.Job(b.Context(), projectID, jobID)
+			require.NoError(b, err)
+		})
+	})
+	b.Run("ProjectJob", func(b *testing.B) {
+		measure(b, func() {
+			projectID, jobID := projectJob()
+			_, _, err := s.ProjectJob(b.Context(), projectID, jobID)
+			require.NoError(b, err)
+		})
+	})
 	b.Run("ProjectByPath", func(b *testing.B) {
 		measure(b, func() {
 			_, err := s.ProjectByPath(b.Context(), "group/p"+strconv.Itoa(1+rng.IntN(1000)))

@@ -28,10 +28,12 @@ func TestMetadataConformance(t *testing.T) {
 }
 
 // pairUnderTest is pgstore's metadata with another store's blobs, seeded
-// through pgstore.
+// through pgstore, and the combined store's ProjectJob (CombineStores keeps
+// pgstore's), which embedding the Store alone would hide from the suite.
 type pairUnderTest struct {
 	jobartifacts.Store
 	storetest.Seeder
+	jobartifacts.ProjectJobReader
 }
 
 // The whole suite, with fsstore's blob half over one directory: the cases
@@ -49,7 +51,10 @@ func TestStoreConformanceWithFSBlobs(t *testing.T) {
 				blobs, err := fsstore.Open(dir)
 				require.NoError(t, err)
 				t.Cleanup(func() { _ = blobs.Close() })
-				return pairUnderTest{jobartifacts.CombineStores(meta, blobs), meta}
+				pair := jobartifacts.CombineStores(meta, blobs)
+				pj, ok := pair.(jobartifacts.ProjectJobReader)
+				require.True(t, ok, "CombineStores keeps pgstore's ProjectJob")
+				return pairUnderTest{pair, meta, pj}
 			}
 		},
 	})

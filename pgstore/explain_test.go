@@ -39,9 +39,9 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		args []any
 	}
 	stmts := []stmt{
-		{"Project", s.q.project, []any{3}},
+		{"Project (and ProjectJob)", s.q.project, []any{3}},
 		{"ProjectByPath", s.q.projectByPath, []any{"group/p3"}},
-		{"Job", s.q.job, []any{3, jobID}},
+		{"Job (and ProjectJob)", s.q.job, []any{3, jobID}},
 		{"JobByID", s.q.jobByID, []any{jobID}},
 		{"LatestSuccessfulJob", s.q.latestSuccessful, []any{3, "main", "build"}},
 		{"RecentSuccessfulJob", s.q.recentSuccessful, []any{3, "main", "build"}},

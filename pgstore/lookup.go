@@ -3,6 +3,8 @@ package pgstore
 import (
 	"context"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ciartifacts/jobartifacts"
 )
 
@@ -33,6 +35,32 @@ func (s *Store) Job(ctx context.Context, projectID, jobID int64) (*jobartifacts.
 		return nil, wrap(err, "job %d of project %d", jobID, projectID)
 	}
 	return j, nil
+}
+
+// ProjectJob is Project and then Job in one round trip
+// (jobartifacts.ProjectJobReader): their two statements, sent as one
+// pipelined batch on one connection. Each runs with its own snapshot, as
+// the two calls would, and comes back through the same scan, so the answers
+// are theirs by construction; a join would read one snapshot but need a
+// second, NULL-tolerant decoding of the job's row.
+func (s *Store) ProjectJob(ctx context.Context, projectID, jobID int64) (*jobartifacts.Project, *jobartifacts.Job, error) {
+	var b pgx.Batch
+	b.Queue(s.q.project, projectID)
+	b.Queue(s.q.job, projectID, jobID)
+	br := s.pool.SendBatch(ctx, &b)
+	defer br.Close()
+	p, err := scanProject(br.QueryRow())
+	if err != nil {
+		return nil, nil, wrap(err, "project %d", projectID)
+	}
+	j, err := scanJob(br.QueryRow())
+	if err != nil {
+		return p, nil, wrap(err, "job %d of project %d", jobID, projectID)
+	}
+	if err := br.Close(); err != nil {
+		return p, nil, wrap(err, "job %d of project %d", jobID, projectID)
+	}
+	return p, j, nil
 }
 
 // JobByID returns a job by its id alone, or ErrNotFound.

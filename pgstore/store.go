@@ -16,8 +16,9 @@ import (
 // unless WithSchema names another.
 const DefaultSchema = "jobartifacts"
 
-// Store is a jobartifacts.MetadataStore on PostgreSQL. It also has the
-// seeding methods PutProject, PutPipeline and PutJob (storetest.Seeder).
+// Store is a jobartifacts.MetadataStore on PostgreSQL, and a
+// jobartifacts.ProjectJobReader. It also has the seeding methods
+// PutProject, PutPipeline and PutJob (storetest.Seeder).
 // Every method is one statement or one short transaction, atomic across
 // every process that shares the database. It is safe for concurrent use.
 type Store struct {
@@ -27,7 +28,10 @@ type Store struct {
 	q       queries
 }
 
-var _ jobartifacts.MetadataStore = (*Store)(nil)
+var (
+	_ jobartifacts.MetadataStore    = (*Store)(nil)
+	_ jobartifacts.ProjectJobReader = (*Store)(nil)
+)
 
 // Option configures a Store.
 type Option func(*config)

@@ -1,7 +1,8 @@
 // Package storetest is the conformance suite for implementations of the
 // jobartifacts store contract: each subtest checks a sentence of the doc
-// comments of MetadataStore, BlobStore, Blob and BlobInfo, including that
-// every conditional write is atomic across processes.
+// comments of MetadataStore, BlobStore, Blob and BlobInfo (and of
+// ProjectJobReader, for a store that has it), including that every
+// conditional write is atomic across processes.
 //
 // There is a suite per half and one for the pair, so that a host can test
 // its own database or object store alone:
@@ -12,7 +13,8 @@
 //   - RunBlobStore tests a BlobStore: write-once puts, reads, range reads,
 //     listing, deletion and signed URLs.
 //   - Run tests a whole Store: both suites, plus StoreArtifact and the
-//     Sweeper, which need both halves.
+//     Sweeper, which need both halves, and, if the harness can set the
+//     store's clock (NewWithClock), the blob deletion queue on that clock.
 //
 // # Views
 //
@@ -88,6 +90,7 @@ package storetest
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/ciartifacts/jobartifacts"
 )
@@ -133,6 +136,11 @@ type Harness struct {
 	PutBlobNotConditional bool
 	// HTTPClient is BlobHarness.HTTPClient.
 	HTTPClient *http.Client
+	// NewWithClock, if set, is New for a store whose clock (the one the
+	// blob deletion queue stamps and compares with: memstore's and
+	// fsstore's WithClock) is now, in every view: the suite then also runs
+	// the cases that move the clock by hand where the others sleep.
+	NewWithClock func(t *testing.T, now func() time.Time) (open func() StoreUnderTest)
 }
 
 // RunMetadataStore runs the metadata suite: every case gets a fresh backing
@@ -140,6 +148,7 @@ type Harness struct {
 func RunMetadataStore(t *testing.T, h MetadataHarness) {
 	t.Run("Seeder", func(t *testing.T) { runMetadataCases(t, h, seederCases()) })
 	t.Run("Lookups", func(t *testing.T) { runMetadataCases(t, h, lookupCases()) })
+	t.Run("ProjectJob", func(t *testing.T) { runMetadataCases(t, h, []metadataCase{{"IsProjectThenJob", testProjectJob}}) })
 	t.Run("LatestSuccessfulJob", func(t *testing.T) { runLatestSuccessfulJob(t, oneView(h)) })
 	t.Run("RecentSuccessfulJob", func(t *testing.T) { runRecentSuccessfulJob(t, oneView(h)) })
 	t.Run("Artifacts", func(t *testing.T) { runMetadataCases(t, h, artifactCases()) })
@@ -176,7 +185,8 @@ func RunBlobStore(t *testing.T, h BlobHarness) {
 }
 
 // Run runs RunMetadataStore and RunBlobStore on the halves of the store
-// that h makes, and the cases that need both: StoreArtifact and the Sweeper.
+// that h makes, and the cases that need both: StoreArtifact and the Sweeper;
+// then, with h.NewWithClock, those that move the store's clock.
 func Run(t *testing.T, h Harness) {
 	t.Run("Metadata", func(t *testing.T) {
 		RunMetadataStore(t, MetadataHarness{New: func(t *testing.T) func() MetadataUnderTest {
@@ -196,6 +206,7 @@ func Run(t *testing.T, h Harness) {
 	})
 	t.Run("StoreArtifact", func(t *testing.T) { runStoreCases(t, h, storeArtifactCases()) })
 	t.Run("Sweeper", func(t *testing.T) { runStoreCases(t, h, sweeperCases()) })
+	t.Run("Clock", func(t *testing.T) { runClockCases(t, h) })
 }
 
 // metadataCase is a subtest on one view of a fresh metadata store.

@@ -14,9 +14,12 @@ import (
 )
 
 // seededPair is the Store a replica runs on, pgstore's metadata and
-// s3store's blobs joined by CombineStores, seeded through pgstore.
+// s3store's blobs joined by CombineStores, seeded through pgstore, with
+// the combined store's ProjectJob (pgstore's), which embedding the Store
+// alone would hide from the suite.
 type seededPair struct {
 	jobartifacts.Store
+	jobartifacts.ProjectJobReader
 	seed *pgstore.Store
 }
 
@@ -47,7 +50,10 @@ func TestPairConformance(t *testing.T) {
 				require.NoError(t, err)
 				t.Cleanup(meta.Close)
 				blobs := s3store.New(svc.s3Client(t), bucket)
-				return seededPair{Store: jobartifacts.CombineStores(meta, blobs), seed: meta}
+				pair := jobartifacts.CombineStores(meta, blobs)
+				pj, ok := pair.(jobartifacts.ProjectJobReader)
+				require.True(t, ok, "CombineStores keeps pgstore's ProjectJob")
+				return seededPair{Store: pair, ProjectJobReader: pj, seed: meta}
 			}
 		},
 		PutBlobNotConditional: true,

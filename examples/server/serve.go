@@ -133,7 +133,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 	}
 	defer store.Close()
 
-	handler, err := newServer(ctx, cfg, store, logger)
+	// The store itself, not openedStore, whose embedding would hide its
+	// optional capabilities (ProjectJobReader) from the handler.
+	handler, err := newServer(ctx, cfg, store.seedStore, logger)
 	if err != nil {
 		return err
 	}
@@ -156,7 +158,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 		}
 	}()
 	srv := newHTTPServer(handler, cfg.limits, slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
-	err = serveUntilDone(ctx, srv, ln, cfg.shutdownTimeout)
+	err = serveUntilDone(ctx, srv, ln, cfg.shutdownTimeout, handler.Close)
 	stopSweeping()
 	<-swept // the store closes after the last sweep
 	if err != nil {
@@ -207,10 +209,21 @@ func maintain(ctx context.Context, store *openedStore, cfg serveConfig, logger *
 	}
 }
 
+// apiServer is the program's http.Handler: the Job Artifacts API handler
+// behind the access log.
+type apiServer struct {
+	http.Handler
+	api *jobartifacts.Handler
+}
+
+// Close ends the API handler's background work, which reads the store
+// (jobartifacts.Handler.Close).
+func (s *apiServer) Close(ctx context.Context) error { return s.api.Close(ctx) }
+
 // newServer builds the program's http.Handler on store: the authorizer
 // from the -auth file and the demo's tokens, the demo data if asked for, the
 // Job Artifacts API handler and the token-redacting access log around it.
-func newServer(ctx context.Context, cfg serveConfig, store seedStore, logger *slog.Logger) (http.Handler, error) {
+func newServer(ctx context.Context, cfg serveConfig, store seedStore, logger *slog.Logger) (*apiServer, error) {
 	authz := tokenauth.New(store)
 	if cfg.authFile != "" {
 		if err := applyAuthFile(authz, cfg.authFile); err != nil {
@@ -247,7 +260,7 @@ func newServer(ctx context.Context, cfg serveConfig, store seedStore, logger *sl
 		jobartifacts.WithMaxUploadSize(cfg.maxUploadSize),
 		jobartifacts.WithDefaultExpireIn(cfg.defaultExpireIn),
 	)
-	return jobartifacts.AccessLog(api, logger), nil
+	return &apiServer{Handler: jobartifacts.AccessLog(api, logger), api: api}, nil
 }
 
 // applyAuthFile adds the users and job tokens of a tokenauth.Config file.
@@ -270,8 +283,17 @@ func applyAuthFile(authz *tokenauth.Authorizer, path string) error {
 // serveUntilDone serves on ln until ctx is done, then stops accepting
 // connections and waits, up to timeout, for the requests in flight (a long
 // download, say) to finish. Requests' contexts do not derive from ctx, so
-// they are not cancelled by it.
-func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.Duration) error {
+// they are not cancelled by it. Last, closeAPI (given another timeout) ends
+// what requests left running in the background and reading the store
+// (archive index builds), since the caller closes the store next.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.Duration, closeAPI func(context.Context) error) (err error) {
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		if closeErr := closeAPI(closeCtx); err == nil && closeErr != nil {
+			err = fmt.Errorf("graceful shutdown: %w", closeErr)
+		}
+	}()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -281,14 +303,14 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, time
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	err := srv.Shutdown(shutdownCtx)
+	shutdownErr := srv.Shutdown(shutdownCtx)
 	if serveErr := <-served; !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
 	}
-	if err != nil {
+	if shutdownErr != nil {
 		// Time is up: cut the remaining connections.
 		_ = srv.Close()
-		return fmt.Errorf("graceful shutdown: %w", err)
+		return fmt.Errorf("graceful shutdown: %w", shutdownErr)
 	}
 	return nil
 }

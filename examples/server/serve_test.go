@@ -20,6 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/heldblob"
+	"github.com/ciartifacts/jobartifacts/internal/logtest"
 	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 	"github.com/ciartifacts/jobartifacts/memstore"
 )
@@ -81,7 +83,7 @@ func TestGracefulShutdown(t *testing.T) {
 	serveCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	served := make(chan error, 1)
-	go func() { served <- serveUntilDone(serveCtx, srv, ln, time.Minute) }()
+	go func() { served <- serveUntilDone(serveCtx, srv, ln, time.Minute, h.Close) }()
 
 	type download struct {
 		status int
@@ -135,7 +137,7 @@ func TestGracefulShutdownTimeout(t *testing.T) {
 	require.NoError(t, err)
 	serveCtx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
-	go func() { served <- serveUntilDone(serveCtx, &http.Server{Handler: h}, ln, time.Millisecond) }()
+	go func() { served <- serveUntilDone(serveCtx, &http.Server{Handler: h}, ln, time.Millisecond, h.Close) }()
 
 	failed := make(chan error, 1)
 	go func() {
@@ -154,10 +156,51 @@ func TestGracefulShutdownTimeout(t *testing.T) {
 	require.Error(t, <-failed, "the cut download fails on the client")
 }
 
+// TestShutdownEndsIndexBuilds: the archive index build that an entry
+// request left reading the store has ended (closed its blob) when
+// serveUntilDone returns, so that the store can close.
+func TestShutdownEndsIndexBuilds(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	store := heldblob.New(mem)
+	cfg := serveConfig{demo: true, token: testToken, jobToken: testJobToken, indexBudget: jobartifacts.DefaultArchiveIndexBudget}
+	h, err := newServer(ctx, cfg, struct {
+		*heldblob.Store
+		seeder
+	}{store, mem}, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	require.Zero(t, store.Opens(), "the demo's seeding opens no blob")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	serveCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- serveUntilDone(serveCtx, &http.Server{Handler: h}, ln, time.Minute, h.Close) }()
+
+	req, err := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/api/v4/projects/1/jobs/5/artifacts/some/release/CHANGELOG.md", nil)
+	require.NoError(t, err)
+	req.Header.Set("PRIVATE-TOKEN", testToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	select {
+	case <-store.Reading(): // the build is under way
+	case <-time.After(10 * time.Second):
+		t.Fatal("no index build started")
+	}
+
+	stop()
+	require.NoError(t, <-served)
+	require.True(t, store.Closed(), "the build has ended when serveUntilDone returns")
+}
+
 // TestRequestLogHasNoTokens serves requests that carry tokens in headers and
 // query strings and checks what the log says about them.
 func TestRequestLogHasNoTokens(t *testing.T) {
-	logged := &lockedBuffer{}
+	logged := &logtest.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logged, nil))
 	h, err := newServer(context.Background(), serveConfig{demo: true, token: testToken, jobToken: testJobToken}, memstore.New(), logger)
 	require.NoError(t, err)
@@ -344,23 +387,4 @@ func TestServeEndToEnd(t *testing.T) {
 	require.Contains(t, logged.String(), `msg="shut down"`)
 	require.NotContains(t, logged.String(), testToken)
 	require.NotContains(t, logged.String(), testJobToken)
-}
-
-// lockedBuffer is a log destination that the server's goroutines write to
-// while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -113,6 +113,24 @@ type composedStore struct {
 	seeder
 }
 
+// composedProjectJobStore is a composedStore whose Store is a
+// jobartifacts.ProjectJobReader, which embedding the Store alone hides.
+type composedProjectJobStore struct {
+	composedStore
+	jobartifacts.ProjectJobReader
+}
+
+// composeStore joins the halves with jobartifacts.CombineStores, seeded
+// through meta; like CombineStores' Store, it is a ProjectJobReader exactly
+// when meta is one (pgstore is), so that the handler finds the capability.
+func composeStore(meta seedMetadata, blobs jobartifacts.BlobStore) seedStore {
+	s := composedStore{Store: jobartifacts.CombineStores(meta, blobs), seeder: meta}
+	if pj, ok := s.Store.(jobartifacts.ProjectJobReader); ok {
+		return composedProjectJobStore{s, pj}
+	}
+	return s
+}
+
 // openedStore is the store the flags name and what goes with it.
 type openedStore struct {
 	seedStore
@@ -187,7 +205,7 @@ func openStore(ctx context.Context, cfg storeConfig, getenv func(string) string)
 	if cfg.postgresDSN == "" && cfg.s3.bucket == "" {
 		s.seedStore = fs
 	} else {
-		s.seedStore = composedStore{Store: jobartifacts.CombineStores(meta, blobs), seeder: meta}
+		s.seedStore = composeStore(meta, blobs)
 	}
 	return s, nil
 }

@@ -9,7 +9,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ciartifacts/jobartifacts"
 	"github.com/ciartifacts/jobartifacts/fsstore"
+	"github.com/ciartifacts/jobartifacts/memstore"
 	"github.com/ciartifacts/jobartifacts/pgstore"
 )
 
@@ -105,9 +107,30 @@ func TestOpenStoreDefault(t *testing.T) {
 	require.Nil(t, s.abortIncompleteUploads)
 }
 
+// TestComposeStoreProjectJobReader: the composed store is a
+// ProjectJobReader exactly when its metadata half is one, so that the
+// handler reads pgstore's project and job in one round trip.
+func TestComposeStoreProjectJobReader(t *testing.T) {
+	fs, err := fsstore.Open(t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = fs.Close() })
+	pj, ok := composeStore(fs, fs).(jobartifacts.ProjectJobReader)
+	require.True(t, ok, "fsstore's ProjectJob is kept")
+	require.NoError(t, fs.PutProject(t.Context(), jobartifacts.Project{ID: 1, PathWithNamespace: "group/app"}))
+	p, j, err := pj.ProjectJob(t.Context(), 1, 100)
+	require.ErrorIs(t, err, jobartifacts.ErrNotFound)
+	require.Equal(t, int64(1), p.ID)
+	require.Nil(t, j)
+
+	m := memstore.New()
+	_, ok = composeStore(m, m).(jobartifacts.ProjectJobReader)
+	require.False(t, ok, "memstore has no ProjectJob")
+}
+
 // The halves the flags can name are all seedable Stores.
 var (
 	_ seedMetadata = (*fsstore.Store)(nil)
 	_ seedMetadata = (*pgstore.Store)(nil)
 	_ seedStore    = composedStore{}
+	_ seedStore    = composedProjectJobStore{}
 )
