@@ -120,7 +120,17 @@ func BenchmarkUpload(b *testing.B) {
 	}
 }
 
-// upload is BenchmarkUpload's loop: data as the file part of a chunked
+// BenchmarkSmallUpload: a runner's upload of a 4 KiB archive (the size of
+// a report or a dotenv file), into fsstore WithoutFsync: the per-upload
+// cost of authentication, multipart, the blob and its record.
+func BenchmarkSmallUpload(b *testing.B) {
+	data := archive(b, 4<<10)
+	srv := server(b, data, fsstore.WithoutFsync())
+	b.ReportAllocs()
+	upload(b, srv.Client(), fmt.Sprintf("%s/api/v4/jobs/%d/artifacts", srv.URL, runningJob), data, "")
+}
+
+// upload is the upload benchmarks' loop: data as the file part of a chunked
 // multipart POST to url, a 201 expected, with the body wantBody unless that
 // is "".
 func upload(b *testing.B, client *http.Client, url string, data []byte, wantBody string) {
