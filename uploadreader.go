@@ -8,8 +8,14 @@ import (
 )
 
 // uploadBlockSize is the size of the blocks uploadReader.WriteTo reads,
-// hashes and writes.
+// hashes and writes; the first is uploadFirstBlockSize.
 const uploadBlockSize = 1 << 20
+
+// uploadFirstBlockSize is the size of WriteTo's first block, the largest
+// of Go's small allocations: most uploads (reports, dotenv files, small
+// archives) fit in it, and need no more memory than that and no second
+// goroutine.
+const uploadFirstBlockSize = 32 << 10
 
 // uploadReader passes an uploaded file to PutBlob, hashing and counting it,
 // and fails with ErrTooLarge as soon as it is past the limit, so that the
@@ -51,36 +57,47 @@ func (u *uploadReader) read(p []byte) (int, error) {
 // WriteTo copies the upload to w in blocks of uploadBlockSize, hashing
 // each block on a second goroutine while w writes it and the next block is
 // read: SHA-256 is the largest single cost of an upload, and this takes it
-// off the request's path when a second core is free. A store reaches it
+// off the request's path when a second core is free. An upload that fits
+// in the first, smaller block is hashed here. A store reaches WriteTo
 // through io.Copy, or asks for it as fsstore does.
 func (u *uploadReader) WriteTo(w io.Writer) (int64, error) {
-	// The second block is made only for an upload larger than one.
+	// The hasher goroutine starts at the first full block, when more may
+	// follow. The first block, small, is made again at full size when it
+	// is refilled.
 	var blocks [2][]byte
-	toHash := make(chan []byte, 2)
-	hashed := make(chan struct{}, 2)
-	go func() {
-		for b := range toHash {
-			u.sum.Write(b)
-			hashed <- struct{}{}
-		}
-	}()
+	var toHash chan []byte
+	var hashed chan struct{}
 	var written int64
 	var err error
 	pending := 0 // blocks handed to the hasher and not hashed yet
-	for i := 0; ; i ^= 1 {
+	for i, size := 0, uploadFirstBlockSize; ; i, size = i^1, uploadBlockSize {
 		if pending == 2 {
 			// The older one is blocks[i], which is about to be refilled.
 			<-hashed
 			pending--
 		}
-		if blocks[i] == nil {
-			blocks[i] = make([]byte, uploadBlockSize)
+		if len(blocks[i]) < size {
+			blocks[i] = make([]byte, size)
 		}
 		n, rerr := fillBlock(u.read, blocks[i])
 		if n > 0 {
-			toHash <- blocks[i][:n]
-			pending++
-			if _, werr := w.Write(blocks[i][:n]); werr != nil {
+			b := blocks[i][:n]
+			if toHash == nil && rerr == nil {
+				toHash, hashed = make(chan []byte, 2), make(chan struct{}, 2)
+				go func() {
+					for b := range toHash {
+						u.sum.Write(b)
+						hashed <- struct{}{}
+					}
+				}()
+			}
+			if toHash != nil {
+				toHash <- b
+				pending++
+			} else {
+				u.sum.Write(b) // the first block, and the last
+			}
+			if _, werr := w.Write(b); werr != nil {
 				err = werr
 				break
 			}
@@ -94,7 +111,9 @@ func (u *uploadReader) WriteTo(w io.Writer) (int64, error) {
 			break
 		}
 	}
-	close(toHash)
+	if toHash != nil {
+		close(toHash)
+	}
 	for ; pending > 0; pending-- {
 		<-hashed
 	}

@@ -45,12 +45,19 @@ func TestUploadReaderWriteTo(t *testing.T) {
 		wantBytes int
 	}{
 		{name: "whole", src: bytes.NewReader(data), wantBytes: len(data)},
+		{name: "within the first block", src: bytes.NewReader(data[:1000]), wantBytes: 1000},
+		{name: "exactly the first block", src: bytes.NewReader(data[:uploadFirstBlockSize]), wantBytes: uploadFirstBlockSize},
+		{name: "the first block and a byte", src: bytes.NewReader(data[:uploadFirstBlockSize+1]), wantBytes: uploadFirstBlockSize + 1},
+		{name: "the first block and a full one", src: bytes.NewReader(data[:uploadFirstBlockSize+uploadBlockSize]), wantBytes: uploadFirstBlockSize + uploadBlockSize},
 		{name: "small reads", src: iotest.HalfReader(bytes.NewReader(data)), wantBytes: len(data)},
 		{name: "exactly the limit", src: bytes.NewReader(data), limit: int64(len(data)), wantBytes: len(data)},
 		{name: "empty", src: bytes.NewReader(nil)},
 		{name: "past the limit", src: bytes.NewReader(data), limit: int64(len(data) - 1), wantErr: ErrTooLarge, tooLarge: true},
 		{name: "body fails", src: io.MultiReader(bytes.NewReader(data[:3*uploadBlockSize+5]), iotest.ErrReader(errBody)), wantErr: errBody, readErr: errBody},
 		{name: "write fails", src: bytes.NewReader(data), w: &failingWriter{n: 2 * uploadBlockSize}, wantErr: errDiskFull},
+		{name: "small, past the limit", src: bytes.NewReader(data[:1000]), limit: 999, wantErr: ErrTooLarge, tooLarge: true},
+		{name: "small, body fails", src: io.MultiReader(bytes.NewReader(data[:100]), iotest.ErrReader(errBody)), wantErr: errBody, readErr: errBody},
+		{name: "small, write fails", src: bytes.NewReader(data[:1000]), w: &failingWriter{n: 10}, wantErr: errDiskFull},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

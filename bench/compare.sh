@@ -8,8 +8,13 @@
 #   N=7 SIZE_MB=1024 WRK_SECS=5 bench/compare.sh
 #   ROWS=small,tree N=1 bench/compare.sh  # some rows only
 #
+# N rounds for every row, except the noisiest: UPLOAD_N rounds of upload
+# and DOWNLOAD_N of download, each max(N, 5) unless set (a round of upload
+# is about 5 × SIZE_MB through the disk).
+#
 # Rows (ROWS, comma-separated, default all):
-#   upload    runner upload of big.zip, time vs nginx DAV PUT; server CPU vs bare Go
+#   upload    runner upload of big.zip, time vs nginx DAV PUT; server CPU vs bare Go;
+#             both also vs bare Go that hashes the file part (SHA-256, as we must)
 #   download  whole big.zip, Go client, throughput vs nginx and bare Go
 #   small     tiny archive and 4 KiB entry req/s vs bare Go (wrk); the same
 #             entry as the last of 100k entries vs in the 10-entry zip
@@ -29,7 +34,8 @@
 # decode); fresh example servers on FRESH_PORT, one per measurement (cold,
 # mem); nginx (sendfile on, 2 workers, DAV PUT) on NGINX_PORT; a bare Go
 # net/http server (ServeContent of the file; multipart to disk through a
-# 1 MiB buffer) on BARE_PORT, and a fresh one on FRESH_BARE_PORT (mem).
+# 1 MiB buffer, without or with SHA-256 of the file part) on BARE_PORT, and
+# a fresh one on FRESH_BARE_PORT (mem).
 # Needs go, curl, wrk, nginx, strace and unzip (apt-get install -y
 # nginx-light wrk strace curl unzip), and root for /proc/PID/clear_refs
 # (mem, tree). Everything it writes is under WORK (default /tmp/ja-bench):
@@ -38,6 +44,8 @@
 set -euo pipefail
 
 N=${N:-5}
+UPLOAD_N=${UPLOAD_N:-$((N > 5 ? N : 5))}
+DOWNLOAD_N=${DOWNLOAD_N:-$((N > 5 ? N : 5))}
 SIZE_MB=${SIZE_MB:-1024}
 WRK_SECS=${WRK_SECS:-5}
 ENTRY_MB=${ENTRY_MB:-200}                    # deflate and zstd entries, uncompressed
@@ -227,11 +235,12 @@ upload() {
 		curl -s -o /dev/null -X DELETE "$NGINX/dav/up.zip"
 		read -r code t <<<"$out"; check "$code" 201 "nginx PUT"
 		echo "$2 up-nginx $t" >>"$WORK/results/upload" ;;
-	ja | janf | bare)
+	ja | janf | bare | bare-sha256)
 		local url=$JA/api/v4/jobs/1000/artifacts
 		pid=$ja_pid
 		[ "$1" = janf ] && { url=$JANF/api/v4/jobs/1000/artifacts; pid=$janf_pid; }
 		[ "$1" = bare ] && { url=$BARE/upload; pid=$bare_pid; }
+		[ "$1" = bare-sha256 ] && { url=$BARE/upload-sha256; pid=$bare_pid; }
 		before=$(cpu_ms "$pid")
 		out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -H 'Transfer-Encoding: chunked' \
 			-H "JOB-TOKEN: $JOB_TOKEN" -F "file=@$F/big.zip" "$url")
@@ -286,10 +295,10 @@ lookup() {
 # request): TREE_N of each, TREE_OVER_N on ALT_INDEX_BUDGET, which the
 # 1M-entry index does not fit (each page walks the whole directory).
 tree() {
-	local base=$JAIDX pid=$idx_pid n=$TREE_N warm=3 ttfb total bytes hwm per _
+	local base=$JAIDX pid=$idx_pid n=$TREE_N warm=3 total bytes hwm per _
 	[ "$1" = alt ] && { base=$JAALT; pid=$alt_pid; n=$TREE_OVER_N; warm=1; }
 	local url="$base/$JOB/5/artifacts/tree?recursive=true&per_page=100"
-	read -r ttfb total bytes hwm <<<"$("$bs" ttfb -n "$n" -warm "$warm" -pid "$pid" "$url" "$AUTH")"
+	read -r _ total bytes hwm <<<"$("$bs" ttfb -n "$n" -warm "$warm" -pid "$pid" "$url" "$AUTH")"
 	read -r per _ <<<"$("$bs" conc -pids "$pid" -n "$n" -first 0 -pause 0 -total 0 "$url" "$AUTH")"
 	printf '%s tree-%s-s %s\n%s tree-%s-seqkib %s\n%s tree-%s-burstkib %s\n%s tree-%s-bytes %s\n' \
 		"$2" "$1" "$total" "$2" "$1" "$hwm" "$2" "$1" "$per" "$2" "$1" "$bytes" >>"$WORK/results/tree"
@@ -366,7 +375,7 @@ rotate() {
 echo "# rows: $ROWS"
 echo "# load before: $(uptime)"
 # One warm-up of each, not counted.
-if want upload; then upload ja 0; upload janf 0; upload bare 0; upload nginx 0; fi
+if want upload; then upload ja 0; upload janf 0; upload bare 0; upload bare-sha256 0; upload nginx 0; fi
 if want download; then download ja 0; download nginx 0; download bare 0; fi
 if want small; then
 	for job in 2 3 4; do curl -s -o /dev/null -H "$AUTH" "$JA/$JOB/$job/artifacts/dist/4k.bin"; done
@@ -375,10 +384,18 @@ fi
 if want cold; then cat "$F/big1m.zip" >/dev/null; cold def 0; cold unzip 0; fi
 if want decode; then decode http 0; decode inproc 0; fi
 rm -f "$WORK/results/"*
-for r in $(seq "$N"); do
-	echo "# round $r/$N" >&2
-	if want upload; then for v in $(rotate "$r" nginx ja janf bare); do upload "$v" "$r"; done; fi
-	if want download; then for v in $(rotate "$r" ja nginx bare); do download "$v" "$r"; done; fi
+rounds=$N
+want upload && [ "$UPLOAD_N" -gt "$rounds" ] && rounds=$UPLOAD_N
+want download && [ "$DOWNLOAD_N" -gt "$rounds" ] && rounds=$DOWNLOAD_N
+for r in $(seq "$rounds"); do
+	echo "# round $r/$rounds" >&2
+	if want upload && [ "$r" -le "$UPLOAD_N" ]; then
+		for v in $(rotate "$r" nginx ja janf bare bare-sha256); do upload "$v" "$r"; done
+	fi
+	if want download && [ "$r" -le "$DOWNLOAD_N" ]; then
+		for v in $(rotate "$r" ja nginx bare); do download "$v" "$r"; done
+	fi
+	[ "$r" -le "$N" ] || continue
 	if want small; then for v in $(rotate "$r" ja-tiny bare-tiny ja-entry bare-entry ja-entry100k h-tiny h-entry); do small "$v" "$r"; done; fi
 	if want lookup; then for v in $(rotate "$r" def alt); do lookup "$v" "$r"; done; fi
 	if want tree; then for v in $(rotate "$r" def alt); do tree "$v" "$r"; done; fi
@@ -390,11 +407,11 @@ echo "# load after: $(uptime)"
 
 # sendfile: system calls of one whole download, per server.
 syscalls() {
-	local pid=$1 url=$2 hdr=$3 out=$WORK/strace-$4.txt
+	local pid=$1 url=$2 header=$3 out=$WORK/strace-$4.txt
 	strace -f -c -e trace=sendfile,pread64,read,write,writev -o "$out" -p "$pid" 2>/dev/null &
 	local spid=$!
 	sleep 1
-	"$bs" get "$url" "$hdr" >/dev/null
+	"$bs" get "$url" "$header" >/dev/null
 	sleep 0.2
 	kill -INT "$spid"; wait "$spid" 2>/dev/null || true
 	awk '$NF ~ /^(sendfile|pread64|read|write|writev)$/ { printf "%s%s %s", sep, $NF, $4; sep = ", " } END { print "" }' "$out" |
@@ -409,7 +426,7 @@ row() {
 }
 altflag="-index-budget $((ALT_INDEX_BUDGET >> 20)) MiB"
 echo
-echo "## Results: N=$N rounds; median [min–max] of per-round values or ratios; issue 12's goals on the right"
+echo "## Results: N=$N rounds (upload $UPLOAD_N, download $DOWNLOAD_N); median [min–max] of per-round values or ratios; issue 12's goals on the right"
 if want upload; then
 	echo
 	echo "upload of big.zip (${SIZE_MB} MiB), chunked multipart, time vs nginx DAV PUT (lower is better)"
@@ -417,9 +434,17 @@ if want upload; then
 	row "handler (example server, fsync)" "$(ratio upload up-ja up-nginx)" "goal ≤ 2.0"
 	row "handler, fsstore WithoutFsync" "$(ratio upload up-janf up-nginx)" "goal ≤ 1.0"
 	row "bare Go multipart to disk" "$(ratio upload up-bare up-nginx)" "(reference)"
+	row "bare Go multipart to disk with SHA-256" "$(ratio upload up-bare-sha256 up-nginx)" "(reference)"
 	echo "upload, server CPU vs bare Go (lower is better)"
 	row "handler (fsync)" "$(ratio upload cpu-ja cpu-bare)" "goal ≤ 1.2"
 	row "handler, WithoutFsync" "$(ratio upload cpu-janf cpu-bare)" "goal ≤ 1.2"
+	echo "upload vs bare Go that hashes the file part as it writes it (SHA-256, as GitLab keeps; lower is better)"
+	row "time: handler (fsync)" "$(ratio upload up-ja up-bare-sha256)"
+	row "time: handler, WithoutFsync" "$(ratio upload up-janf up-bare-sha256)"
+	row "server CPU: handler (fsync)" "$(ratio upload cpu-ja cpu-bare-sha256)"
+	row "server CPU: handler, WithoutFsync" "$(ratio upload cpu-janf cpu-bare-sha256)"
+	row "  server CPU, ms: bare Go / with SHA-256" "$(value upload cpu-bare) / $(value upload cpu-bare-sha256)"
+	row "  server CPU, ms: handler (fsync) / WithoutFsync" "$(value upload cpu-ja) / $(value upload cpu-janf)"
 fi
 if want download; then
 	echo

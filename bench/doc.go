@@ -3,8 +3,9 @@
 //
 // The Go benchmarks (go test -bench . ./bench) run the real handler on
 // fsstore and tokenauth, behind AccessLog, over loopback TCP: a runner
-// upload (chunked multipart, with and without fsync), a whole-archive
-// download and small requests.
+// upload (chunked multipart, with and without fsync, and the same body to
+// the bare Go references of internal/bareupload, without and with
+// SHA-256), a whole-archive download and small requests.
 //
 // compare.sh prints every row of issue 12's table against its goal: it
 // runs the example server, nginx and a bare Go server (cmd/benchserve) side

@@ -2,13 +2,14 @@ package multipart
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 )
 
 // TestFinderIsBytesIndex: on buffers made mostly of the delimiter's own
 // bytes, finder.index answers as bytes.Index does.
 func TestFinderIsBytesIndex(t *testing.T) {
-	for _, delim := range []string{"\r\n--xyz", "\r\n--0123456789abcdef", "\n--" + string(bytes.Repeat([]byte("ab-"), 30))} {
+	for _, delim := range []string{"\r\n--xyz", "\r\n--abcd", "\r\n--0123456789abcdef", "\n--" + string(bytes.Repeat([]byte("ab-"), 30))} {
 		f := newFinder([]byte(delim))
 		x := uint32(1)
 		for n := range 3000 {
@@ -23,8 +24,8 @@ func TestFinderIsBytesIndex(t *testing.T) {
 					b[i] = delim[x>>8%uint32(len(delim))]
 				}
 			}
-			if len(b) > 0 && x%4 == 0 {
-				at := int(x>>16) % len(b)
+			if x%4 == 0 {
+				at := int(x>>16) % (len(b) + 1) // the end too
 				b = append(b[:at:at], append([]byte(delim), b[at:]...)...)
 			}
 			if got, want := f.index(b), bytes.Index(b, []byte(delim)); got != want {
@@ -47,8 +48,11 @@ func FuzzFinder(f *testing.F) {
 	})
 }
 
+// BenchmarkFinder: 1 MiB of random bytes, in one buffer and in 32 KiB
+// pieces (a chunked body as the reader sees it), with the delimiters of
+// GitLab Runner's boundary (Go's mime/multipart: 60 hex digits) and curl's
+// (24 dashes, 16 hex digits).
 func BenchmarkFinder(b *testing.B) {
-	delim := []byte("\r\n--" + string(bytes.Repeat([]byte("3f"), 30)))
 	data := make([]byte, 1<<20)
 	x := uint32(7)
 	for i := range data {
@@ -57,19 +61,29 @@ func BenchmarkFinder(b *testing.B) {
 		x ^= x << 5
 		data[i] = byte(x >> 8)
 	}
-	b.Run("finder", func(b *testing.B) {
-		f := newFinder(delim)
-		b.SetBytes(int64(len(data)))
-		for b.Loop() {
-			f.index(data)
+	for _, bd := range []struct{ name, boundary string }{
+		{"runner", "8f3c2e91d0a47b65c1e9f0278d3b4a6e5c19b7d2f08e4a3c6b1d9e7f2a05"},
+		{"curl", "------------------------7b0707c2ae2b5359"},
+	} {
+		delim := []byte("\r\n--" + bd.boundary)
+		for _, piece := range []int{len(data), 32 << 10} {
+			b.Run(fmt.Sprintf("%s/piece=%d/finder", bd.name, piece), func(b *testing.B) {
+				f := newFinder(delim)
+				b.SetBytes(int64(len(data)))
+				for b.Loop() {
+					for p := 0; p < len(data); p += piece {
+						f.index(data[p : p+piece])
+					}
+				}
+			})
 		}
-	})
-	b.Run("bytes.Index", func(b *testing.B) {
-		b.SetBytes(int64(len(data)))
-		for b.Loop() {
-			bytes.Index(data, delim)
-		}
-	})
+		b.Run(bd.name+"/bytes.Index", func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				bytes.Index(data, delim)
+			}
+		})
+	}
 }
 
 // BenchmarkFinderWorstCase: bodies made of the delimiter's bytes, where

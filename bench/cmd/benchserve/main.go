@@ -3,7 +3,8 @@
 // downloads with a Go client, and turns interleaved rounds into ratios.
 //
 //	benchserve mkdata -dir D -size-mb N       big.zip (N MiB, one stored entry), tiny.zip, small10.zip, 4k.bin
-//	benchserve bare -addr A -dir D            GET /files/<name> (ServeContent of the file), POST /upload (multipart to disk)
+//	benchserve bare -addr A -dir D            GET /files/<name> (ServeContent of the file), POST /upload (multipart to disk),
+//	                                          POST /upload-sha256 (the same, hashing each part as it is written)
 //	benchserve ja -addr A -data D -auth F     AccessLog(jobartifacts.New(fsstore, tokenauth)); -nofsync
 //	benchserve get URL [header: value]...     one GET with 256 KiB reads; prints seconds
 //	benchserve ratio FILE A B                 per-round ratios value(A)/value(B): median [min–max]
@@ -14,7 +15,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -22,8 +22,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"mime"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"os/signal"
@@ -35,6 +33,7 @@ import (
 	"time"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/bench/internal/bareupload"
 	"github.com/ciartifacts/jobartifacts/fsstore"
 	"github.com/ciartifacts/jobartifacts/tokenauth"
 )
@@ -98,46 +97,10 @@ func bare(args []string) error {
 		w.Header().Set("Content-Type", "application/octet-stream")
 		http.ServeContent(w, r, "", fi.ModTime(), f)
 	})
-	// A multipart upload straight to a file through a 1 MiB buffer,
-	// removed again: what an upload costs without hashing or checks.
-	mux.HandleFunc("POST /upload", func(w http.ResponseWriter, r *http.Request) {
-		_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if err != nil {
-			http.Error(w, "content type", http.StatusBadRequest)
-			return
-		}
-		mr := multipart.NewReader(r.Body, params["boundary"])
-		for {
-			part, err := mr.NextPart()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				http.Error(w, "body", http.StatusBadRequest)
-				return
-			}
-			f, err := os.CreateTemp(*dir, ".upload-*")
-			if err != nil {
-				http.Error(w, "create", http.StatusInternalServerError)
-				return
-			}
-			bw := bufio.NewWriterSize(f, 1<<20)
-			// Through bw, not around it: bufio.Writer.ReadFrom would hand
-			// the part to os.File.ReadFrom, which writes each of the
-			// part's small reads (4 KiB) to the file by itself.
-			_, err = io.CopyBuffer(struct{ io.Writer }{bw}, struct{ io.Reader }{part}, make([]byte, 64<<10))
-			if err == nil {
-				err = bw.Flush()
-			}
-			f.Close()
-			os.Remove(f.Name())
-			if err != nil {
-				http.Error(w, "write", http.StatusInternalServerError)
-				return
-			}
-		}
-		w.WriteHeader(http.StatusCreated)
-	})
+	// Multipart uploads to disk, removed again: what an upload costs
+	// without the handler, and without or with SHA-256.
+	mux.HandleFunc("POST /upload", bareupload.Handler(*dir, false))
+	mux.HandleFunc("POST /upload-sha256", bareupload.Handler(*dir, true))
 	return listen(*addr, mux)
 }
 
