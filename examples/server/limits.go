@@ -200,11 +200,18 @@ func (c *stallClock) account(start time.Time, n int) {
 // deadline there would cancel the request. After a failure it stays, so
 // that net/http's draining of the rest fails at once too and the
 // connection is closed after the answer.
+//
+// The deadline is set a tick (stallTimeout/stallTicks) past what the clock
+// allows and left alone while the clock's deadline stays behind it, so that
+// a body streaming in moves the connection's timer once a tick rather than
+// on every read; as with responses, a stall is cut at most one tick late,
+// never early.
 type stallReader struct {
 	io.ReadCloser
-	rc    *http.ResponseController
-	clock stallClock
-	done  bool
+	rc       *http.ResponseController
+	clock    stallClock
+	deadline time.Time // the read deadline set last
+	done     bool
 }
 
 func (b *stallReader) Read(p []byte) (int, error) {
@@ -212,7 +219,10 @@ func (b *stallReader) Read(p []byte) (int, error) {
 		return b.ReadCloser.Read(p)
 	}
 	start := time.Now()
-	_ = b.rc.SetReadDeadline(b.clock.deadline(start))
+	if due := b.clock.deadline(start); b.deadline.Before(due) {
+		b.deadline = due.Add(b.clock.timeout / stallTicks)
+		_ = b.rc.SetReadDeadline(b.deadline)
+	}
 	n, err := b.ReadCloser.Read(p)
 	b.clock.account(start, n)
 	if errors.Is(err, io.EOF) {
