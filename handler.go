@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/mux"
+
+	"github.com/ciartifacts/jobartifacts/internal/ziparchive"
 )
 
 // Handler serves GitLab's Job Artifacts API from a Store, deciding access with
@@ -25,6 +27,9 @@ type Handler struct {
 	archives *archiveIndexCache
 	// zstd lends zstd entries their decoders, a bounded number.
 	zstd *zstdDecoderPool
+	// buffers lends entry readers the memory of small verified entries
+	// and their copy buffers, reused from one request to the next.
+	buffers ziparchive.BufferPool
 	// projectJobs is store, if it reads a project and a job in one go.
 	projectJobs ProjectJobReader
 }
@@ -546,7 +551,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, j *Job, name
 	}
 	defer b.Close()
 	err = serveArchiveEntry(w, r, b, name, entryOptions{contentType: rule, maxEntrySize: h.cfg.maxEntrySize,
-		index: h.archives, indexKey: archiveCacheKey(a.Blob, b.Info()), zstd: h.zstd,
+		index: h.archives, indexKey: archiveCacheKey(a.Blob, b.Info()), zstd: h.zstd, buffers: &h.buffers,
 		reopen: func(ctx context.Context) (Blob, error) { return h.store.OpenBlob(ctx, a.Blob) }})
 	if errors.Is(err, errStreamAborted) {
 		h.abortStream(r, j, err)

@@ -1,7 +1,6 @@
 package ziparchive
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -41,13 +40,16 @@ const (
 // ends short of Content-Length and Close reports the failure.
 //
 // A mutex guards it: ServeContent's multi-range goroutine may still be
-// reading after ServeContent returned.
+// reading after ServeContent returned. The memory VerifyWhole keeps goes
+// back to its BufferPool at Close, under that mutex: a read after Close
+// fails with ErrClosed and never sees it.
 type EntryReader struct {
 	ctx     context.Context // this reader's reads are this request's
 	archive *Archive
 	entry   *Entry
 	size    int64
 	zstd    ZstdDecoders
+	buffers *BufferPool
 	start   int64 // where the entry's data starts (its local header read once)
 	// localHeader is where NewEntryReader reads it (a local array would
 	// escape to the ReaderAt: one allocation more).
@@ -67,14 +69,18 @@ type EntryReader struct {
 	// head caches the entry's first bytes once read by Head or VerifyWhole,
 	// so that the response starts without decompressing them again.
 	head []byte
+	// kept is the pooled buffer head is in after VerifyWhole, given back
+	// at Close.
+	kept *[]byte
 }
 
 // NewEntryReader opens e (found in a) for reading under ctx, which governs
-// all its reads; zstd lends zstd entries their decoder (nil: their own).
+// all its reads; zstd lends zstd entries their decoder (nil: their own),
+// buffers the memory of VerifyWhole and CopyN (nil: their own).
 // Its errors are classified (see Archive); an entry whose data would lie
 // past the end of the archive, or whose local header is bad, fails here.
-func (a *Archive) NewEntryReader(ctx context.Context, e *Entry, zstd ZstdDecoders) (*EntryReader, error) {
-	er := &EntryReader{ctx: ctx, archive: a, entry: e, size: int64(e.UncompressedSize), zstd: zstd}
+func (a *Archive) NewEntryReader(ctx context.Context, e *Entry, zstd ZstdDecoders, buffers *BufferPool) (*EntryReader, error) {
+	er := &EntryReader{ctx: ctx, archive: a, entry: e, size: int64(e.UncompressedSize), zstd: zstd, buffers: buffers}
 	start, err := er.dataOffset()
 	if err != nil {
 		return nil, a.classify(ctx, fmt.Errorf("entry %q: %w", e.Name, err))
@@ -258,23 +264,28 @@ func (er *EntryReader) expectEnd() error {
 }
 
 // VerifyWhole reads the whole entry, which checks its CRC, its size and its
-// data; a small entry is kept for the reads that follow, a larger one is
-// decompressed again as it is read. Its errors are classified.
+// data; a small entry is kept for the reads that follow (in memory of the
+// reader's BufferPool until Close), a larger one is decompressed again as
+// it is read. Its errors are classified.
 func (er *EntryReader) VerifyWhole() error {
 	er.mu.Lock()
 	defer er.mu.Unlock()
-	var keep *bytes.Buffer
-	var sink io.Writer = io.Discard
-	if er.size <= keepVerifiedLimit {
-		// ReadFrom wants MinRead spare bytes to see the end: without them
-		// it would grow (copy) the buffer after the last byte.
-		keep = bytes.NewBuffer(make([]byte, 0, er.size+bytes.MinRead))
-		sink = keep
+	if er.closed {
+		return ErrClosed
 	}
+	er.releaseKept()
+	var kept *[]byte
 	err := er.seekStream()
-	if err == nil {
+	if err == nil && er.size <= keepVerifiedLimit {
+		var p []byte
+		if er.size > 0 {
+			kept = er.buffers.get(int(er.size))
+			p = *kept
+		}
+		err = er.readKept(p)
+	} else if err == nil {
 		var n int64
-		n, err = io.Copy(sink, er.stream)
+		n, err = io.Copy(io.Discard, er.stream)
 		if err == nil && n != er.size {
 			err = io.ErrUnexpectedEOF
 		}
@@ -283,16 +294,41 @@ func (er *EntryReader) VerifyWhole() error {
 	er.closeStream()
 	er.reopens = 0
 	if err != nil {
+		er.buffers.put(kept)
 		return er.archive.classify(er.ctx, fmt.Errorf("entry %q: %w", er.entry.Name, err))
 	}
-	if keep != nil {
-		er.head = keep.Bytes()
+	if kept != nil {
+		er.head, er.kept = *kept, kept
 	}
 	return nil
 }
 
+// readKept reads the whole entry, exactly len(p) bytes, into p and sees its
+// clean end (which checks CRC and size).
+func (er *EntryReader) readKept(p []byte) error {
+	if _, err := io.ReadFull(er.stream, p); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF // a non-empty entry with no data
+		}
+		return err
+	}
+	return er.expectEnd()
+}
+
+// releaseKept gives the kept entry back to the pool. er.mu must be held.
+func (er *EntryReader) releaseKept() {
+	if er.kept == nil {
+		return
+	}
+	er.head = nil
+	er.buffers.put(er.kept)
+	er.kept = nil
+}
+
 // Head reads up to n bytes from the start and keeps them for the reads
-// that follow (what content sniffing looks at). Its errors are classified.
+// that follow (what content sniffing looks at). The bytes are valid until
+// Close (they may be VerifyWhole's, which Close gives back). Its errors are
+// classified.
 func (er *EntryReader) Head(n int64) ([]byte, error) {
 	want := min(er.size, n)
 	if int64(len(er.head)) >= want {
@@ -315,6 +351,66 @@ func (er *EntryReader) Head(n int64) ([]byte, error) {
 	return er.head, nil
 }
 
+// CopyN copies n bytes from the position to w and returns what
+// io.CopyN(w, er, n) would (io.EOF when the entry ends first). What
+// VerifyWhole or Head keeps goes to w straight from memory, under the
+// reader's mutex; the rest is Read through a buffer of the reader's
+// BufferPool, so that its final bytes are withheld as Read withholds them.
+func (er *EntryReader) CopyN(w io.Writer, n int64) (int64, error) {
+	written, err := er.copyHead(w, n)
+	if err != nil || written == n {
+		return written, err
+	}
+	buf := er.buffers.get(int(min(n-written, copyBufferSize)))
+	defer er.buffers.put(buf)
+	for written < n {
+		p := (*buf)[:min(int64(len(*buf)), n-written)]
+		nr, rerr := er.Read(p)
+		if nr > 0 {
+			nw, werr := w.Write(p[:nr])
+			written += int64(nw)
+			if werr == nil && nw < nr {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				return written, werr
+			}
+		}
+		if rerr != nil {
+			return written, rerr
+		}
+	}
+	return written, nil
+}
+
+// copyHead writes to w what of the next n bytes the reader holds in head.
+func (er *EntryReader) copyHead(w io.Writer, n int64) (int64, error) {
+	er.mu.Lock()
+	defer er.mu.Unlock()
+	switch {
+	case n <= 0:
+		return 0, nil
+	case er.closed:
+		return 0, ErrClosed
+	case er.failed != nil:
+		return 0, er.failed
+	case er.pos >= er.size:
+		return 0, io.EOF
+	case er.pos >= int64(len(er.head)):
+		return 0, nil
+	}
+	p := er.head[er.pos:]
+	if int64(len(p)) > n {
+		p = p[:n]
+	}
+	nw, err := w.Write(p)
+	er.pos += int64(nw)
+	if err == nil && nw < len(p) {
+		err = io.ErrShortWrite
+	}
+	return int64(nw), err
+}
+
 func (er *EntryReader) fail(err error) error {
 	er.failed = err
 	er.closeStream()
@@ -328,5 +424,6 @@ func (er *EntryReader) Close() error {
 	defer er.mu.Unlock()
 	er.closed = true
 	er.closeStream()
+	er.releaseKept()
 	return er.failed
 }

@@ -73,7 +73,7 @@ func TestIndexKeepsLocalHeaderLength(t *testing.T) {
 	reads := &headerReads{ra: bytes.NewReader(archive), at: e.HeaderOffset}
 	counted := NewArchive(reads, int64(len(archive)))
 	for range 3 {
-		er, err := counted.NewEntryReader(ctx, idx.Entry(idx.Find("b.txt")), nil)
+		er, err := counted.NewEntryReader(ctx, idx.Entry(idx.Find("b.txt")), nil, nil)
 		require.NoError(t, err)
 		data, err := io.ReadAll(er)
 		require.NoError(t, err)
@@ -87,7 +87,7 @@ func TestIndexKeepsLocalHeaderLength(t *testing.T) {
 	badIdx, err := BuildIndex(ctx, NewArchive(bytes.NewReader(bad), int64(len(bad))), 1<<20, nil)
 	require.NoError(t, err)
 	for range 2 {
-		_, err := NewArchive(bytes.NewReader(bad), int64(len(bad))).NewEntryReader(ctx, badIdx.Entry(badIdx.Find("b.txt")), nil)
+		_, err := NewArchive(bytes.NewReader(bad), int64(len(bad))).NewEntryReader(ctx, badIdx.Entry(badIdx.Find("b.txt")), nil, nil)
 		require.ErrorIs(t, err, ErrFormat)
 	}
 }
