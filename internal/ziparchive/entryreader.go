@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -72,6 +73,9 @@ type EntryReader struct {
 	// kept is the pooled buffer head is in after VerifyWhole, given back
 	// at Close.
 	kept *[]byte
+	// check is VerifyWhole's check of an entry read in place (in the
+	// reader's own allocation).
+	check verifyingReader
 }
 
 // NewEntryReader opens e (found in a) for reading under ctx, which governs
@@ -90,12 +94,24 @@ func (a *Archive) NewEntryReader(ctx context.Context, e *Entry, zstd ZstdDecoder
 		return nil, fmt.Errorf("%w: entry %q: data runs past the end of the archive", ErrFormat, e.Name)
 	}
 	er.start = start
-	// Open once now so that a bad local header is an error before headers.
+	if er.readsInPlace() {
+		return er, nil // VerifyWhole reads it; a Read before opens it
+	}
+	// Open once now so that a failure to open the data (the storage's,
+	// a decoder's) is an error before headers.
 	if err := er.openAt(0); err != nil {
 		return nil, err
 	}
 	er.reopens = 0
 	return er, nil
+}
+
+// readsInPlace: a small stored entry is read by VerifyWhole straight into
+// the memory that keeps it, with one ReadAt (one request on object storage,
+// as a range read), and checked there: no stream, no decoder.
+func (er *EntryReader) readsInPlace() bool {
+	e := er.entry
+	return e.Method == MethodStore && !e.IsDir() && er.size <= keepVerifiedLimit && e.CompressedSize == e.UncompressedSize
 }
 
 // dataOffset is where the entry's data starts: from its local header, read
@@ -275,15 +291,19 @@ func (er *EntryReader) VerifyWhole() error {
 	}
 	er.releaseKept()
 	var kept *[]byte
-	err := er.seekStream()
-	if err == nil && er.size <= keepVerifiedLimit {
+	var err error
+	if er.size <= keepVerifiedLimit {
 		var p []byte
 		if er.size > 0 {
 			kept = er.buffers.get(int(er.size))
 			p = *kept
 		}
-		err = er.readKept(p)
-	} else if err == nil {
+		if er.readsInPlace() {
+			err = er.readInPlace(p)
+		} else {
+			err = er.readKept(p)
+		}
+	} else if err = er.seekStream(); err == nil {
 		var n int64
 		n, err = io.Copy(io.Discard, er.stream)
 		if err == nil && n != er.size {
@@ -306,6 +326,9 @@ func (er *EntryReader) VerifyWhole() error {
 // readKept reads the whole entry, exactly len(p) bytes, into p and sees its
 // clean end (which checks CRC and size).
 func (er *EntryReader) readKept(p []byte) error {
+	if err := er.seekStream(); err != nil {
+		return err
+	}
 	if _, err := io.ReadFull(er.stream, p); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF // a non-empty entry with no data
@@ -313,6 +336,32 @@ func (er *EntryReader) readKept(p []byte) error {
 		return err
 	}
 	return er.expectEnd()
+}
+
+// readInPlace reads a stored entry (readsInPlace), exactly len(p) bytes,
+// into p with one ReadAt and checks it as the stream's verifyingReader
+// would at its end.
+func (er *EntryReader) readInPlace(p []byte) error {
+	if err := er.ctx.Err(); err != nil {
+		return err
+	}
+	n, err := er.archive.ReadAt(p, er.start)
+	if n < len(p) {
+		if err == nil || errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	e := er.entry
+	er.check = verifyingReader{crc32: e.CRC32, size: e.UncompressedSize, read: uint64(n), sum: crc32.ChecksumIEEE(p)}
+	if e.Flags&FlagDescriptor != 0 {
+		er.check.descriptorSection = *io.NewSectionReader(er.archive, er.start+int64(e.CompressedSize), DataDescriptorLen)
+		er.check.descriptor = &er.check.descriptorSection
+	}
+	if err := er.check.verifyEnd(); !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
 }
 
 // releaseKept gives the kept entry back to the pool. er.mu must be held.

@@ -3,6 +3,7 @@ package ziparchive
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"testing"
 
@@ -102,4 +103,90 @@ func TestEntryReaderCopyNWithholdsFinalBytes(t *testing.T) {
 	require.Less(t, n, int64(len(payload)))
 	require.Equal(t, payload[:n], w.Bytes())
 	require.ErrorIs(t, er.Close(), ErrChecksum)
+}
+
+// rangeCountingReaderAt is an archive with range reads (as a store's blob
+// has), counting them, that fails the reads starting in [1, failBelow):
+// an entry's data after its local header at 0.
+type rangeCountingReaderAt struct {
+	data      []byte
+	ranges    int
+	failBelow int64
+	err       error
+}
+
+func (r *rangeCountingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if r.err != nil && off > 0 && off < r.failBelow {
+		return 0, r.err
+	}
+	return bytes.NewReader(r.data).ReadAt(p, off)
+}
+
+func (r *rangeCountingReaderAt) NewRangeReader(off, n int64) (io.ReadCloser, error) {
+	r.ranges++
+	return io.NopCloser(io.NewSectionReader(r, off, n)), nil
+}
+
+// TestEntryReaderVerifiesStoredInPlace: a small stored entry is read by
+// VerifyWhole with ReadAt, no range read, and checked as a stream would
+// check it: CRC, data descriptor, data cut short, storage failure. Read
+// without VerifyWhole opens it then.
+func TestEntryReaderVerifiesStoredInPlace(t *testing.T) {
+	ctx := context.Background()
+	payload := logText(5000)
+	good := ziptest.Build(t, ziptest.Stored("e", string(payload)))
+	badCRC := ziptest.Build(t, ziptest.Entry{Raw: true, Name: "e", Body: payload, Method: ziptest.Store,
+		CRC32: 0xdeadbeef, UncompressedSize: uint64(len(payload))})
+	badDescriptor := bytes.Clone(good)
+	at := bytes.Index(badDescriptor, []byte("PK\x07\x08"))
+	require.Positive(t, at)
+	badDescriptor[at+4] ^= 1 // its CRC
+	errStorage := errors.New("storage offline")
+
+	open := func(ra *rangeCountingReaderAt) *EntryReader {
+		a := NewArchive(ra, int64(len(ra.data)))
+		e, err := a.Find(ctx, "e")
+		require.NoError(t, err)
+		require.Equal(t, uint16(MethodStore), e.Method)
+		er, err := a.NewEntryReader(ctx, e, nil, new(BufferPool))
+		require.NoError(t, err)
+		return er
+	}
+	ra := &rangeCountingReaderAt{data: good}
+	er := open(ra)
+	require.NoError(t, er.VerifyWhole())
+	got, err := io.ReadAll(er)
+	require.NoError(t, err)
+	require.Equal(t, string(payload), string(got))
+	require.Zero(t, ra.ranges)
+	require.NoError(t, er.Close())
+
+	ra = &rangeCountingReaderAt{data: good}
+	er = open(ra)
+	got, err = io.ReadAll(er)
+	require.NoError(t, err)
+	require.Equal(t, string(payload), string(got))
+	require.Equal(t, 1, ra.ranges)
+	require.NoError(t, er.Close())
+
+	for name, tc := range map[string]struct {
+		ra   *rangeCountingReaderAt
+		want error
+	}{
+		"bad crc":        {&rangeCountingReaderAt{data: badCRC}, ErrChecksum},
+		"bad descriptor": {&rangeCountingReaderAt{data: badDescriptor}, ErrChecksum},
+		"storage":        {&rangeCountingReaderAt{data: good, failBelow: 1000, err: errStorage}, errStorage},
+		"cut short":      {&rangeCountingReaderAt{data: good, failBelow: 1000, err: io.EOF}, io.ErrUnexpectedEOF},
+	} {
+		er := open(tc.ra)
+		err := er.VerifyWhole()
+		require.ErrorIs(t, err, tc.want, name)
+		if tc.want == errStorage {
+			require.NotErrorIs(t, err, ErrFormat, name)
+		} else {
+			require.ErrorIs(t, err, ErrFormat, name)
+		}
+		require.Nil(t, er.kept, name)
+		require.NoError(t, er.Close(), name)
+	}
 }
