@@ -482,7 +482,7 @@ func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job, r
 	if !ok {
 		return errArtifactNotFound
 	}
-	filename := archiveFilename(a)
+	disposition := attachmentDisposition(archiveFilename(a))
 	if redirect {
 		method := http.MethodGet
 		if r.Method == http.MethodHead {
@@ -491,7 +491,7 @@ func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job, r
 		loc, err := h.store.SignedURL(r.Context(), a.Blob, SignedURLOptions{
 			Method:             method,
 			Expiry:             h.cfg.signedURLExpiry,
-			ContentDisposition: attachmentDisposition(filename),
+			ContentDisposition: disposition,
 			ContentType:        "application/octet-stream",
 		})
 		switch {
@@ -510,7 +510,7 @@ func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job, r
 	info := b.Info()
 	set := headersOf(w, r).set
 	set("Content-Type", "application/octet-stream")
-	set("Content-Disposition", attachmentDisposition(filename))
+	set("Content-Disposition", disposition)
 	// GitLab's present_disk_file! sends it with every archive it serves.
 	set("Content-Transfer-Encoding", "binary")
 	if info.ETag != "" {
