@@ -274,11 +274,11 @@ func sameVersion(key string, info BlobInfo) bool {
 
 // indexedEntry looks name up in idx.
 func indexedEntry(idx *archiveIndex, name string) (*ziparchive.Entry, func(), error) {
-	i := idx.Find(name)
-	if i < 0 {
+	e := idx.Lookup(name)
+	if e == nil {
 		return nil, func() {}, fmt.Errorf("%w: no entry %q in archive", ErrNotFound, name)
 	}
-	return idx.Entry(i), func() {}, nil
+	return e, func() {}, nil
 }
 
 // buildArchiveIndex is ziparchive.BuildIndex over ra, its errors this

@@ -12,9 +12,9 @@ import (
 	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 )
 
-// TestIndexFindMatchesWalk: every name found through the index is the
-// entry a walk finds (the first of equal names); a missing one is -1; an
-// index over its limit is nil.
+// TestIndexFindMatchesWalk: every name found through the index (Find and
+// Entry, or Lookup) is the entry a walk finds (the first of equal names); a
+// missing one is -1 (nil); an index over its limit is nil.
 func TestIndexFindMatchesWalk(t *testing.T) {
 	entries := []ziptest.Entry{ziptest.Stored("dup.txt", "first"), ziptest.Stored("dup.txt", "second"), {Name: "dir/"}}
 	for i := range 3000 {
@@ -34,11 +34,15 @@ func TestIndexFindMatchesWalk(t *testing.T) {
 		require.GreaterOrEqual(t, i, 0, e.Name)
 		got := idx.Entry(i)
 		require.NotNil(t, got.localLen)
-		got.localLen = nil
+		looked := idx.Lookup(e.Name)
+		require.Same(t, got.localLen, looked.localLen)
+		got.localLen, looked.localLen = nil, nil
 		require.Equal(t, want, got, e.Name)
+		require.Equal(t, want, looked, e.Name)
 		require.Equal(t, e.Name, string(idx.Name(i)))
 	}
 	require.Equal(t, -1, idx.Find("missing"))
+	require.Nil(t, idx.Lookup("missing"))
 	require.Positive(t, idx.Cost())
 
 	over, err := BuildIndex(context.Background(), a, idx.Cost()/2, nil)
