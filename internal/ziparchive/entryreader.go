@@ -73,9 +73,6 @@ type EntryReader struct {
 	// kept is the pooled buffer head is in after VerifyWhole, given back
 	// at Close.
 	kept *[]byte
-	// check is VerifyWhole's check of an entry read in place (in the
-	// reader's own allocation).
-	check verifyingReader
 }
 
 // NewEntryReader opens e (found in a) for reading under ctx, which governs
@@ -293,12 +290,13 @@ func (er *EntryReader) VerifyWhole() error {
 	var kept *[]byte
 	var err error
 	if er.size <= keepVerifiedLimit {
+		inPlace := er.readsInPlace()
 		var p []byte
-		if er.size > 0 {
-			kept = er.buffers.get(int(er.size))
+		if n := er.size + er.inPlaceTail(); n > 0 {
+			kept = er.buffers.get(int(n))
 			p = *kept
 		}
-		if er.readsInPlace() {
+		if inPlace {
 			err = er.readInPlace(p)
 		} else {
 			err = er.readKept(p)
@@ -318,7 +316,7 @@ func (er *EntryReader) VerifyWhole() error {
 		return er.archive.classify(er.ctx, fmt.Errorf("entry %q: %w", er.entry.Name, err))
 	}
 	if kept != nil {
-		er.head, er.kept = *kept, kept
+		er.head, er.kept = (*kept)[:er.size], kept
 	}
 	return nil
 }
@@ -338,30 +336,41 @@ func (er *EntryReader) readKept(p []byte) error {
 	return er.expectEnd()
 }
 
-// readInPlace reads a stored entry (readsInPlace), exactly len(p) bytes,
-// into p with one ReadAt and checks it as the stream's verifyingReader
-// would at its end.
+// inPlaceTail is how many bytes past its data VerifyWhole reads of an
+// entry read in place: its data descriptor, in the same ReadAt.
+func (er *EntryReader) inPlaceTail() int64 {
+	if er.readsInPlace() && er.entry.Flags&FlagDescriptor != 0 {
+		return DataDescriptorLen
+	}
+	return 0
+}
+
+// readInPlace reads a stored entry (readsInPlace) into p, its data and
+// then its data descriptor if it has one (inPlaceTail), with one ReadAt,
+// and checks it as the stream's verifyingReader would at its end.
 func (er *EntryReader) readInPlace(p []byte) error {
 	if err := er.ctx.Err(); err != nil {
 		return err
 	}
 	n, err := er.archive.ReadAt(p, er.start)
-	if n < len(p) {
-		if err == nil || errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
+	switch {
+	case err != nil && !errors.Is(err, io.EOF):
 		return err
+	case n < int(er.size):
+		return io.ErrUnexpectedEOF
 	}
+	// A descriptor may be shorter than DataDescriptorLen, and the archive
+	// end (io.EOF) right after it.
 	e := er.entry
-	er.check = verifyingReader{crc32: e.CRC32, size: e.UncompressedSize, read: uint64(n), sum: crc32.ChecksumIEEE(p)}
-	if e.Flags&FlagDescriptor != 0 {
-		er.check.descriptorSection = *io.NewSectionReader(er.archive, er.start+int64(e.CompressedSize), DataDescriptorLen)
-		er.check.descriptor = &er.check.descriptorSection
+	sum := crc32.ChecksumIEEE(p[:er.size])
+	hasDescriptor := e.Flags&FlagDescriptor != 0
+	var descriptorCRC uint32
+	if hasDescriptor {
+		if descriptorCRC, err = parseDataDescriptorCRC(p[er.size:n]); err != nil {
+			return err
+		}
 	}
-	if err := er.check.verifyEnd(); !errors.Is(err, io.EOF) {
-		return err
-	}
-	return nil
+	return checkSum(sum, e.CRC32, hasDescriptor, descriptorCRC)
 }
 
 // releaseKept gives the kept entry back to the pool. er.mu must be held.

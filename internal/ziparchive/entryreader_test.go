@@ -106,18 +106,25 @@ func TestEntryReaderCopyNWithholdsFinalBytes(t *testing.T) {
 }
 
 // rangeCountingReaderAt is an archive with range reads (as a store's blob
-// has), counting them, that fails the reads starting in [1, failBelow):
-// an entry's data after its local header at 0.
+// has), counting them and its ReadAts. The reads of an entry's data, those
+// starting in [1, dataBelow) (after its local header at 0), fail with err
+// if set, or end at cutAt if set.
 type rangeCountingReaderAt struct {
-	data      []byte
-	ranges    int
-	failBelow int64
-	err       error
+	data          []byte
+	ranges, reads int
+	dataBelow     int64
+	err           error
+	cutAt         int64
 }
 
 func (r *rangeCountingReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	if r.err != nil && off > 0 && off < r.failBelow {
+	r.reads++
+	switch {
+	case off <= 0 || off >= r.dataBelow:
+	case r.err != nil:
 		return 0, r.err
+	case r.cutAt > 0 && off+int64(len(p)) > r.cutAt:
+		return copy(p, r.data[off:r.cutAt]), io.EOF
 	}
 	return bytes.NewReader(r.data).ReadAt(p, off)
 }
@@ -128,9 +135,10 @@ func (r *rangeCountingReaderAt) NewRangeReader(off, n int64) (io.ReadCloser, err
 }
 
 // TestEntryReaderVerifiesStoredInPlace: a small stored entry is read by
-// VerifyWhole with ReadAt, no range read, and checked as a stream would
-// check it: CRC, data descriptor, data cut short, storage failure. Read
-// without VerifyWhole opens it then.
+// VerifyWhole with one ReadAt (its data descriptor too), no range read,
+// and checked as a stream would check it: CRC, data descriptor, data or
+// descriptor cut short, storage failure. Read without VerifyWhole opens it
+// then.
 func TestEntryReaderVerifiesStoredInPlace(t *testing.T) {
 	ctx := context.Background()
 	payload := logText(5000)
@@ -154,7 +162,9 @@ func TestEntryReaderVerifiesStoredInPlace(t *testing.T) {
 	}
 	ra := &rangeCountingReaderAt{data: good}
 	er := open(ra)
+	readsBefore := ra.reads
 	require.NoError(t, er.VerifyWhole())
+	require.Equal(t, 1, ra.reads-readsBefore)
 	got, err := io.ReadAll(er)
 	require.NoError(t, err)
 	require.Equal(t, string(payload), string(got))
@@ -175,8 +185,9 @@ func TestEntryReaderVerifiesStoredInPlace(t *testing.T) {
 	}{
 		"bad crc":        {&rangeCountingReaderAt{data: badCRC}, ErrChecksum},
 		"bad descriptor": {&rangeCountingReaderAt{data: badDescriptor}, ErrChecksum},
-		"storage":        {&rangeCountingReaderAt{data: good, failBelow: 1000, err: errStorage}, errStorage},
-		"cut short":      {&rangeCountingReaderAt{data: good, failBelow: 1000, err: io.EOF}, io.ErrUnexpectedEOF},
+		"storage":        {&rangeCountingReaderAt{data: good, dataBelow: 1000, err: errStorage}, errStorage},
+		"cut short":      {&rangeCountingReaderAt{data: good, dataBelow: 1000, err: io.EOF}, io.ErrUnexpectedEOF},
+		"descriptor cut": {&rangeCountingReaderAt{data: good, dataBelow: 1000, cutAt: int64(at) + 8}, io.ErrUnexpectedEOF},
 	} {
 		er := open(tc.ra)
 		err := er.VerifyWhole()
