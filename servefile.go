@@ -43,7 +43,7 @@ type entryOptions struct {
 	// index, if not nil, finds entries by the archive's cached index, under
 	// indexKey (archiveCacheKey).
 	index    *archiveIndexCache
-	indexKey string
+	indexKey archiveVersion
 	// reopen, if not nil, opens the archive's blob again, for an index
 	// build that outlives the request (see archiveIndexCache.findEntry).
 	reopen func(context.Context) (Blob, error)

@@ -713,7 +713,7 @@ func (w *countingResponseWriter) Write(p []byte) (int, error) {
 func indexFinder(t testing.TB) entryFinder {
 	c := newArchiveIndexCache(1 << 20)
 	return func(ctx context.Context, ra io.ReaderAt, size int64, name string) (*ziparchive.Entry, error) {
-		e, wait, err := c.findEntry(ctx, "k", ra, size, name, nil)
+		e, wait, err := c.findEntry(ctx, testVersion("k"), ra, size, name, nil)
 		wait()
 		return e, err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
@@ -42,15 +41,15 @@ type archiveIndexCache struct {
 
 	mu       sync.Mutex
 	used     int64
-	entries  map[string]*cachedIndex
+	entries  map[archiveVersion]*cachedIndex
 	head     cachedIndex // sentinel of the LRU ring: head.next is the most recent
-	building map[string]*indexBuild
+	building map[archiveVersion]*indexBuild
 }
 
 // cachedIndex is one archive version in the cache; idx is nil for an
 // archive whose index does not fit the budget.
 type cachedIndex struct {
-	key        string
+	key        archiveVersion
 	idx        *archiveIndex
 	cost       int64
 	prev, next *cachedIndex
@@ -64,27 +63,34 @@ type indexBuild struct {
 }
 
 func newArchiveIndexCache(budget int64) *archiveIndexCache {
-	c := &archiveIndexCache{budget: budget, entries: make(map[string]*cachedIndex), building: make(map[string]*indexBuild)}
+	c := &archiveIndexCache{budget: budget, entries: make(map[archiveVersion]*cachedIndex), building: make(map[archiveVersion]*indexBuild)}
 	c.head.prev, c.head.next = &c.head, &c.head
 	return c
 }
 
-// archiveCacheKey names one version of one blob; "" (no caching) when the
-// blob has no ETag to tell versions apart.
-func archiveCacheKey(key BlobKey, info BlobInfo) string {
-	if info.ETag == "" || key == "" {
-		return ""
-	}
-	return string(key) + "\x00" + info.ETag
+// archiveVersion names one version of one blob: its key and ETag. A
+// struct, not the two joined, so that naming one allocates nothing.
+type archiveVersion struct {
+	blob BlobKey
+	etag string
 }
 
-func (c *archiveIndexCache) enabled(key string) bool {
-	return c != nil && c.budget > 0 && key != ""
+// archiveCacheKey names one version of one blob; the zero archiveVersion
+// (no caching) when the blob has no ETag to tell versions apart.
+func archiveCacheKey(key BlobKey, info BlobInfo) archiveVersion {
+	if info.ETag == "" || key == "" {
+		return archiveVersion{}
+	}
+	return archiveVersion{blob: key, etag: info.ETag}
+}
+
+func (c *archiveIndexCache) enabled(key archiveVersion) bool {
+	return c != nil && c.budget > 0 && key != archiveVersion{}
 }
 
 // lookupLocked returns the cached index (touching it) and whether there is
 // one; idx is nil for an archive known to be too big.
-func (c *archiveIndexCache) lookupLocked(key string) (idx *archiveIndex, ok bool) {
+func (c *archiveIndexCache) lookupLocked(key archiveVersion) (idx *archiveIndex, ok bool) {
 	e := c.entries[key]
 	if e == nil {
 		return nil, false
@@ -106,8 +112,8 @@ func (c *archiveIndexCache) pushFront(e *cachedIndex) {
 
 // store enters an index (or the note that it is too big) and evicts the
 // least recently used until the budget holds.
-func (c *archiveIndexCache) store(key string, idx *archiveIndex) {
-	cost := int64(len(key) + 128)
+func (c *archiveIndexCache) store(key archiveVersion, idx *archiveIndex) {
+	cost := int64(len(key.blob) + len(key.etag) + 128)
 	if idx != nil {
 		cost += idx.Cost()
 	}
@@ -125,7 +131,7 @@ func (c *archiveIndexCache) store(key string, idx *archiveIndex) {
 }
 
 // grow adds delta bytes to a cached index's cost (its tree was built).
-func (c *archiveIndexCache) grow(key string, idx *archiveIndex, delta int64) {
+func (c *archiveIndexCache) grow(key archiveVersion, idx *archiveIndex, delta int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.entries[key]; e != nil && e.idx == idx {
@@ -148,7 +154,7 @@ func (c *archiveIndexCache) evictLocked() {
 // version however many requests ask at once) if needed. A nil index and nil
 // error mean the archive is too big for the budget (or caching is off): the
 // caller streams.
-func (c *archiveIndexCache) index(ctx context.Context, key string, ra io.ReaderAt, size int64) (*archiveIndex, error) {
+func (c *archiveIndexCache) index(ctx context.Context, key archiveVersion, ra io.ReaderAt, size int64) (*archiveIndex, error) {
 	if !c.enabled(key) {
 		return nil, nil
 	}
@@ -180,7 +186,7 @@ func (c *archiveIndexCache) index(ctx context.Context, key string, ra io.ReaderA
 }
 
 // buildNow builds without registering (after a shared build failed).
-func (c *archiveIndexCache) buildNow(ctx context.Context, key string, ra io.ReaderAt, size int64) (*archiveIndex, error) {
+func (c *archiveIndexCache) buildNow(ctx context.Context, key archiveVersion, ra io.ReaderAt, size int64) (*archiveIndex, error) {
 	idx, err := buildArchiveIndex(ctx, ra, size, c.budget, nil)
 	if err == nil {
 		c.store(key, idx)
@@ -188,7 +194,7 @@ func (c *archiveIndexCache) buildNow(ctx context.Context, key string, ra io.Read
 	return idx, err
 }
 
-func (c *archiveIndexCache) finishBuild(key string, b *indexBuild) {
+func (c *archiveIndexCache) finishBuild(key archiveVersion, b *indexBuild) {
 	if b.err == nil {
 		c.store(key, b.idx)
 	}
@@ -206,7 +212,7 @@ func (c *archiveIndexCache) finishBuild(key string, b *indexBuild) {
 // nothing); without, it reads ra, and wait, which the caller must call
 // before it closes ra, lets it finish. Requests arriving while a build runs
 // walk on their own, as before.
-func (c *archiveIndexCache) findEntry(ctx context.Context, key string, ra io.ReaderAt, size int64, name string,
+func (c *archiveIndexCache) findEntry(ctx context.Context, key archiveVersion, ra io.ReaderAt, size int64, name string,
 	reopen func(context.Context) (Blob, error)) (entry *ziparchive.Entry, wait func(), err error) {
 	noWait := func() {}
 	if !c.enabled(key) {
@@ -246,7 +252,7 @@ func (c *archiveIndexCache) findEntry(ctx context.Context, key string, ra io.Rea
 }
 
 // buildDetached builds the index of key from a blob of its own.
-func (c *archiveIndexCache) buildDetached(ctx context.Context, key string, size int64, reopen func(context.Context) (Blob, error), b *indexBuild) {
+func (c *archiveIndexCache) buildDetached(ctx context.Context, key archiveVersion, size int64, reopen func(context.Context) (Blob, error), b *indexBuild) {
 	defer c.finishBuild(key, b)
 	ctx, cancel := context.WithTimeout(ctx, detachedBuildTimeout)
 	defer cancel()
@@ -268,8 +274,8 @@ const detachedBuildTimeout = 5 * time.Minute
 
 // sameVersion tells whether info is the version that key (archiveCacheKey)
 // names.
-func sameVersion(key string, info BlobInfo) bool {
-	return key[strings.LastIndexByte(key, 0)+1:] == info.ETag
+func sameVersion(key archiveVersion, info BlobInfo) bool {
+	return key.etag == info.ETag
 }
 
 // indexedEntry looks name up in idx.

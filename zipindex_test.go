@@ -191,12 +191,12 @@ func TestArchiveIndexFindBeforeCorruption(t *testing.T) {
 	archive[end+8]++
 	blob := memZipBlob(archive)
 	c := newArchiveIndexCache(1 << 20)
-	e, wait, err := c.findEntry(context.Background(), "k", blob, blob.info.Size, "a.txt", nil)
+	e, wait, err := c.findEntry(context.Background(), testVersion("k"), blob, blob.info.Size, "a.txt", nil)
 	wait()
 	require.NoError(t, err)
 	require.Equal(t, "a.txt", e.Name)
 	require.Empty(t, c.entries)
-	_, wait, err = c.findEntry(context.Background(), "k", blob, blob.info.Size, "missing", nil)
+	_, wait, err = c.findEntry(context.Background(), testVersion("k"), blob, blob.info.Size, "missing", nil)
 	wait()
 	require.ErrorIs(t, err, ErrInvalidArchive)
 }
@@ -211,28 +211,28 @@ func TestArchiveIndexCacheBudget(t *testing.T) {
 	budget := 3*(smallIdx.Cost()+200) + 100
 	c := newArchiveIndexCache(budget)
 	for i := range 4 {
-		idx, err := c.index(context.Background(), fmt.Sprint("k", i), small, small.info.Size)
+		idx, err := c.index(context.Background(), testVersion(fmt.Sprint("k", i)), small, small.info.Size)
 		require.NoError(t, err)
 		require.NotNil(t, idx)
 		if i == 2 {
 			// k0 is used again: k1 is now the least recently used.
-			_, err := c.index(context.Background(), "k0", small, small.info.Size)
+			_, err := c.index(context.Background(), testVersion("k0"), small, small.info.Size)
 			require.NoError(t, err)
 		}
 	}
-	require.Contains(t, c.entries, "k0")
-	require.NotContains(t, c.entries, "k1")
-	require.Contains(t, c.entries, "k2")
-	require.Contains(t, c.entries, "k3")
+	require.Contains(t, c.entries, testVersion("k0"))
+	require.NotContains(t, c.entries, testVersion("k1"))
+	require.Contains(t, c.entries, testVersion("k2"))
+	require.Contains(t, c.entries, testVersion("k3"))
 	require.LessOrEqual(t, c.used, budget)
 
 	big := memZipBlob(manyEntryZip(t, 2000))
-	idx, err := c.index(context.Background(), "big", big, big.info.Size)
+	idx, err := c.index(context.Background(), testVersion("big"), big, big.info.Size)
 	require.NoError(t, err)
 	require.Nil(t, idx, "over budget: no index")
-	require.Contains(t, c.entries, "big")
-	require.Nil(t, c.entries["big"].idx)
-	e, wait, err := c.findEntry(context.Background(), "big", big, big.info.Size, manyEntryName(1999), nil)
+	require.Contains(t, c.entries, testVersion("big"))
+	require.Nil(t, c.entries[testVersion("big")].idx)
+	e, wait, err := c.findEntry(context.Background(), testVersion("big"), big, big.info.Size, manyEntryName(1999), nil)
 	wait()
 	require.NoError(t, err)
 	require.Equal(t, manyEntryName(1999), e.Name)
@@ -262,7 +262,7 @@ func TestArchiveIndexOneBuild(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			got[i], errs[i] = c.index(context.Background(), "k", ra, int64(len(archive)))
+			got[i], errs[i] = c.index(context.Background(), testVersion("k"), ra, int64(len(archive)))
 		})
 	}
 	wg.Wait()
@@ -486,4 +486,9 @@ func entryFields(e *ziparchive.Entry) ziparchive.Entry {
 	return ziparchive.Entry{Name: e.Name, Flags: e.Flags, Method: e.Method, CRC32: e.CRC32,
 		CompressedSize: e.CompressedSize, UncompressedSize: e.UncompressedSize,
 		ExternalAttrs: e.ExternalAttrs, HeaderOffset: e.HeaderOffset}
+}
+
+// testVersion names an archive version by a blob key alone.
+func testVersion(blob string) archiveVersion {
+	return archiveVersion{blob: BlobKey(blob), etag: `"test"`}
 }
