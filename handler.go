@@ -552,7 +552,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, j *Job, name
 	defer b.Close()
 	err = serveArchiveEntry(w, r, b, name, entryOptions{contentType: rule, maxEntrySize: h.cfg.maxEntrySize,
 		index: h.archives, indexKey: archiveCacheKey(a.Blob, b.Info()), zstd: h.zstd, buffers: &h.buffers,
-		reopen: func(ctx context.Context) (Blob, error) { return h.store.OpenBlob(ctx, a.Blob) }})
+		reopen: h.store})
 	if errors.Is(err, errStreamAborted) {
 		h.abortStream(r, j, err)
 	}

@@ -44,9 +44,10 @@ type entryOptions struct {
 	// indexKey (archiveCacheKey).
 	index    *archiveIndexCache
 	indexKey archiveVersion
-	// reopen, if not nil, opens the archive's blob again, for an index
-	// build that outlives the request (see archiveIndexCache.findEntry).
-	reopen func(context.Context) (Blob, error)
+	// reopen, if not nil, opens the archive's blob (indexKey's) again, for
+	// an index build that outlives the request (see
+	// archiveIndexCache.findEntry).
+	reopen blobOpener
 	// zstd, if not nil, lends zstd entries their decoders.
 	zstd ziparchive.ZstdDecoders
 	// buffers, if not nil, lends the entry reader its memory.

@@ -204,16 +204,23 @@ func (c *archiveIndexCache) finishBuild(key archiveVersion, b *indexBuild) {
 	close(b.done)
 }
 
+// blobOpener opens a blob again (a Store does) for an index build that
+// outlives its request. An interface, not a closure over the blob's key,
+// so that handing the Store over allocates nothing.
+type blobOpener interface {
+	OpenBlob(ctx context.Context, key BlobKey) (Blob, error)
+}
+
 // findEntry finds the entry named name as findZipEntryByWalk does, through
 // the index when there is one. Without one it walks to the entry as
 // before and starts the index build, so that a cold lookup is answered as
 // fast as before and never shares its request with the build: with reopen,
-// the build reads a blob of its own and outlives the request (wait does
-// nothing); without, it reads ra, and wait, which the caller must call
-// before it closes ra, lets it finish. Requests arriving while a build runs
-// walk on their own, as before.
+// the build reads a blob of its own (key's, opened by reopen) and outlives
+// the request (wait does nothing); without, it reads ra, and wait, which
+// the caller must call before it closes ra, lets it finish. Requests
+// arriving while a build runs walk on their own, as before.
 func (c *archiveIndexCache) findEntry(ctx context.Context, key archiveVersion, ra io.ReaderAt, size int64, name string,
-	reopen func(context.Context) (Blob, error)) (entry *ziparchive.Entry, wait func(), err error) {
+	reopen blobOpener) (entry *ziparchive.Entry, wait func(), err error) {
 	noWait := func() {}
 	if !c.enabled(key) {
 		e, err := findZipEntryByWalk(ctx, ra, size, name)
@@ -252,11 +259,11 @@ func (c *archiveIndexCache) findEntry(ctx context.Context, key archiveVersion, r
 }
 
 // buildDetached builds the index of key from a blob of its own.
-func (c *archiveIndexCache) buildDetached(ctx context.Context, key archiveVersion, size int64, reopen func(context.Context) (Blob, error), b *indexBuild) {
+func (c *archiveIndexCache) buildDetached(ctx context.Context, key archiveVersion, size int64, reopen blobOpener, b *indexBuild) {
 	defer c.finishBuild(key, b)
 	ctx, cancel := context.WithTimeout(ctx, detachedBuildTimeout)
 	defer cancel()
-	blob, err := reopen(ctx)
+	blob, err := reopen.OpenBlob(ctx, key.blob)
 	if err != nil {
 		b.err = fmt.Errorf("jobartifacts: reopening archive to index it: %w", err)
 		return

@@ -433,7 +433,12 @@ func TestArchiveIndexDetachedBuild(t *testing.T) {
 		c := newArchiveIndexCache(64 << 20)
 		gated := &gatedBlob{zipTestBlob: memZipBlob(archive), open: make(chan struct{})}
 		reopens := 0
-		reopen := func(context.Context) (Blob, error) { reopens++; return gated, nil }
+		var reopened BlobKey
+		reopen := openerFunc(func(_ context.Context, blob BlobKey) (Blob, error) {
+			reopens++
+			reopened = blob
+			return gated, nil
+		})
 		ctx, cancel := context.WithCancel(context.Background())
 		e, wait, err := c.findEntry(ctx, key, blob, blob.info.Size, last, reopen)
 		require.NoError(t, err)
@@ -455,6 +460,7 @@ func TestArchiveIndexDetachedBuild(t *testing.T) {
 		}, 10*time.Second, time.Millisecond, "the build finishes after its request's context ended")
 		require.Eventually(t, gated.closed.Load, time.Second, time.Millisecond, "the build closes its blob")
 		require.Equal(t, 1, reopens)
+		require.Equal(t, BlobKey("k"), reopened, "the build reopens the version's blob")
 		e, _, err = c.findEntry(context.Background(), key, blob, blob.info.Size, last, reopen)
 		require.NoError(t, err)
 		require.Equal(t, last, e.Name)
@@ -466,7 +472,7 @@ func TestArchiveIndexDetachedBuild(t *testing.T) {
 		other := memZipBlob(archive)
 		other.info.ETag = `"another"`
 		done := make(chan struct{})
-		reopen := func(context.Context) (Blob, error) { defer close(done); return other, nil }
+		reopen := openerFunc(func(context.Context, BlobKey) (Blob, error) { defer close(done); return other, nil })
 		_, _, err := c.findEntry(context.Background(), key, blob, blob.info.Size, last, reopen)
 		require.NoError(t, err)
 		<-done
@@ -492,3 +498,8 @@ func entryFields(e *ziparchive.Entry) ziparchive.Entry {
 func testVersion(blob string) archiveVersion {
 	return archiveVersion{blob: BlobKey(blob), etag: `"test"`}
 }
+
+// openerFunc is a blobOpener.
+type openerFunc func(context.Context, BlobKey) (Blob, error)
+
+func (f openerFunc) OpenBlob(ctx context.Context, key BlobKey) (Blob, error) { return f(ctx, key) }
