@@ -217,7 +217,9 @@ func (u *entryResponseWriter) Write(p []byte) (int, error) {
 
 // ReadFrom takes ServeContent's copy of one range (or the whole) of the
 // entry: src is then an io.LimitedReader around content. Anything else (a
-// multi-range body) is copied as io.Copy would. Writes go through Write.
+// multi-range body) is copied as io.Copy would. Either way the header goes
+// out first, by WriteHeader's rules, then the bytes to the ResponseWriter's
+// Write.
 func (u *entryResponseWriter) ReadFrom(src io.Reader) (int64, error) {
 	if !u.wroteHeader {
 		u.WriteHeader(http.StatusOK)
