@@ -3,6 +3,7 @@ package jobartifacts
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -307,4 +309,52 @@ func rawKeyRedacted(raw, key string) bool {
 		}
 	}
 	return false
+}
+
+// TestAccessLogRecordFields: the record AccessLog builds itself is what
+// Logger.LogAttrs made: its time within the request, the attributes in
+// order, and, for a handler that asks for the source, logRequest's.
+func TestAccessLogRecordFields(t *testing.T) {
+	var out bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{AddSource: true}))
+	h := AccessLog(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(2 * time.Millisecond)
+		_, _ = io.WriteString(w, "hello")
+	}), logger)
+	before := time.Now()
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x?job_token=secret", nil))
+	after := time.Now()
+
+	line := out.String()
+	require.Equal(t, 1, strings.Count(line, "\n"), line)
+	var rec struct {
+		Time     time.Time
+		Level    string
+		Msg      string
+		Method   string
+		Path     string
+		Status   int
+		Bytes    int64
+		Duration time.Duration
+		Source   struct{ Function, File string }
+	}
+	require.NoError(t, json.Unmarshal([]byte(line), &rec))
+	require.Equal(t, "INFO", rec.Level)
+	require.Equal(t, "request", rec.Msg)
+	require.Equal(t, "GET", rec.Method)
+	require.Equal(t, "/x?job_token=REDACTED", rec.Path)
+	require.Equal(t, 200, rec.Status)
+	require.Equal(t, int64(5), rec.Bytes)
+	require.GreaterOrEqual(t, rec.Duration, 2*time.Millisecond)
+	require.LessOrEqual(t, rec.Duration, after.Sub(before))
+	require.False(t, rec.Time.Before(before.Add(rec.Duration).Truncate(time.Millisecond)), "the record's time ends the duration")
+	require.False(t, rec.Time.After(after))
+	require.Equal(t, "github.com/ciartifacts/jobartifacts.logRequest", rec.Source.Function)
+	require.Equal(t, "accesslog.go", filepath.Base(rec.Source.File))
+	keys := regexp.MustCompile(`"([a-z]+)":`).FindAllStringSubmatch(line, -1)
+	var order []string
+	for _, k := range keys {
+		order = append(order, k[1])
+	}
+	require.Equal(t, []string{"time", "level", "source", "function", "file", "line", "msg", "method", "path", "status", "bytes", "duration"}, order)
 }

@@ -33,6 +33,9 @@ type blobContent struct {
 	closed  bool
 	// sentFromFile: the last bytes went by sendfile (fileContent).
 	sentFromFile bool
+	// viaFile is what readSeeker hands out for a FileBlob, in c's own
+	// allocation.
+	viaFile fileContent
 }
 
 func newBlobContent(b Blob, size int64) *blobContent {
@@ -44,7 +47,8 @@ func newBlobContent(b Blob, size int64) *blobContent {
 func (c *blobContent) readSeeker() io.ReadSeeker {
 	if fb, ok := c.blob.(FileBlob); ok {
 		if f := fb.File(); f != nil {
-			return &fileContent{blobContent: c, file: f}
+			c.viaFile = fileContent{blobContent: c, file: f}
+			return &c.viaFile
 		}
 	}
 	return c
@@ -150,6 +154,10 @@ func (c *blobContent) Close() error {
 type fileContent struct {
 	*blobContent
 	file *os.File
+	// positioned is what SyscallConn hands out, in the content's own
+	// allocation: sendfile uses it before ServeContent's copy returns,
+	// and nothing else asks for it meanwhile.
+	positioned positionedFile
 }
 
 // SyscallConn offers the file to net's sendfile.
@@ -166,7 +174,8 @@ func (c *fileContent) SyscallConn() (syscall.RawConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &positionedFile{c: c, rc: rc}, nil
+	c.positioned = positionedFile{c: c, rc: rc}
+	return &c.positioned, nil
 }
 
 // positionedFile is the file's RawConn, with its offset at the content's

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/mux"
+
+	"github.com/ciartifacts/jobartifacts/internal/ziparchive"
 )
 
 // Handler serves GitLab's Job Artifacts API from a Store, deciding access with
@@ -25,6 +27,9 @@ type Handler struct {
 	archives *archiveIndexCache
 	// zstd lends zstd entries their decoders, a bounded number.
 	zstd *zstdDecoderPool
+	// buffers lends entry readers the memory of small verified entries
+	// and their copy buffers, reused from one request to the next.
+	buffers ziparchive.BufferPool
 	// projectJobs is store, if it reads a project and a job in one go.
 	projectJobs ProjectJobReader
 }
@@ -489,7 +494,7 @@ func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job, r
 	if !ok {
 		return errArtifactNotFound
 	}
-	filename := archiveFilename(a)
+	disposition := attachmentDisposition(archiveFilename(a))
 	if redirect {
 		method := http.MethodGet
 		if r.Method == http.MethodHead {
@@ -498,7 +503,7 @@ func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job, r
 		loc, err := h.store.SignedURL(r.Context(), a.Blob, SignedURLOptions{
 			Method:             method,
 			Expiry:             h.cfg.signedURLExpiry,
-			ContentDisposition: attachmentDisposition(filename),
+			ContentDisposition: disposition,
 			ContentType:        "application/octet-stream",
 		})
 		switch {
@@ -517,7 +522,7 @@ func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job, r
 	info := b.Info()
 	set := headersOf(w, r).set
 	set("Content-Type", "application/octet-stream")
-	set("Content-Disposition", attachmentDisposition(filename))
+	set("Content-Disposition", disposition)
 	// GitLab's present_disk_file! sends it with every archive it serves.
 	set("Content-Transfer-Encoding", "binary")
 	if info.ETag != "" {
@@ -558,8 +563,8 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, j *Job, name
 	}
 	defer b.Close()
 	err = serveArchiveEntry(w, r, b, name, entryOptions{contentType: rule, maxEntrySize: h.cfg.maxEntrySize,
-		index: h.archives, indexKey: archiveCacheKey(a.Blob, b.Info()), zstd: h.zstd,
-		reopen: func(ctx context.Context) (Blob, error) { return h.store.OpenBlob(ctx, a.Blob) }})
+		index: h.archives, indexKey: archiveCacheKey(a.Blob, b.Info()), zstd: h.zstd, buffers: &h.buffers,
+		reopen: h.store})
 	if errors.Is(err, errStreamAborted) {
 		h.abortStream(r, j, err)
 	}

@@ -43,12 +43,15 @@ type entryOptions struct {
 	// index, if not nil, finds entries by the archive's cached index, under
 	// indexKey (archiveCacheKey).
 	index    *archiveIndexCache
-	indexKey string
-	// reopen, if not nil, opens the archive's blob again, for an index
-	// build that outlives the request (see archiveIndexCache.findEntry).
-	reopen func(context.Context) (Blob, error)
+	indexKey archiveVersion
+	// reopen, if not nil, opens the archive's blob (indexKey's) again, for
+	// an index build that outlives the request (see
+	// archiveIndexCache.findEntry).
+	reopen blobOpener
 	// zstd, if not nil, lends zstd entries their decoders.
 	zstd ziparchive.ZstdDecoders
+	// buffers, if not nil, lends the entry reader its memory.
+	buffers *ziparchive.BufferPool
 }
 
 // errStreamAborted reports that an entry's data proved bad (CRC mismatch,
@@ -124,7 +127,7 @@ func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, na
 	if err := checkEntryServable(entry, info.Size, opts); err != nil {
 		return err
 	}
-	content, err := archive.NewEntryReader(ctx, entry, opts.zstd)
+	content, err := archive.NewEntryReader(ctx, entry, opts.zstd, opts.buffers)
 	if err != nil {
 		return archiveError(err)
 	}
@@ -149,7 +152,7 @@ func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, na
 	if etag := entryETag(info.ETag, entry.Name); etag != "" {
 		set("Etag", etag)
 	}
-	ew := &entryResponseWriter{ResponseWriter: w, r: r,
+	ew := &entryResponseWriter{ResponseWriter: w, r: r, content: content,
 		// Not verified before the headers: see entryResponseWriter.
 		chunked:  content.Size() > verifyBeforeHeadersLimit,
 		noRanges: entry.Method != ziparchive.MethodStore && content.Size() > maxCompressedRangeEntry,
@@ -180,9 +183,14 @@ func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, na
 //
 // noRanges: the entry is served whole whatever the Range header said (see
 // maxCompressedRangeEntry), and says so.
+//
+// Its ReadFrom, which ServeContent's copy takes, hands the copy of content
+// to content.CopyN: a small entry verified in memory is written from
+// there, without a copy buffer.
 type entryResponseWriter struct {
 	http.ResponseWriter
 	r                 *http.Request
+	content           *ziparchive.EntryReader
 	chunked, noRanges bool
 	wroteHeader       bool
 }
@@ -205,6 +213,28 @@ func (u *entryResponseWriter) Write(p []byte) (int, error) {
 		u.WriteHeader(http.StatusOK)
 	}
 	return u.ResponseWriter.Write(p)
+}
+
+// ReadFrom takes ServeContent's copy of one range (or the whole) of the
+// entry: src is then an io.LimitedReader around content. Anything else (a
+// multi-range body) is copied as io.Copy would. Either way the header goes
+// out first, by WriteHeader's rules, then the bytes to the ResponseWriter's
+// Write.
+func (u *entryResponseWriter) ReadFrom(src io.Reader) (int64, error) {
+	if !u.wroteHeader {
+		u.WriteHeader(http.StatusOK)
+	}
+	if lr, ok := src.(*io.LimitedReader); ok {
+		if er, ok := lr.R.(*ziparchive.EntryReader); ok && er == u.content {
+			n, err := er.CopyN(u.ResponseWriter, lr.N)
+			lr.N -= n
+			if errors.Is(err, io.EOF) {
+				err = nil // ReadFrom's end, as io.Copy's
+			}
+			return n, err
+		}
+	}
+	return io.Copy(writerOnly{u.ResponseWriter}, src)
 }
 
 // Unwrap lets http.ResponseController reach the connection's writer.

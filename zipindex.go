@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
@@ -42,9 +41,9 @@ type archiveIndexCache struct {
 
 	mu       sync.Mutex
 	used     int64
-	entries  map[string]*cachedIndex
+	entries  map[archiveVersion]*cachedIndex
 	head     cachedIndex // sentinel of the LRU ring: head.next is the most recent
-	building map[string]*indexBuild
+	building map[archiveVersion]*indexBuild
 	// closed: no detached build starts (close); detached counts those
 	// that run.
 	closed   bool
@@ -54,7 +53,7 @@ type archiveIndexCache struct {
 // cachedIndex is one archive version in the cache; idx is nil for an
 // archive whose index does not fit the budget.
 type cachedIndex struct {
-	key        string
+	key        archiveVersion
 	idx        *archiveIndex
 	cost       int64
 	prev, next *cachedIndex
@@ -71,27 +70,34 @@ type indexBuild struct {
 }
 
 func newArchiveIndexCache(budget int64) *archiveIndexCache {
-	c := &archiveIndexCache{budget: budget, entries: make(map[string]*cachedIndex), building: make(map[string]*indexBuild)}
+	c := &archiveIndexCache{budget: budget, entries: make(map[archiveVersion]*cachedIndex), building: make(map[archiveVersion]*indexBuild)}
 	c.head.prev, c.head.next = &c.head, &c.head
 	return c
 }
 
-// archiveCacheKey names one version of one blob; "" (no caching) when the
-// blob has no ETag to tell versions apart.
-func archiveCacheKey(key BlobKey, info BlobInfo) string {
-	if info.ETag == "" || key == "" {
-		return ""
-	}
-	return string(key) + "\x00" + info.ETag
+// archiveVersion names one version of one blob: its key and ETag. A
+// struct, not the two joined, so that naming one allocates nothing.
+type archiveVersion struct {
+	blob BlobKey
+	etag string
 }
 
-func (c *archiveIndexCache) enabled(key string) bool {
-	return c != nil && c.budget > 0 && key != ""
+// archiveCacheKey names one version of one blob; the zero archiveVersion
+// (no caching) when the blob has no ETag to tell versions apart.
+func archiveCacheKey(key BlobKey, info BlobInfo) archiveVersion {
+	if info.ETag == "" || key == "" {
+		return archiveVersion{}
+	}
+	return archiveVersion{blob: key, etag: info.ETag}
+}
+
+func (c *archiveIndexCache) enabled(key archiveVersion) bool {
+	return c != nil && c.budget > 0 && key != archiveVersion{}
 }
 
 // lookupLocked returns the cached index (touching it) and whether there is
 // one; idx is nil for an archive known to be too big.
-func (c *archiveIndexCache) lookupLocked(key string) (idx *archiveIndex, ok bool) {
+func (c *archiveIndexCache) lookupLocked(key archiveVersion) (idx *archiveIndex, ok bool) {
 	e := c.entries[key]
 	if e == nil {
 		return nil, false
@@ -113,8 +119,8 @@ func (c *archiveIndexCache) pushFront(e *cachedIndex) {
 
 // store enters an index (or the note that it is too big) and evicts the
 // least recently used until the budget holds.
-func (c *archiveIndexCache) store(key string, idx *archiveIndex) {
-	cost := int64(len(key) + 128)
+func (c *archiveIndexCache) store(key archiveVersion, idx *archiveIndex) {
+	cost := int64(len(key.blob) + len(key.etag) + 128)
 	if idx != nil {
 		cost += idx.Cost()
 	}
@@ -132,7 +138,7 @@ func (c *archiveIndexCache) store(key string, idx *archiveIndex) {
 }
 
 // grow adds delta bytes to a cached index's cost (its tree was built).
-func (c *archiveIndexCache) grow(key string, idx *archiveIndex, delta int64) {
+func (c *archiveIndexCache) grow(key archiveVersion, idx *archiveIndex, delta int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.entries[key]; e != nil && e.idx == idx {
@@ -155,7 +161,7 @@ func (c *archiveIndexCache) evictLocked() {
 // version however many requests ask at once) if needed. A nil index and nil
 // error mean the archive is too big for the budget (or caching is off): the
 // caller streams.
-func (c *archiveIndexCache) index(ctx context.Context, key string, ra io.ReaderAt, size int64) (*archiveIndex, error) {
+func (c *archiveIndexCache) index(ctx context.Context, key archiveVersion, ra io.ReaderAt, size int64) (*archiveIndex, error) {
 	if !c.enabled(key) {
 		return nil, nil
 	}
@@ -187,7 +193,7 @@ func (c *archiveIndexCache) index(ctx context.Context, key string, ra io.ReaderA
 }
 
 // buildNow builds without registering (after a shared build failed).
-func (c *archiveIndexCache) buildNow(ctx context.Context, key string, ra io.ReaderAt, size int64) (*archiveIndex, error) {
+func (c *archiveIndexCache) buildNow(ctx context.Context, key archiveVersion, ra io.ReaderAt, size int64) (*archiveIndex, error) {
 	idx, err := buildArchiveIndex(ctx, ra, size, c.budget, nil)
 	if err == nil {
 		c.store(key, idx)
@@ -195,7 +201,7 @@ func (c *archiveIndexCache) buildNow(ctx context.Context, key string, ra io.Read
 	return idx, err
 }
 
-func (c *archiveIndexCache) finishBuild(key string, b *indexBuild) {
+func (c *archiveIndexCache) finishBuild(key archiveVersion, b *indexBuild) {
 	if b.err == nil {
 		c.store(key, b.idx)
 	}
@@ -205,16 +211,23 @@ func (c *archiveIndexCache) finishBuild(key string, b *indexBuild) {
 	close(b.done)
 }
 
+// blobOpener opens a blob again (a Store does) for an index build that
+// outlives its request. An interface, not a closure over the blob's key,
+// so that handing the Store over allocates nothing.
+type blobOpener interface {
+	OpenBlob(ctx context.Context, key BlobKey) (Blob, error)
+}
+
 // findEntry finds the entry named name as findZipEntryByWalk does, through
 // the index when there is one. Without one it walks to the entry as
 // before and starts the index build, so that a cold lookup is answered as
 // fast as before and never shares its request with the build: with reopen,
-// the build reads a blob of its own and outlives the request (wait does
-// nothing); without, it reads ra, and wait, which the caller must call
-// before it closes ra, lets it finish. Requests arriving while a build runs
-// walk on their own, as before.
-func (c *archiveIndexCache) findEntry(ctx context.Context, key string, ra io.ReaderAt, size int64, name string,
-	reopen func(context.Context) (Blob, error)) (entry *ziparchive.Entry, wait func(), err error) {
+// the build reads a blob of its own (key's, opened by reopen) and outlives
+// the request (wait does nothing); without, it reads ra, and wait, which
+// the caller must call before it closes ra, lets it finish. Requests
+// arriving while a build runs walk on their own, as before.
+func (c *archiveIndexCache) findEntry(ctx context.Context, key archiveVersion, ra io.ReaderAt, size int64, name string,
+	reopen blobOpener) (entry *ziparchive.Entry, wait func(), err error) {
 	noWait := func() {}
 	if !c.enabled(key) {
 		e, err := findZipEntryByWalk(ctx, ra, size, name)
@@ -260,11 +273,11 @@ func (c *archiveIndexCache) findEntry(ctx context.Context, key string, ra io.Rea
 
 // buildDetached builds the index of key from a blob of its own, until ctx
 // (made by findEntry, cancelled by b.cancel) ends.
-func (c *archiveIndexCache) buildDetached(ctx context.Context, key string, size int64, reopen func(context.Context) (Blob, error), b *indexBuild) {
+func (c *archiveIndexCache) buildDetached(ctx context.Context, key archiveVersion, size int64, reopen blobOpener, b *indexBuild) {
 	defer c.detached.Done()
 	defer c.finishBuild(key, b)
 	defer b.cancel()
-	blob, err := reopen(ctx)
+	blob, err := reopen.OpenBlob(ctx, key.blob)
 	if err != nil {
 		b.err = fmt.Errorf("jobartifacts: reopening archive to index it: %w", err)
 		return
@@ -309,17 +322,17 @@ func (c *archiveIndexCache) close(ctx context.Context) error {
 
 // sameVersion tells whether info is the version that key (archiveCacheKey)
 // names.
-func sameVersion(key string, info BlobInfo) bool {
-	return key[strings.LastIndexByte(key, 0)+1:] == info.ETag
+func sameVersion(key archiveVersion, info BlobInfo) bool {
+	return key.etag == info.ETag
 }
 
 // indexedEntry looks name up in idx.
 func indexedEntry(idx *archiveIndex, name string) (*ziparchive.Entry, func(), error) {
-	i := idx.Find(name)
-	if i < 0 {
+	e := idx.Lookup(name)
+	if e == nil {
 		return nil, func() {}, fmt.Errorf("%w: no entry %q in archive", ErrNotFound, name)
 	}
-	return idx.Entry(i), func() {}, nil
+	return e, func() {}, nil
 }
 
 // buildArchiveIndex is ziparchive.BuildIndex over ra, its errors this

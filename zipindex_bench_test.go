@@ -84,7 +84,7 @@ func BenchmarkLookup(b *testing.B) {
 				for b.Loop() {
 					c := newArchiveIndexCache(DefaultArchiveIndexBudget * 4)
 					start := time.Now()
-					_, wait, err := c.findEntry(context.Background(), "k", f, size, name, nil)
+					_, wait, err := c.findEntry(context.Background(), testVersion("k"), f, size, name, nil)
 					answer += time.Since(start)
 					if err != nil {
 						b.Fatal(err)
@@ -95,13 +95,13 @@ func BenchmarkLookup(b *testing.B) {
 			})
 			b.Run(fmt.Sprintf("entries=%d/%s/warm", n, pos), func(b *testing.B) {
 				c := newArchiveIndexCache(DefaultArchiveIndexBudget * 4)
-				_, wait, err := c.findEntry(context.Background(), "k", f, size, name, nil)
+				_, wait, err := c.findEntry(context.Background(), testVersion("k"), f, size, name, nil)
 				require.NoError(b, err)
 				wait()
 				b.ReportAllocs()
 				b.ResetTimer()
 				for b.Loop() {
-					if _, wait, err := c.findEntry(context.Background(), "k", f, size, name, nil); err != nil {
+					if _, wait, err := c.findEntry(context.Background(), testVersion("k"), f, size, name, nil); err != nil {
 						b.Fatal(err)
 					} else {
 						wait()

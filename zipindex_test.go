@@ -191,12 +191,12 @@ func TestArchiveIndexFindBeforeCorruption(t *testing.T) {
 	archive[end+8]++
 	blob := memZipBlob(archive)
 	c := newArchiveIndexCache(1 << 20)
-	e, wait, err := c.findEntry(context.Background(), "k", blob, blob.info.Size, "a.txt", nil)
+	e, wait, err := c.findEntry(context.Background(), testVersion("k"), blob, blob.info.Size, "a.txt", nil)
 	wait()
 	require.NoError(t, err)
 	require.Equal(t, "a.txt", e.Name)
 	require.Empty(t, c.entries)
-	_, wait, err = c.findEntry(context.Background(), "k", blob, blob.info.Size, "missing", nil)
+	_, wait, err = c.findEntry(context.Background(), testVersion("k"), blob, blob.info.Size, "missing", nil)
 	wait()
 	require.ErrorIs(t, err, ErrInvalidArchive)
 }
@@ -211,28 +211,28 @@ func TestArchiveIndexCacheBudget(t *testing.T) {
 	budget := 3*(smallIdx.Cost()+200) + 100
 	c := newArchiveIndexCache(budget)
 	for i := range 4 {
-		idx, err := c.index(context.Background(), fmt.Sprint("k", i), small, small.info.Size)
+		idx, err := c.index(context.Background(), testVersion(fmt.Sprint("k", i)), small, small.info.Size)
 		require.NoError(t, err)
 		require.NotNil(t, idx)
 		if i == 2 {
 			// k0 is used again: k1 is now the least recently used.
-			_, err := c.index(context.Background(), "k0", small, small.info.Size)
+			_, err := c.index(context.Background(), testVersion("k0"), small, small.info.Size)
 			require.NoError(t, err)
 		}
 	}
-	require.Contains(t, c.entries, "k0")
-	require.NotContains(t, c.entries, "k1")
-	require.Contains(t, c.entries, "k2")
-	require.Contains(t, c.entries, "k3")
+	require.Contains(t, c.entries, testVersion("k0"))
+	require.NotContains(t, c.entries, testVersion("k1"))
+	require.Contains(t, c.entries, testVersion("k2"))
+	require.Contains(t, c.entries, testVersion("k3"))
 	require.LessOrEqual(t, c.used, budget)
 
 	big := memZipBlob(manyEntryZip(t, 2000))
-	idx, err := c.index(context.Background(), "big", big, big.info.Size)
+	idx, err := c.index(context.Background(), testVersion("big"), big, big.info.Size)
 	require.NoError(t, err)
 	require.Nil(t, idx, "over budget: no index")
-	require.Contains(t, c.entries, "big")
-	require.Nil(t, c.entries["big"].idx)
-	e, wait, err := c.findEntry(context.Background(), "big", big, big.info.Size, manyEntryName(1999), nil)
+	require.Contains(t, c.entries, testVersion("big"))
+	require.Nil(t, c.entries[testVersion("big")].idx)
+	e, wait, err := c.findEntry(context.Background(), testVersion("big"), big, big.info.Size, manyEntryName(1999), nil)
 	wait()
 	require.NoError(t, err)
 	require.Equal(t, manyEntryName(1999), e.Name)
@@ -262,7 +262,7 @@ func TestArchiveIndexOneBuild(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			got[i], errs[i] = c.index(context.Background(), "k", ra, int64(len(archive)))
+			got[i], errs[i] = c.index(context.Background(), testVersion("k"), ra, int64(len(archive)))
 		})
 	}
 	wg.Wait()
@@ -454,7 +454,12 @@ func TestArchiveIndexDetachedBuild(t *testing.T) {
 		c := newArchiveIndexCache(64 << 20)
 		gated := &gatedBlob{zipTestBlob: memZipBlob(archive), open: make(chan struct{})}
 		reopens := 0
-		reopen := func(context.Context) (Blob, error) { reopens++; return gated, nil }
+		var reopened BlobKey
+		reopen := openerFunc(func(_ context.Context, blob BlobKey) (Blob, error) {
+			reopens++
+			reopened = blob
+			return gated, nil
+		})
 		ctx, cancel := context.WithCancel(context.Background())
 		e, wait, err := c.findEntry(ctx, key, blob, blob.info.Size, last, reopen)
 		require.NoError(t, err)
@@ -476,6 +481,7 @@ func TestArchiveIndexDetachedBuild(t *testing.T) {
 		}, 10*time.Second, time.Millisecond, "the build finishes after its request's context ended")
 		require.Eventually(t, gated.closed.Load, time.Second, time.Millisecond, "the build closes its blob")
 		require.Equal(t, 1, reopens)
+		require.Equal(t, BlobKey("k"), reopened, "the build reopens the version's blob")
 		e, _, err = c.findEntry(context.Background(), key, blob, blob.info.Size, last, reopen)
 		require.NoError(t, err)
 		require.Equal(t, last, e.Name)
@@ -487,7 +493,7 @@ func TestArchiveIndexDetachedBuild(t *testing.T) {
 		other := memZipBlob(archive)
 		other.info.ETag = `"another"`
 		done := make(chan struct{})
-		reopen := func(context.Context) (Blob, error) { defer close(done); return other, nil }
+		reopen := openerFunc(func(context.Context, BlobKey) (Blob, error) { defer close(done); return other, nil })
 		_, _, err := c.findEntry(context.Background(), key, blob, blob.info.Size, last, reopen)
 		require.NoError(t, err)
 		<-done
@@ -503,12 +509,12 @@ func TestArchiveIndexDetachedBuild(t *testing.T) {
 		c := newArchiveIndexCache(64 << 20)
 		opened := make(chan *heldBlob, 1)
 		var reopens atomic.Int64
-		reopen := func(ctx context.Context) (Blob, error) {
+		reopen := openerFunc(func(ctx context.Context, _ BlobKey) (Blob, error) {
 			reopens.Add(1)
 			h := &heldBlob{zipTestBlob: memZipBlob(archive), ctx: ctx, reading: make(chan struct{})}
 			opened <- h
 			return h, nil
-		}
+		})
 		e, wait, err := c.findEntry(t.Context(), key, blob, blob.info.Size, last, reopen)
 		wait()
 		require.NoError(t, err)
@@ -538,7 +544,7 @@ func TestArchiveIndexDetachedBuild(t *testing.T) {
 		c := newArchiveIndexCache(64 << 20)
 		gated := &gatedBlob{zipTestBlob: memZipBlob(archive), open: make(chan struct{})} // ignores its context
 		opened := make(chan struct{})
-		reopen := func(context.Context) (Blob, error) { close(opened); return gated, nil }
+		reopen := openerFunc(func(context.Context, BlobKey) (Blob, error) { close(opened); return gated, nil })
 		_, _, err := c.findEntry(t.Context(), key, blob, blob.info.Size, last, reopen)
 		require.NoError(t, err)
 		<-opened
@@ -560,3 +566,13 @@ func entryFields(e *ziparchive.Entry) ziparchive.Entry {
 		CompressedSize: e.CompressedSize, UncompressedSize: e.UncompressedSize,
 		ExternalAttrs: e.ExternalAttrs, HeaderOffset: e.HeaderOffset}
 }
+
+// testVersion names an archive version by a blob key alone.
+func testVersion(blob string) archiveVersion {
+	return archiveVersion{blob: BlobKey(blob), etag: `"test"`}
+}
+
+// openerFunc is a blobOpener.
+type openerFunc func(context.Context, BlobKey) (Blob, error)
+
+func (f openerFunc) OpenBlob(ctx context.Context, key BlobKey) (Blob, error) { return f(ctx, key) }

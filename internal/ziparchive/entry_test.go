@@ -101,7 +101,7 @@ func TestEntryReaderSeek(t *testing.T) {
 		a := NewArchive(bytes.NewReader(archive), int64(len(archive)))
 		e, err := a.Find(context.Background(), "e")
 		require.NoError(t, err)
-		er, err := a.NewEntryReader(context.Background(), e, nil)
+		er, err := a.NewEntryReader(context.Background(), e, nil, nil)
 		require.NoError(t, err)
 
 		end, err := er.Seek(0, io.SeekEnd)

@@ -1,10 +1,10 @@
 package ziparchive
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -41,13 +41,16 @@ const (
 // ends short of Content-Length and Close reports the failure.
 //
 // A mutex guards it: ServeContent's multi-range goroutine may still be
-// reading after ServeContent returned.
+// reading after ServeContent returned. The memory VerifyWhole keeps goes
+// back to its BufferPool at Close, under that mutex: a read after Close
+// fails with ErrClosed and never sees it.
 type EntryReader struct {
 	ctx     context.Context // this reader's reads are this request's
 	archive *Archive
 	entry   *Entry
 	size    int64
 	zstd    ZstdDecoders
+	buffers *BufferPool
 	start   int64 // where the entry's data starts (its local header read once)
 	// localHeader is where NewEntryReader reads it (a local array would
 	// escape to the ReaderAt: one allocation more).
@@ -67,14 +70,18 @@ type EntryReader struct {
 	// head caches the entry's first bytes once read by Head or VerifyWhole,
 	// so that the response starts without decompressing them again.
 	head []byte
+	// kept is the pooled buffer head is in after VerifyWhole, given back
+	// at Close.
+	kept *[]byte
 }
 
 // NewEntryReader opens e (found in a) for reading under ctx, which governs
-// all its reads; zstd lends zstd entries their decoder (nil: their own).
+// all its reads; zstd lends zstd entries their decoder (nil: their own),
+// buffers the memory of VerifyWhole and CopyN (nil: their own).
 // Its errors are classified (see Archive); an entry whose data would lie
 // past the end of the archive, or whose local header is bad, fails here.
-func (a *Archive) NewEntryReader(ctx context.Context, e *Entry, zstd ZstdDecoders) (*EntryReader, error) {
-	er := &EntryReader{ctx: ctx, archive: a, entry: e, size: int64(e.UncompressedSize), zstd: zstd}
+func (a *Archive) NewEntryReader(ctx context.Context, e *Entry, zstd ZstdDecoders, buffers *BufferPool) (*EntryReader, error) {
+	er := &EntryReader{ctx: ctx, archive: a, entry: e, size: int64(e.UncompressedSize), zstd: zstd, buffers: buffers}
 	start, err := er.dataOffset()
 	if err != nil {
 		return nil, a.classify(ctx, fmt.Errorf("entry %q: %w", e.Name, err))
@@ -84,12 +91,24 @@ func (a *Archive) NewEntryReader(ctx context.Context, e *Entry, zstd ZstdDecoder
 		return nil, fmt.Errorf("%w: entry %q: data runs past the end of the archive", ErrFormat, e.Name)
 	}
 	er.start = start
-	// Open once now so that a bad local header is an error before headers.
+	if er.readsInPlace() {
+		return er, nil // VerifyWhole reads it; a Read before opens it
+	}
+	// Open once now so that a failure to open the data (the storage's,
+	// a decoder's) is an error before headers.
 	if err := er.openAt(0); err != nil {
 		return nil, err
 	}
 	er.reopens = 0
 	return er, nil
+}
+
+// readsInPlace: a small stored entry is read by VerifyWhole straight into
+// the memory that keeps it, with one ReadAt (one request on object storage,
+// as a range read), and checked there: no stream, no decoder.
+func (er *EntryReader) readsInPlace() bool {
+	e := er.entry
+	return e.Method == MethodStore && !e.IsDir() && er.size <= keepVerifiedLimit && e.CompressedSize == e.UncompressedSize
 }
 
 // dataOffset is where the entry's data starts: from its local header, read
@@ -258,23 +277,33 @@ func (er *EntryReader) expectEnd() error {
 }
 
 // VerifyWhole reads the whole entry, which checks its CRC, its size and its
-// data; a small entry is kept for the reads that follow, a larger one is
-// decompressed again as it is read. Its errors are classified.
+// data; a small entry is kept for the reads that follow (in memory of the
+// reader's BufferPool until Close), a larger one is decompressed again as
+// it is read. Its errors are classified.
 func (er *EntryReader) VerifyWhole() error {
 	er.mu.Lock()
 	defer er.mu.Unlock()
-	var keep *bytes.Buffer
-	var sink io.Writer = io.Discard
-	if er.size <= keepVerifiedLimit {
-		// ReadFrom wants MinRead spare bytes to see the end: without them
-		// it would grow (copy) the buffer after the last byte.
-		keep = bytes.NewBuffer(make([]byte, 0, er.size+bytes.MinRead))
-		sink = keep
+	if er.closed {
+		return ErrClosed
 	}
-	err := er.seekStream()
-	if err == nil {
+	er.releaseKept()
+	var kept *[]byte
+	var err error
+	if er.size <= keepVerifiedLimit {
+		inPlace := er.readsInPlace()
+		var p []byte
+		if n := er.size + er.inPlaceTail(); n > 0 {
+			kept = er.buffers.get(int(n))
+			p = *kept
+		}
+		if inPlace {
+			err = er.readInPlace(p)
+		} else {
+			err = er.readKept(p)
+		}
+	} else if err = er.seekStream(); err == nil {
 		var n int64
-		n, err = io.Copy(sink, er.stream)
+		n, err = io.Copy(io.Discard, er.stream)
 		if err == nil && n != er.size {
 			err = io.ErrUnexpectedEOF
 		}
@@ -283,16 +312,81 @@ func (er *EntryReader) VerifyWhole() error {
 	er.closeStream()
 	er.reopens = 0
 	if err != nil {
+		er.buffers.put(kept)
 		return er.archive.classify(er.ctx, fmt.Errorf("entry %q: %w", er.entry.Name, err))
 	}
-	if keep != nil {
-		er.head = keep.Bytes()
+	if kept != nil {
+		er.head, er.kept = (*kept)[:er.size], kept
 	}
 	return nil
 }
 
+// readKept reads the whole entry, exactly len(p) bytes, into p and sees its
+// clean end (which checks CRC and size).
+func (er *EntryReader) readKept(p []byte) error {
+	if err := er.seekStream(); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(er.stream, p); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF // a non-empty entry with no data
+		}
+		return err
+	}
+	return er.expectEnd()
+}
+
+// inPlaceTail is how many bytes past its data VerifyWhole reads of an
+// entry read in place: its data descriptor, in the same ReadAt.
+func (er *EntryReader) inPlaceTail() int64 {
+	if er.readsInPlace() && er.entry.Flags&FlagDescriptor != 0 {
+		return DataDescriptorLen
+	}
+	return 0
+}
+
+// readInPlace reads a stored entry (readsInPlace) into p, its data and
+// then its data descriptor if it has one (inPlaceTail), with one ReadAt,
+// and checks it as the stream's verifyingReader would at its end.
+func (er *EntryReader) readInPlace(p []byte) error {
+	if err := er.ctx.Err(); err != nil {
+		return err
+	}
+	n, err := er.archive.ReadAt(p, er.start)
+	switch {
+	case err != nil && !errors.Is(err, io.EOF):
+		return err
+	case n < int(er.size):
+		return io.ErrUnexpectedEOF
+	}
+	// A descriptor may be shorter than DataDescriptorLen, and the archive
+	// end (io.EOF) right after it.
+	e := er.entry
+	sum := crc32.ChecksumIEEE(p[:er.size])
+	hasDescriptor := e.Flags&FlagDescriptor != 0
+	var descriptorCRC uint32
+	if hasDescriptor {
+		if descriptorCRC, err = parseDataDescriptorCRC(p[er.size:n]); err != nil {
+			return err
+		}
+	}
+	return checkSum(sum, e.CRC32, hasDescriptor, descriptorCRC)
+}
+
+// releaseKept gives the kept entry back to the pool. er.mu must be held.
+func (er *EntryReader) releaseKept() {
+	if er.kept == nil {
+		return
+	}
+	er.head = nil
+	er.buffers.put(er.kept)
+	er.kept = nil
+}
+
 // Head reads up to n bytes from the start and keeps them for the reads
-// that follow (what content sniffing looks at). Its errors are classified.
+// that follow (what content sniffing looks at). The bytes are valid until
+// Close (they may be VerifyWhole's, which Close gives back). Its errors are
+// classified.
 func (er *EntryReader) Head(n int64) ([]byte, error) {
 	want := min(er.size, n)
 	if int64(len(er.head)) >= want {
@@ -315,6 +409,66 @@ func (er *EntryReader) Head(n int64) ([]byte, error) {
 	return er.head, nil
 }
 
+// CopyN copies n bytes from the position to w and returns what
+// io.CopyN(w, er, n) would (io.EOF when the entry ends first). What
+// VerifyWhole or Head keeps goes to w straight from memory, under the
+// reader's mutex; the rest is Read through a buffer of the reader's
+// BufferPool, so that its final bytes are withheld as Read withholds them.
+func (er *EntryReader) CopyN(w io.Writer, n int64) (int64, error) {
+	written, err := er.copyHead(w, n)
+	if err != nil || written == n {
+		return written, err
+	}
+	buf := er.buffers.get(int(min(n-written, copyBufferSize)))
+	defer er.buffers.put(buf)
+	for written < n {
+		p := (*buf)[:min(int64(len(*buf)), n-written)]
+		nr, rerr := er.Read(p)
+		if nr > 0 {
+			nw, werr := w.Write(p[:nr])
+			written += int64(nw)
+			if werr == nil && nw < nr {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				return written, werr
+			}
+		}
+		if rerr != nil {
+			return written, rerr
+		}
+	}
+	return written, nil
+}
+
+// copyHead writes to w what of the next n bytes the reader holds in head.
+func (er *EntryReader) copyHead(w io.Writer, n int64) (int64, error) {
+	er.mu.Lock()
+	defer er.mu.Unlock()
+	switch {
+	case n <= 0:
+		return 0, nil
+	case er.closed:
+		return 0, ErrClosed
+	case er.failed != nil:
+		return 0, er.failed
+	case er.pos >= er.size:
+		return 0, io.EOF
+	case er.pos >= int64(len(er.head)):
+		return 0, nil
+	}
+	p := er.head[er.pos:]
+	if int64(len(p)) > n {
+		p = p[:n]
+	}
+	nw, err := w.Write(p)
+	er.pos += int64(nw)
+	if err == nil && nw < len(p) {
+		err = io.ErrShortWrite
+	}
+	return int64(nw), err
+}
+
 func (er *EntryReader) fail(err error) error {
 	er.failed = err
 	er.closeStream()
@@ -328,5 +482,6 @@ func (er *EntryReader) Close() error {
 	defer er.mu.Unlock()
 	er.closed = true
 	er.closeStream()
+	er.releaseKept()
 	return er.failed
 }

@@ -64,9 +64,23 @@ func (x *Index) Cost() int64 {
 
 // Entry returns entry i as Find would have given it.
 func (x *Index) Entry(i int) *Entry {
+	return x.entry(i, string(x.Name(i)))
+}
+
+// Lookup is Entry(Find(name)), nil when no entry is named name. The
+// entry's Name is name itself (the same bytes), not one more copy.
+func (x *Index) Lookup(name string) *Entry {
+	i := x.Find(name)
+	if i < 0 {
+		return nil
+	}
+	return x.entry(i, name)
+}
+
+func (x *Index) entry(i int, name string) *Entry {
 	r := x.recs[i]
 	return &Entry{
-		Name:             string(x.Name(i)),
+		Name:             name,
 		Flags:            r.flags,
 		Method:           r.method,
 		CRC32:            r.crc32,

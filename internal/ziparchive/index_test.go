@@ -12,9 +12,9 @@ import (
 	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 )
 
-// TestIndexFindMatchesWalk: every name found through the index is the
-// entry a walk finds (the first of equal names); a missing one is -1; an
-// index over its limit is nil.
+// TestIndexFindMatchesWalk: every name found through the index (Find and
+// Entry, or Lookup) is the entry a walk finds (the first of equal names); a
+// missing one is -1 (nil); an index over its limit is nil.
 func TestIndexFindMatchesWalk(t *testing.T) {
 	entries := []ziptest.Entry{ziptest.Stored("dup.txt", "first"), ziptest.Stored("dup.txt", "second"), {Name: "dir/"}}
 	for i := range 3000 {
@@ -34,11 +34,15 @@ func TestIndexFindMatchesWalk(t *testing.T) {
 		require.GreaterOrEqual(t, i, 0, e.Name)
 		got := idx.Entry(i)
 		require.NotNil(t, got.localLen)
-		got.localLen = nil
+		looked := idx.Lookup(e.Name)
+		require.Same(t, got.localLen, looked.localLen)
+		got.localLen, looked.localLen = nil, nil
 		require.Equal(t, want, got, e.Name)
+		require.Equal(t, want, looked, e.Name)
 		require.Equal(t, e.Name, string(idx.Name(i)))
 	}
 	require.Equal(t, -1, idx.Find("missing"))
+	require.Nil(t, idx.Lookup("missing"))
 	require.Positive(t, idx.Cost())
 
 	over, err := BuildIndex(context.Background(), a, idx.Cost()/2, nil)
@@ -73,7 +77,7 @@ func TestIndexKeepsLocalHeaderLength(t *testing.T) {
 	reads := &headerReads{ra: bytes.NewReader(archive), at: e.HeaderOffset}
 	counted := NewArchive(reads, int64(len(archive)))
 	for range 3 {
-		er, err := counted.NewEntryReader(ctx, idx.Entry(idx.Find("b.txt")), nil)
+		er, err := counted.NewEntryReader(ctx, idx.Entry(idx.Find("b.txt")), nil, nil)
 		require.NoError(t, err)
 		data, err := io.ReadAll(er)
 		require.NoError(t, err)
@@ -87,7 +91,7 @@ func TestIndexKeepsLocalHeaderLength(t *testing.T) {
 	badIdx, err := BuildIndex(ctx, NewArchive(bytes.NewReader(bad), int64(len(bad))), 1<<20, nil)
 	require.NoError(t, err)
 	for range 2 {
-		_, err := NewArchive(bytes.NewReader(bad), int64(len(bad))).NewEntryReader(ctx, badIdx.Entry(badIdx.Find("b.txt")), nil)
+		_, err := NewArchive(bytes.NewReader(bad), int64(len(bad))).NewEntryReader(ctx, badIdx.Entry(badIdx.Find("b.txt")), nil, nil)
 		require.ErrorIs(t, err, ErrFormat)
 	}
 }

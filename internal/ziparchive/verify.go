@@ -67,20 +67,30 @@ func (v *verifyingReader) verifyEnd() error {
 	if v.read != v.size {
 		return io.ErrUnexpectedEOF
 	}
+	var descriptorCRC uint32
 	if v.descriptor != nil {
-		descriptorCRC, err := readDataDescriptorCRC(v.descriptor, &v.descriptorBuf)
-		if err != nil {
+		var err error
+		if descriptorCRC, err = readDataDescriptorCRC(v.descriptor, &v.descriptorBuf); err != nil {
 			return err
 		}
-		if descriptorCRC != v.crc32 || v.sum != v.crc32 {
-			return ErrChecksum
-		}
-		return io.EOF
 	}
-	if v.crc32 != 0 && v.sum != v.crc32 {
-		return ErrChecksum
+	if err := checkSum(v.sum, v.crc32, v.descriptor != nil, descriptorCRC); err != nil {
+		return err
 	}
 	return io.EOF
+}
+
+// checkSum is the zip reader's CRC rule: the CRC-32 of the data must match
+// the declared one, and the data descriptor's when there is one; without a
+// descriptor a declared 0 is not checked.
+func checkSum(sum, declared uint32, hasDescriptor bool, descriptorCRC uint32) error {
+	if hasDescriptor && (descriptorCRC != declared || sum != declared) {
+		return ErrChecksum
+	}
+	if !hasDescriptor && declared != 0 && sum != declared {
+		return ErrChecksum
+	}
+	return nil
 }
 
 func (v *verifyingReader) Close() error { return v.rc.Close() }
@@ -96,16 +106,32 @@ func readDataDescriptorCRC(r io.Reader, buf *[DataDescriptorLen]byte) (uint32, e
 	if err != nil {
 		return 0, descriptorReadError(err)
 	}
-	crcAt := 0
-	if binary.LittleEndian.Uint32(buf[:]) == DataDescriptorSignature {
-		crcAt = 4
-	}
-	if n < crcAt+12 {
-		if _, err := io.ReadFull(r, buf[n:crcAt+12]); err != nil {
+	if want := descriptorCRCOffset(buf[:n]) + 12; n < want {
+		if _, err := io.ReadFull(r, buf[n:want]); err != nil {
 			return 0, descriptorReadError(err)
 		}
+		n = want
 	}
-	return binary.LittleEndian.Uint32(buf[crcAt:]), nil
+	return parseDataDescriptorCRC(buf[:n])
+}
+
+// descriptorCRCOffset is where the CRC-32 of the data descriptor that b
+// starts is: after the signature, if it is there.
+func descriptorCRCOffset(b []byte) int {
+	if len(b) >= 4 && binary.LittleEndian.Uint32(b) == DataDescriptorSignature {
+		return 4
+	}
+	return 0
+}
+
+// parseDataDescriptorCRC is readDataDescriptorCRC of the bytes b that
+// follow an entry's data; too few for the descriptor is a truncated entry.
+func parseDataDescriptorCRC(b []byte) (uint32, error) {
+	crcAt := descriptorCRCOffset(b)
+	if len(b) < crcAt+12 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	return binary.LittleEndian.Uint32(b[crcAt:]), nil
 }
 
 // descriptorReadError: a descriptor cut by the end of the file is a
