@@ -8,9 +8,11 @@
 #   N=7 SIZE_MB=1024 WRK_SECS=5 bench/compare.sh
 #   ROWS=small,tree N=1 bench/compare.sh  # some rows only
 #
-# N rounds for every row, except the noisiest: UPLOAD_N rounds of upload
-# and DOWNLOAD_N of download, each max(N, 5) unless set (a round of upload
-# is about 5 × SIZE_MB through the disk).
+# N rounds for every row, except the noisiest: UPLOAD_N rounds of upload,
+# max(N, 5) unless set (a round of upload is about 5 × SIZE_MB through the
+# disk), and DOWNLOAD_N of download, max(N, 9) unless set (a round is three
+# downloads of about half a second each, whose spread, ±10 %, is as wide as
+# the differences between the servers).
 #
 # Rows (ROWS, comma-separated, default all):
 #   upload    runner upload of big.zip, time vs nginx DAV PUT; server CPU vs bare Go;
@@ -45,7 +47,7 @@ set -euo pipefail
 
 N=${N:-5}
 UPLOAD_N=${UPLOAD_N:-$((N > 5 ? N : 5))}
-DOWNLOAD_N=${DOWNLOAD_N:-$((N > 5 ? N : 5))}
+DOWNLOAD_N=${DOWNLOAD_N:-$((N > 9 ? N : 9))}
 SIZE_MB=${SIZE_MB:-1024}
 WRK_SECS=${WRK_SECS:-5}
 ENTRY_MB=${ENTRY_MB:-200}                    # deflate and zstd entries, uncompressed
