@@ -53,7 +53,7 @@ func TestStallWriterKeepsSendfile(t *testing.T) {
 			require.NoError(t, err)
 			defer f.Close()
 			rec := &readFromRecorder{ResponseRecorder: httptest.NewRecorder()}
-			sw := &stallWriter{ResponseWriter: rec, rc: http.NewResponseController(rec),
+			sw := &stallWriter{ResponseWriter: rec, conn: &stallConn{deadlines: http.NewResponseController(rec)},
 				clock: stallClock{timeout: time.Minute, minBytes: 16 << 10}, sendfile: tc.sendfile}
 			n, err := io.CopyN(sw, f, 150000) // as http.ServeContent copies
 			require.NoError(t, err)
@@ -120,7 +120,7 @@ func TestStallWriterSendFileTicks(t *testing.T) {
 		f, err := os.Open(path)
 		require.NoError(t, err)
 		defer f.Close()
-		sw := &stallWriter{ResponseWriter: conn, rc: http.NewResponseController(conn),
+		sw := &stallWriter{ResponseWriter: conn, conn: &stallConn{deadlines: http.NewResponseController(conn)},
 			clock: stallClock{timeout: timeout, minBytes: minBytes}, sendfile: true}
 		start := time.Now()
 		n, err := io.CopyN(sw, f, int64(len(data)))
