@@ -329,7 +329,8 @@ const stallTicks = 8
 // in net/http. After it, the rest of a file goes to the connection in one
 // ReadFrom (sendFileRest); any other source keeps going in such pieces. A
 // piece is an *io.LimitedReader over what src limits, never a second
-// layer, since net's sendfile looks through one layer only.
+// layer, since net's sendfile looks through one layer only; the last is
+// src itself.
 func (w *stallWriter) ReadFrom(src io.Reader) (int64, error) {
 	rf, ok := w.ResponseWriter.(io.ReaderFrom)
 	if !ok {
@@ -343,12 +344,16 @@ func (w *stallWriter) ReadFrom(src io.Reader) (int64, error) {
 			n, err := w.sendFileRest(rf, outer)
 			return total + n, err
 		}
-		chunk := &io.LimitedReader{R: src, N: piece}
-		if limited {
-			chunk.R, chunk.N = outer.R, min(piece, outer.N)
-			if chunk.N <= 0 {
-				return total, nil
-			}
+		var chunk *io.LimitedReader
+		switch {
+		case !limited:
+			chunk = &io.LimitedReader{R: src, N: piece}
+		case outer.N <= 0:
+			return total, nil
+		case outer.N <= piece:
+			chunk = outer // the last piece (a small response's only one): src itself
+		default:
+			chunk = &io.LimitedReader{R: outer.R, N: piece}
 		}
 		want := chunk.N
 		start := time.Now()
@@ -356,7 +361,7 @@ func (w *stallWriter) ReadFrom(src io.Reader) (int64, error) {
 		n, err := rf.ReadFrom(chunk)
 		w.clock.account(start, int(n))
 		total += n
-		if limited {
+		if chunk != outer && limited {
 			outer.N -= n
 		}
 		if err != nil || n < want {

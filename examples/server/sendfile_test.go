@@ -68,6 +68,23 @@ func TestStallWriterKeepsSendfile(t *testing.T) {
 		})
 	}
 
+	// A response within one piece is handed over as it is, as a last
+	// piece is: no layer is added.
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	rec := &readFromRecorder{ResponseRecorder: httptest.NewRecorder()}
+	sw := &stallWriter{ResponseWriter: rec, conn: &stallConn{deadlines: http.NewResponseController(rec)},
+		clock: stallClock{timeout: time.Minute, minBytes: 16 << 10}, sendfile: true}
+	small := &io.LimitedReader{R: f, N: 4000}
+	n, err := sw.ReadFrom(small)
+	require.NoError(t, err)
+	require.Equal(t, int64(4000), n)
+	require.Equal(t, data[:4000], rec.ResponseRecorder.Body.Bytes())
+	require.Len(t, rec.srcs, 1)
+	require.Same(t, small, rec.srcs[0])
+	require.Zero(t, small.N)
+
 	var c net.Conn = &limitedConn{}
 	_, ok := c.(io.ReaderFrom)
 	require.True(t, ok, "limitedConn keeps the connection's ReadFrom")
