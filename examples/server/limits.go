@@ -172,7 +172,7 @@ func stallDeadlines(next http.Handler, timeout time.Duration, minBytes int64) ht
 			// On a copy: net/http checks the original's body after the
 			// handler, to drain what is left.
 			r = r.WithContext(r.Context())
-			r.Body = &stallReader{ReadCloser: r.Body, rc: sc.deadlines, clock: stallClock{timeout: timeout, minBytes: minBytes}}
+			r.Body = &stallReader{ReadCloser: r.Body, conn: sc.deadlines, clock: stallClock{timeout: timeout, minBytes: minBytes}}
 			// A body the handler leaves unread is drained by net/http
 			// before the answer goes out: that must not wait forever on a
 			// client that trickles. Each read of the handler's sets its own.
@@ -262,7 +262,7 @@ func (c *stallClock) account(start time.Time, n int) {
 // never early.
 type stallReader struct {
 	io.ReadCloser
-	rc       deadlines
+	conn     deadlines
 	clock    stallClock
 	deadline time.Time // the read deadline set last
 	done     bool
@@ -275,13 +275,13 @@ func (b *stallReader) Read(p []byte) (int, error) {
 	start := time.Now()
 	if due := b.clock.deadline(start); b.deadline.Before(due) {
 		b.deadline = due.Add(b.clock.timeout / stallTicks)
-		_ = b.rc.SetReadDeadline(b.deadline)
+		_ = b.conn.SetReadDeadline(b.deadline)
 	}
 	n, err := b.ReadCloser.Read(p)
 	b.clock.account(start, n)
 	if errors.Is(err, io.EOF) {
 		b.done = true
-		_ = b.rc.SetReadDeadline(time.Time{})
+		_ = b.conn.SetReadDeadline(time.Time{})
 	}
 	return n, err
 }
@@ -361,7 +361,7 @@ func (w *stallWriter) ReadFrom(src io.Reader) (int64, error) {
 		n, err := rf.ReadFrom(chunk)
 		w.clock.account(start, int(n))
 		total += n
-		if chunk != outer && limited {
+		if limited && chunk != outer {
 			outer.N -= n
 		}
 		if err != nil || n < want {
