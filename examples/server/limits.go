@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"io"
@@ -82,6 +83,7 @@ func newHTTPServer(handler http.Handler, lim connLimits, errorLog *log.Logger) *
 		IdleTimeout:       lim.idleTimeout,
 		MaxHeaderBytes:    lim.maxHeaderBytes,
 		ErrorLog:          errorLog,
+		ConnContext:       withStallConn,
 	}
 }
 
@@ -142,33 +144,85 @@ func (c *limitedConn) ReadFrom(r io.Reader) (int64, error) {
 
 // stallDeadlines cuts request bodies and responses that stall (see
 // connLimits.stallTimeout), through the connection's deadlines: before each
-// read of the body and each write of the response, the deadline is what is
-// left of the stall budget. A timeout of 0 turns it off.
+// read of the body and each write of the response, the deadline covers what
+// is left of the stall budget. A timeout of 0 turns it off.
+//
+// The write deadline is set a tick (stallTimeout/stallTicks) past what the
+// budget allows and left alone while the budget's end stays behind it, on a
+// connection's successive requests too (stallConn): small responses in a
+// row move the connection's timer once a tick, not several times a request.
+// A stall is cut at most one tick late, never early.
 func stallDeadlines(next http.Handler, timeout time.Duration, minBytes int64) http.Handler {
 	if timeout <= 0 {
 		return next
 	}
+	tick := timeout / stallTicks
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
-		// A keep-alive connection keeps the last request's deadline; net/http
-		// may write (100 Continue) before this request's first Write.
-		_ = rc.SetWriteDeadline(time.Time{})
+		// HTTP/1 serves a connection's requests one at a time: its state may
+		// carry over from one to the next. Anything else gets its own.
+		sc, ok := r.Context().Value(stallConnKey{}).(*stallConn)
+		if !ok || r.ProtoMajor != 1 {
+			sc = &stallConn{deadlines: http.NewResponseController(w)}
+		}
+		// A keep-alive connection keeps the last request's deadline, which
+		// may have passed; net/http may write (100 Continue) before this
+		// request's first Write.
+		sc.extendWrite(time.Now().Add(timeout), tick)
 		if r.Body != nil && r.Body != http.NoBody {
 			// On a copy: net/http checks the original's body after the
 			// handler, to drain what is left.
 			r = r.WithContext(r.Context())
-			r.Body = &stallReader{ReadCloser: r.Body, rc: rc, clock: stallClock{timeout: timeout, minBytes: minBytes}}
+			r.Body = &stallReader{ReadCloser: r.Body, conn: sc.deadlines, clock: stallClock{timeout: timeout, minBytes: minBytes}}
 			// A body the handler leaves unread is drained by net/http
 			// before the answer goes out: that must not wait forever on a
 			// client that trickles. Each read of the handler's sets its own.
-			_ = rc.SetReadDeadline(time.Now().Add(timeout))
+			_ = sc.deadlines.SetReadDeadline(time.Now().Add(timeout))
 		}
-		sw := &stallWriter{ResponseWriter: w, rc: rc, clock: stallClock{timeout: timeout, minBytes: minBytes}, sendfile: r.TLS == nil}
+		sc.writer = stallWriter{ResponseWriter: w, conn: sc, clock: stallClock{timeout: timeout, minBytes: minBytes}, sendfile: r.TLS == nil}
 		// What the handler wrote last is flushed after it returns; a
 		// stalled client must not hold that either.
-		defer func() { _ = rc.SetWriteDeadline(time.Now().Add(timeout)) }()
-		next.ServeHTTP(sw, r)
+		defer func() { sc.extendWrite(time.Now().Add(timeout), tick) }()
+		next.ServeHTTP(&sc.writer, r)
 	})
+}
+
+// deadlines are a connection's, or an http.ResponseController's.
+type deadlines interface {
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+}
+
+// stallConn is what the stall deadlines keep of a connection: the write
+// deadline set on it last, which outlives a request, and the response
+// writer its requests reuse.
+type stallConn struct {
+	deadlines     deadlines
+	writeDeadline time.Time
+	writer        stallWriter
+}
+
+// stallConnKey is the context key of a connection's *stallConn.
+type stallConnKey struct{}
+
+// withStallConn is the http.Server's ConnContext: every connection gets its
+// stallConn, reached without http.ResponseController's unwrapping.
+func withStallConn(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, stallConnKey{}, &stallConn{deadlines: c})
+}
+
+// extendWrite makes sure that the write deadline is not before due: if it
+// is, it is moved a tick past due. As long as due only moves forward, the
+// deadline stays within a tick of it.
+func (c *stallConn) extendWrite(due time.Time, tick time.Duration) {
+	if c.writeDeadline.Before(due) {
+		c.setWrite(due.Add(tick))
+	}
+}
+
+// setWrite sets the write deadline to d.
+func (c *stallConn) setWrite(d time.Time) {
+	c.writeDeadline = d
+	_ = c.deadlines.SetWriteDeadline(d)
 }
 
 // stallClock is the budget of one direction: the time spent waiting on the
@@ -208,7 +262,7 @@ func (c *stallClock) account(start time.Time, n int) {
 // never early.
 type stallReader struct {
 	io.ReadCloser
-	rc       *http.ResponseController
+	conn     deadlines
 	clock    stallClock
 	deadline time.Time // the read deadline set last
 	done     bool
@@ -221,13 +275,13 @@ func (b *stallReader) Read(p []byte) (int, error) {
 	start := time.Now()
 	if due := b.clock.deadline(start); b.deadline.Before(due) {
 		b.deadline = due.Add(b.clock.timeout / stallTicks)
-		_ = b.rc.SetReadDeadline(b.deadline)
+		_ = b.conn.SetReadDeadline(b.deadline)
 	}
 	n, err := b.ReadCloser.Read(p)
 	b.clock.account(start, n)
 	if errors.Is(err, io.EOF) {
 		b.done = true
-		_ = b.rc.SetReadDeadline(time.Time{})
+		_ = b.conn.SetReadDeadline(time.Time{})
 	}
 	return n, err
 }
@@ -237,14 +291,22 @@ func (b *stallReader) Read(p []byte) (int, error) {
 // extended (a TLS connection's cannot).
 type stallWriter struct {
 	http.ResponseWriter
-	rc       *http.ResponseController
+	conn     *stallConn
 	clock    stallClock
 	sendfile bool
 }
 
+// guard readies the write deadline for a write that starts at start. The
+// clock's deadline only moves forward while a response is written (the
+// time between writes adds to now, the time in them to waited), so the
+// connection's stays within a tick of it.
+func (w *stallWriter) guard(start time.Time) {
+	w.conn.extendWrite(w.clock.deadline(start), w.clock.timeout/stallTicks)
+}
+
 func (w *stallWriter) Write(p []byte) (int, error) {
 	start := time.Now()
-	_ = w.rc.SetWriteDeadline(w.clock.deadline(start))
+	w.guard(start)
 	n, err := w.ResponseWriter.Write(p)
 	w.clock.account(start, n)
 	return n, err
@@ -267,7 +329,8 @@ const stallTicks = 8
 // in net/http. After it, the rest of a file goes to the connection in one
 // ReadFrom (sendFileRest); any other source keeps going in such pieces. A
 // piece is an *io.LimitedReader over what src limits, never a second
-// layer, since net's sendfile looks through one layer only.
+// layer, since net's sendfile looks through one layer only; the last is
+// src itself.
 func (w *stallWriter) ReadFrom(src io.Reader) (int64, error) {
 	rf, ok := w.ResponseWriter.(io.ReaderFrom)
 	if !ok {
@@ -281,20 +344,24 @@ func (w *stallWriter) ReadFrom(src io.Reader) (int64, error) {
 			n, err := w.sendFileRest(rf, outer)
 			return total + n, err
 		}
-		chunk := &io.LimitedReader{R: src, N: piece}
-		if limited {
-			chunk.R, chunk.N = outer.R, min(piece, outer.N)
-			if chunk.N <= 0 {
-				return total, nil
-			}
+		var chunk *io.LimitedReader
+		switch {
+		case !limited:
+			chunk = &io.LimitedReader{R: src, N: piece}
+		case outer.N <= 0:
+			return total, nil
+		case outer.N <= piece:
+			chunk = outer // the last piece (a small response's only one): src itself
+		default:
+			chunk = &io.LimitedReader{R: outer.R, N: piece}
 		}
 		want := chunk.N
 		start := time.Now()
-		_ = w.rc.SetWriteDeadline(w.clock.deadline(start))
+		w.guard(start)
 		n, err := rf.ReadFrom(chunk)
 		w.clock.account(start, int(n))
 		total += n
-		if limited {
+		if limited && chunk != outer {
 			outer.N -= n
 		}
 		if err != nil || n < want {
@@ -325,7 +392,7 @@ func (w *stallWriter) sendFileRest(rf io.ReaderFrom, src *io.LimitedReader) (int
 		if next := start.Add(tick); next.Before(deadline) {
 			deadline = next
 		}
-		_ = w.rc.SetWriteDeadline(deadline)
+		w.conn.setWrite(deadline)
 		n, err := rf.ReadFrom(src) // net's sendfile takes src.N down itself
 		w.clock.account(start, int(n))
 		total += n

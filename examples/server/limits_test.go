@@ -11,6 +11,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -340,4 +341,78 @@ func TestLimitFlags(t *testing.T) {
 		_, err := parseServeFlags(bad, io.Discard)
 		require.Error(t, err, "%v", bad)
 	}
+}
+
+// deadlineRecorder is a connection that records its write deadlines.
+type deadlineRecorder struct {
+	net.Conn
+	writeDeadlines []time.Time
+}
+
+func (c *deadlineRecorder) SetReadDeadline(time.Time) error { return nil }
+
+func (c *deadlineRecorder) SetWriteDeadline(d time.Time) error {
+	c.writeDeadlines = append(c.writeDeadlines, d)
+	return nil
+}
+
+// last is the write deadline set last.
+func (c *deadlineRecorder) last() time.Time { return c.writeDeadlines[len(c.writeDeadlines)-1] }
+
+// TestStallWriteDeadlines: a connection's write deadline is never before
+// the stall budget's end and at most a tick (stallTimeout/stallTicks) past
+// it, when a request starts, at each write and when the handler returns; it
+// is left alone while that holds, so small responses in a row on a
+// keep-alive connection set it once, not at every request or write.
+func TestStallWriteDeadlines(t *testing.T) {
+	const timeout, tick = 400 * time.Millisecond, 400 * time.Millisecond / stallTicks
+	conn := &deadlineRecorder{}
+	ctx := withStallConn(context.Background(), conn)
+	// checkDeadline: the deadline covers a full budget from before, and
+	// is at most a tick past one from now.
+	checkDeadline := func(before time.Time) {
+		t.Helper()
+		d := conn.last()
+		require.False(t, d.Before(before.Add(timeout)), "never early")
+		require.False(t, d.After(time.Now().Add(timeout+tick)), "at most a tick late")
+	}
+	h := stallDeadlines(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range 3 {
+			before := time.Now()
+			_, err := w.Write([]byte("small"))
+			require.NoError(t, err)
+			checkDeadline(before)
+		}
+	}), timeout, 16<<10)
+	serve := func() {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx))
+		require.Equal(t, "smallsmallsmall", rec.Body.String())
+	}
+
+	for range 5 {
+		serve()
+	}
+	checkDeadline(time.Now().Add(-tick / 2))
+	require.Len(t, conn.writeDeadlines, 1, "five requests in a row, well within a tick, set it once")
+
+	// A deadline that passed while the connection was idle is moved when
+	// the next request starts, before anything is written (100 Continue).
+	time.Sleep(timeout + 2*tick)
+	idleEnd := time.Now()
+	h = stallDeadlines(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		checkDeadline(idleEnd)
+	}), timeout, 16<<10)
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx))
+
+	// What the handler wrote last is flushed after it returns, under a
+	// budget from then.
+	h = stallDeadlines(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("x"))
+		time.Sleep(timeout + 2*tick)
+	}), timeout, 16<<10)
+	before := time.Now()
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx))
+	require.False(t, conn.last().Before(before.Add(2*timeout+2*tick)), "a budget from the handler's return")
 }

@@ -29,8 +29,10 @@ type logBuffer struct {
 	flushing sync.Mutex
 	mu       sync.Mutex
 	buf      []byte
-	timer    *time.Timer // armed while buf holds lines
-	err      error       // the first failed write
+	spare    []byte      // the last batch's buffer, for the next: no regrowth a batch
+	timer    *time.Timer // made once, armed while buf holds lines
+	armed    bool
+	err      error // the first failed write
 	closed   bool
 }
 
@@ -49,8 +51,13 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	}
 	b.buf = append(b.buf, p...)
 	full := len(b.buf) >= logBufferSize
-	if !full && b.timer == nil {
-		b.timer = time.AfterFunc(b.delay, func() { _ = b.Flush() })
+	if !full && !b.armed {
+		b.armed = true
+		if b.timer == nil {
+			b.timer = time.AfterFunc(b.delay, func() { _ = b.Flush() })
+		} else {
+			b.timer.Reset(b.delay)
+		}
 	}
 	b.mu.Unlock()
 	if full {
@@ -65,10 +72,10 @@ func (b *logBuffer) Flush() error {
 	defer b.flushing.Unlock()
 	b.mu.Lock()
 	batch := b.buf
-	b.buf = nil
-	if b.timer != nil {
-		b.timer.Stop()
-		b.timer = nil
+	b.buf, b.spare = b.spare[:0], nil
+	if b.armed {
+		b.timer.Stop() // if it fired already, its Flush comes early: harmless
+		b.armed = false
 	}
 	b.mu.Unlock()
 	if len(batch) > 0 {
@@ -82,8 +89,15 @@ func (b *logBuffer) Flush() error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if cap(batch) <= maxSpareLogBuffer {
+		b.spare = batch[:0] // out has it no more; flushing keeps others off spare
+	}
 	return b.err
 }
+
+// maxSpareLogBuffer: a batch's buffer grown past this (by a huge record)
+// is not kept.
+const maxSpareLogBuffer = 4 * logBufferSize
 
 // Close writes out what waits; later lines are written one by one.
 func (b *logBuffer) Close() error {

@@ -37,9 +37,18 @@ func (w *countingWriter) state() (string, int) {
 	return w.buf.String(), w.writes
 }
 
+// byteCounter counts what is written to it, allocating nothing.
+type byteCounter struct{ n int64 }
+
+func (w *byteCounter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
+}
+
 // TestLogBuffer: info lines go out together within the delay, a warning
 // at once with what waited before it, everything by Close, whole lines in
-// order from many goroutines, and a failed write comes back from Close.
+// order from many goroutines, no allocations once warm (a batch reuses the
+// last one's buffer), and a failed write comes back from Close.
 func TestLogBuffer(t *testing.T) {
 	t.Run("batches", func(t *testing.T) {
 		out := &countingWriter{}
@@ -96,6 +105,22 @@ func TestLogBuffer(t *testing.T) {
 			next[g]++
 		}
 		require.Less(t, writes, 8*2000/10, "in batches")
+	})
+
+	t.Run("no allocations once warm", func(t *testing.T) {
+		out := &byteCounter{}
+		b := newLogBuffer(out, time.Hour)
+		line := []byte(strings.Repeat("x", 199) + "\n")
+		batch := func() {
+			for range 1000 { // 200 KB: batches cut at logBufferSize, the rest by Flush
+				_, _ = b.Write(line)
+			}
+			_ = b.Flush()
+		}
+		batch()
+		require.Zero(t, testing.AllocsPerRun(10, batch), "batches reuse their buffers and the timer")
+		require.NoError(t, b.Close())
+		require.Equal(t, int64(12*1000*len(line)), out.n, "every line")
 	})
 
 	t.Run("write error", func(t *testing.T) {

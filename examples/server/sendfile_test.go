@@ -53,7 +53,7 @@ func TestStallWriterKeepsSendfile(t *testing.T) {
 			require.NoError(t, err)
 			defer f.Close()
 			rec := &readFromRecorder{ResponseRecorder: httptest.NewRecorder()}
-			sw := &stallWriter{ResponseWriter: rec, rc: http.NewResponseController(rec),
+			sw := &stallWriter{ResponseWriter: rec, conn: &stallConn{deadlines: http.NewResponseController(rec)},
 				clock: stallClock{timeout: time.Minute, minBytes: 16 << 10}, sendfile: tc.sendfile}
 			n, err := io.CopyN(sw, f, 150000) // as http.ServeContent copies
 			require.NoError(t, err)
@@ -67,6 +67,23 @@ func TestStallWriterKeepsSendfile(t *testing.T) {
 			}
 		})
 	}
+
+	// A response within one piece is handed over as it is, as a last
+	// piece is: no layer is added.
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	rec := &readFromRecorder{ResponseRecorder: httptest.NewRecorder()}
+	sw := &stallWriter{ResponseWriter: rec, conn: &stallConn{deadlines: http.NewResponseController(rec)},
+		clock: stallClock{timeout: time.Minute, minBytes: 16 << 10}, sendfile: true}
+	small := &io.LimitedReader{R: f, N: 4000}
+	n, err := sw.ReadFrom(small)
+	require.NoError(t, err)
+	require.Equal(t, int64(4000), n)
+	require.Equal(t, data[:4000], rec.ResponseRecorder.Body.Bytes())
+	require.Len(t, rec.srcs, 1)
+	require.Same(t, small, rec.srcs[0])
+	require.Zero(t, small.N)
 
 	var c net.Conn = &limitedConn{}
 	_, ok := c.(io.ReaderFrom)
@@ -120,7 +137,7 @@ func TestStallWriterSendFileTicks(t *testing.T) {
 		f, err := os.Open(path)
 		require.NoError(t, err)
 		defer f.Close()
-		sw := &stallWriter{ResponseWriter: conn, rc: http.NewResponseController(conn),
+		sw := &stallWriter{ResponseWriter: conn, conn: &stallConn{deadlines: http.NewResponseController(conn)},
 			clock: stallClock{timeout: timeout, minBytes: minBytes}, sendfile: true}
 		start := time.Now()
 		n, err := io.CopyN(sw, f, int64(len(data)))
