@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/ciartifacts/jobartifacts"
-	"github.com/ciartifacts/jobartifacts/internal/records"
 )
 
 // Metadata reads are served from memory while the store has not changed.
@@ -128,8 +127,9 @@ func newGeneration(f *os.File) error {
 
 // metaView reads metadata records: from the files only (gen 0, what
 // writers use), or through the cache of generation gen; with only set, a
-// record that is not cached is errCacheMiss. Every record it returns is
-// the caller's own copy.
+// record that is not cached is errCacheMiss. The records it returns may be
+// the cache's, shared by every read: to read only. What a read hands out
+// is a copy (copies.go), made once the read has found it.
 type metaView struct {
 	s    *Store
 	gen  uint64
@@ -191,32 +191,32 @@ func (v metaView) cached(key recordKey, load func() (any, error)) (any, error) {
 	return x, err
 }
 
+// project returns the project as stored, to read only (copyProject).
 func (v metaView) project(projectID int64) (*jobartifacts.Project, error) {
 	x, err := v.cached(recordKey{kind: 'p', a: projectID}, func() (any, error) { return v.s.loadProject(projectID) })
 	if err != nil {
 		return nil, err
 	}
-	p := records.CloneProject(*x.(*jobartifacts.Project))
-	return &p, nil
+	return x.(*jobartifacts.Project), nil
 }
 
+// pipeline returns the pipeline as stored, to read only.
 func (v metaView) pipeline(projectID, pipelineID int64) (*jobartifacts.Pipeline, error) {
 	x, err := v.cached(recordKey{kind: 'l', a: projectID, b: pipelineID}, func() (any, error) { return v.s.loadPipeline(projectID, pipelineID) })
 	if err != nil {
 		return nil, err
 	}
-	p := records.ClonePipeline(*x.(*jobartifacts.Pipeline))
-	return &p, nil
+	return x.(*jobartifacts.Pipeline), nil
 }
 
-// job returns the job as stored: its Pipeline holds only the id.
+// job returns the job as stored, to read only (copyJob): its Pipeline
+// holds only the id.
 func (v metaView) job(jobID int64) (*jobartifacts.Job, error) {
 	x, err := v.cached(recordKey{kind: 'j', a: jobID}, func() (any, error) { return v.s.loadJob(jobID) })
 	if err != nil {
 		return nil, err
 	}
-	j := records.CloneJob(*x.(*jobartifacts.Job))
-	return &j, nil
+	return x.(*jobartifacts.Job), nil
 }
 
 // pathIndex returns the project id recorded for a full path, or false.
