@@ -393,7 +393,17 @@ type fileBlob struct {
 	closed atomic.Bool
 	// fileUsed: File handed the file out, and its offset may have moved.
 	fileUsed atomic.Bool
+	// firstRange is the Blob's first range reader, in the Blob's own
+	// memory (a download makes one); firstRangeTaken: it is handed out.
+	firstRange      rangeReader
+	firstRangeTaken atomic.Bool
 }
+
+// rangeReader is a range reader of a fileBlob, which reads with its
+// ReadAt. Closing it releases nothing.
+type rangeReader struct{ io.SectionReader }
+
+func (*rangeReader) Close() error { return nil }
 
 // ReadAt reads the file as io.ReaderAt does; concurrent calls are safe. It
 // fails with the open's context error once that context is done, and with
@@ -431,7 +441,12 @@ func (b *fileBlob) NewRangeReader(offset, length int64) (io.ReadCloser, error) {
 	if length >= 0 && length < n {
 		n = length
 	}
-	return io.NopCloser(io.NewSectionReader(b, offset, n)), nil
+	r := &b.firstRange
+	if b.firstRangeTaken.Swap(true) {
+		r = new(rangeReader)
+	}
+	r.SectionReader = *io.NewSectionReader(b, offset, n)
+	return r, nil
 }
 
 // Close gives the file back to the Store, which keeps it idle for the next
