@@ -295,20 +295,12 @@ func (s *Store) ProjectJob(ctx context.Context, projectID, jobID int64) (*jobart
 	var p *jobartifacts.Project
 	var j *jobartifacts.Job
 	err := s.view(ctx, func(v metaView) error {
-		project, err := v.project(projectID)
-		if err != nil {
-			return err
-		}
-		stored, err := v.projectJob(projectID, jobID)
-		var pipeline *jobartifacts.Pipeline
-		if err == nil {
-			pipeline, err = v.pipeline(stored.ProjectID, stored.Pipeline.ID)
-		}
+		r, err := v.projectAndJob(projectID, jobID)
 		switch {
 		case err == nil:
-			p, j = copyProjectJob(project, stored, pipeline)
-		case !errors.Is(err, errCacheMiss):
-			p = copyProject(project)
+			p, j = copyProjectJob(r.project, r.job, r.pipeline)
+		case r.project != nil && !errors.Is(err, errCacheMiss):
+			p = copyProject(r.project)
 		}
 		return err
 	})
