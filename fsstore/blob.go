@@ -98,11 +98,12 @@ func (s *Store) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobarti
 	if err := s.checkOpen(ctx); err != nil {
 		return nil, err
 	}
-	if err := validateKey(key); err != nil {
-		return nil, err
-	}
+	// Only a key that was valid has idle files: its check can wait.
 	if bf := s.takeIdleBlobFile(key); bf != nil {
 		return &fileBlob{bf: bf, ctx: ctx, idle: s.blobFiles}, nil
+	}
+	if err := validateKey(key); err != nil {
+		return nil, err
 	}
 	f, err := openBlobFile(s.blobFile(key))
 	if err != nil {
