@@ -101,3 +101,25 @@ func FuzzPageParams(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParsePositiveInt: parsePositiveInt accepts exactly the strings of
+// ASCII digits that strconv.ParseInt reads as an int64 above zero, with
+// the same value; leading zeros allowed, signs and spaces not.
+func FuzzParsePositiveInt(f *testing.F) {
+	for _, s := range []string{"", "0", "00", "1", "007", "42", "-1", "+1", " 1", "1 ", "1a", "a1", "١",
+		"9223372036854775807", "9223372036854775808", "18446744073709551616", "99999999999999999999",
+		"0000000000000000000009223372036854775807", "0000000000000000000009223372036854775808"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := strconv.ParseInt(s, 10, 64)
+		wantOK := err == nil && want > 0 && strings.Trim(s, "0123456789") == ""
+		if !wantOK {
+			want = 0
+		}
+		got, ok := parsePositiveInt(s)
+		if got != want || ok != wantOK {
+			t.Fatalf("parsePositiveInt(%q) = %d, %v; want %d, %v", s, got, ok, want, wantOK)
+		}
+	})
+}

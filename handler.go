@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -336,13 +337,19 @@ func wrapNotFound(err error, notFound *apiError, what string) error {
 	return fmt.Errorf("look up %s: %w", what, err)
 }
 
-// parsePositiveInt parses a decimal id: digits only, greater than zero.
+// parsePositiveInt parses a decimal id: digits only, greater than zero,
+// at most math.MaxInt64 (as strconv.ParseInt would, in one pass: every
+// job route parses two).
 func parsePositiveInt(s string) (int64, bool) {
-	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
-		return 0, false
+	var n int64
+	for i := 0; i < len(s); i++ {
+		d := int64(s[i]) - '0'
+		if d < 0 || d > 9 || n > (math.MaxInt64-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil && n > 0
+	return n, n > 0
 }
 
 // artifactPath decodes a raw (still percent-encoded) artifact path once and

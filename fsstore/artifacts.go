@@ -113,8 +113,11 @@ func blobKeys(as []jobartifacts.Artifact) []jobartifacts.BlobKey {
 func (s *Store) updateJob(ctx context.Context, freeing bool, projectID, jobID int64, change func(*jobartifacts.Job) error) (*jobartifacts.Job, error) {
 	var j *jobartifacts.Job
 	update := func() error {
-		stored, err := s.files().projectJob(projectID, jobID)
+		stored, err := s.loadJob(jobID) // the writer's own: change may change it
 		if err != nil {
+			return err
+		}
+		if _, err := jobOfProject(stored, projectID); err != nil {
 			return err
 		}
 		switch err := change(stored); {

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/ciartifacts/jobartifacts"
 )
@@ -150,5 +152,70 @@ func BenchmarkRequestReads(b *testing.B) {
 			b.Fatal(err)
 		}
 		blob.Close()
+	}
+}
+
+// benchJobs are the jobs BenchmarkProjectJob reads, by how much of a job
+// is set: as issue 12's fixture stores them (no dates, one archive), as
+// examples/server's import does (dates, an expiring archive), and every
+// field as a mirror of GitLab may store them.
+func benchJobs() map[string]jobartifacts.Job {
+	at := func(sec int64) *time.Time { t := time.Unix(1_800_000_000+sec, 0).UTC(); return &t }
+	num := func(f float64) *float64 { return &f }
+	archive := jobartifacts.Artifact{FileType: jobartifacts.ArtifactTypeArchive, FileFormat: "zip", Filename: "artifacts.zip",
+		Size: 4096, SHA256: strings.Repeat("ab", 32), Blob: "projects/1/jobs/100/archive-x"}
+	bare := jobartifacts.Job{ID: 100, ProjectID: 1, Pipeline: jobartifacts.Pipeline{ID: 10}, Name: "build", Status: jobartifacts.StatusSuccess,
+		Artifacts: []jobartifacts.Artifact{archive}}
+	dated := bare
+	dated.CreatedAt, dated.StartedAt, dated.FinishedAt, dated.ArtifactsExpireAt = at(0), at(1), at(2), at(3600)
+	dated.Artifacts = []jobartifacts.Artifact{archive}
+	dated.Artifacts[0].ExpireAt = at(3600)
+	full := dated
+	full.Coverage, full.Duration, full.QueuedDuration = num(87.5), num(1), num(0.5)
+	full.User = &jobartifacts.User{ID: 5, Username: "jo", Name: "Jo", CreatedAt: at(-86400)}
+	full.Commit = &jobartifacts.Commit{ID: strings.Repeat("c", 40), AuthoredDate: at(-7200), CommittedDate: at(-7100), CreatedAt: at(-7000),
+		ParentIDs: []string{strings.Repeat("d", 40)}}
+	full.Runner = &jobartifacts.Runner{ID: 8, Name: "r1"}
+	full.RunnerManager = &jobartifacts.RunnerManager{ID: 9, CreatedAt: at(-5000), ContactedAt: at(-100)}
+	full.TagList = []string{"docker", "linux"}
+	full.Artifacts = []jobartifacts.Artifact{dated.Artifacts[0],
+		{FileType: "metadata", FileFormat: "gzip", Filename: "metadata.gz", Blob: "projects/1/jobs/100/metadata-x", ExpireAt: at(3600)},
+		{FileType: jobartifacts.ArtifactTypeTrace, FileFormat: "raw", Filename: "job.log", Blob: "projects/1/jobs/100/trace-x"}}
+	return map[string]jobartifacts.Job{"bare": bare, "dated": dated, "full": full}
+}
+
+// BenchmarkProjectJob is the metadata read of a job route (the handler's
+// ProjectJob) once the store's records are in memory: what it costs to
+// hand out a copy of the project and the job, by how much of the job is
+// set (benchJobs).
+func BenchmarkProjectJob(b *testing.B) {
+	for _, name := range []string{"bare", "dated", "full"} {
+		b.Run(name, func(b *testing.B) {
+			s := openTestStore(b, b.TempDir(), WithoutFsync())
+			ctx := context.Background()
+			if err := s.PutProject(ctx, jobartifacts.Project{ID: 1, PathWithNamespace: "group/app", Visibility: "private"}); err != nil {
+				b.Fatal(err)
+			}
+			p := jobartifacts.Pipeline{ID: 10, ProjectID: 1, Ref: "main", Status: jobartifacts.StatusSuccess}
+			if name != "bare" {
+				p.CreatedAt, p.UpdatedAt = benchJobs()["dated"].CreatedAt, benchJobs()["dated"].FinishedAt
+			}
+			if err := s.PutPipeline(ctx, p); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.PutJob(ctx, benchJobs()[name]); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				_, j, err := s.ProjectJob(ctx, 1, 100)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if j.ID != 100 {
+					b.Fatal(j.ID)
+				}
+			}
+		})
 	}
 }

@@ -98,11 +98,12 @@ func (s *Store) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobarti
 	if err := s.checkOpen(ctx); err != nil {
 		return nil, err
 	}
-	if err := validateKey(key); err != nil {
-		return nil, err
-	}
+	// Only a key that was valid has idle files: its check can wait.
 	if bf := s.takeIdleBlobFile(key); bf != nil {
 		return &fileBlob{bf: bf, ctx: ctx, idle: s.blobFiles}, nil
+	}
+	if err := validateKey(key); err != nil {
+		return nil, err
 	}
 	f, err := openBlobFile(s.blobFile(key))
 	if err != nil {
@@ -123,7 +124,10 @@ func (s *Store) takeIdleBlobFile(key jobartifacts.BlobKey) *blobFile {
 	if bf == nil {
 		return nil
 	}
-	id, err := statPath(bf.f.Name()) // the key's path, made by the open
+	if bf.path == (pathStat{}) {
+		bf.path = newPathStat(bf.f.Name()) // the key's path, made by the open
+	}
+	id, err := bf.path.stat()
 	for ; bf != nil; bf = s.blobFiles.take(key) {
 		if err == nil && bf.id.sameFile(id) {
 			return bf
@@ -393,7 +397,17 @@ type fileBlob struct {
 	closed atomic.Bool
 	// fileUsed: File handed the file out, and its offset may have moved.
 	fileUsed atomic.Bool
+	// firstRange is the Blob's first range reader, in the Blob's own
+	// memory (a download makes one); firstRangeTaken: it is handed out.
+	firstRange      rangeReader
+	firstRangeTaken atomic.Bool
 }
+
+// rangeReader is a range reader of a fileBlob, which reads with its
+// ReadAt. Closing it releases nothing.
+type rangeReader struct{ io.SectionReader }
+
+func (*rangeReader) Close() error { return nil }
 
 // ReadAt reads the file as io.ReaderAt does; concurrent calls are safe. It
 // fails with the open's context error once that context is done, and with
@@ -431,7 +445,12 @@ func (b *fileBlob) NewRangeReader(offset, length int64) (io.ReadCloser, error) {
 	if length >= 0 && length < n {
 		n = length
 	}
-	return io.NopCloser(io.NewSectionReader(b, offset, n)), nil
+	r := &b.firstRange
+	if b.firstRangeTaken.Swap(true) {
+		r = new(rangeReader)
+	}
+	r.SectionReader = *io.NewSectionReader(b, offset, n)
+	return r, nil
 }
 
 // Close gives the file back to the Store, which keeps it idle for the next

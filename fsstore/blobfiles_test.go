@@ -268,3 +268,41 @@ func TestIdleBlobFilesConcurrent(t *testing.T) {
 	}
 	require.LessOrEqual(t, s.blobFiles.idle(), 4)
 }
+
+// TestPathStat: pathStat says what statPath says of a path, as it changes:
+// the file, another file in its place, no file (fs.ErrNotExist, with the
+// path), and a path that stat(2) cannot take (a NUL in it).
+func TestPathStat(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "blob")
+	ps := newPathStat(path)
+	requireSame := func() {
+		t.Helper()
+		want, wantErr := statPath(path)
+		got, err := ps.stat()
+		require.Equal(t, want, got)
+		if wantErr != nil {
+			require.ErrorIs(t, err, fs.ErrNotExist)
+			require.ErrorContains(t, err, path)
+			return
+		}
+		require.NoError(t, err)
+	}
+	requireSame()
+	require.NoError(t, os.WriteFile(path, []byte("one"), 0o644))
+	requireSame()
+	first, err := ps.stat()
+	require.NoError(t, err)
+	require.Equal(t, int64(3), first.size)
+	require.NoError(t, os.WriteFile(path+".new", []byte("other bytes"), 0o644))
+	require.NoError(t, os.Rename(path+".new", path))
+	requireSame()
+	second, err := ps.stat()
+	require.NoError(t, err)
+	require.False(t, first.sameFile(second))
+	require.NoError(t, os.Remove(path))
+	requireSame()
+
+	_, err = newPathStat(path + "\x00x").stat()
+	require.Error(t, err)
+}

@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/ciartifacts/jobartifacts"
-	"github.com/ciartifacts/jobartifacts/internal/records"
 )
 
 // Metadata reads are served from memory while the store has not changed.
@@ -20,6 +19,9 @@ import (
 // all in memory, it answers from them without opening or locking anything.
 // Otherwise it runs as before, under the shared lock, reading the files and
 // keeping what it decoded, tagged with the generation read under that lock.
+// What a read makes of several records (ProjectJob's project, job and
+// pipeline) is kept too, tagged with their generation, so that the next
+// such read is one lookup.
 //
 // A read that sees the old generation while a write is under way answers
 // as of before the write, which a read that started before the write may
@@ -65,6 +67,17 @@ func (c *recordCache) lookup(gen uint64, key recordKey) (cachedRecord, bool) {
 		return cachedRecord{}, false
 	}
 	return c.records.get(key)
+}
+
+// keep stores r if the cache holds generation gen: a read from memory
+// found what r is made of there, and a newer generation may have come
+// since, which it must not put back.
+func (c *recordCache) keep(gen uint64, key recordKey, r cachedRecord) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == gen {
+		c.records.put(key, r)
+	}
 }
 
 func (c *recordCache) store(gen uint64, key recordKey, r cachedRecord) {
@@ -128,8 +141,9 @@ func newGeneration(f *os.File) error {
 
 // metaView reads metadata records: from the files only (gen 0, what
 // writers use), or through the cache of generation gen; with only set, a
-// record that is not cached is errCacheMiss. Every record it returns is
-// the caller's own copy.
+// record that is not cached is errCacheMiss. The records it returns may be
+// the cache's, shared by every read: to read only. What a read hands out
+// is a copy (copies.go), made once the read has found it.
 type metaView struct {
 	s    *Store
 	gen  uint64
@@ -191,32 +205,83 @@ func (v metaView) cached(key recordKey, load func() (any, error)) (any, error) {
 	return x, err
 }
 
+// project returns the project as stored, to read only (copyProject).
+// derived returns what compute makes of other records, which it reads
+// through v, and keeps it like a record: it is of the generation they are
+// of. From memory only, compute fails with errCacheMiss unless they are
+// all there.
+func (v metaView) derived(key recordKey, compute func() (any, error)) (any, error) {
+	if v.gen == 0 {
+		return compute()
+	}
+	if r, ok := v.s.records.lookup(v.gen, key); ok {
+		return r.v, r.err
+	}
+	x, err := compute()
+	if err == nil || isNotFound(err) {
+		v.s.records.keep(v.gen, key, cachedRecord{x, err})
+	}
+	return x, err
+}
+
+// projectJobRecords are the records ProjectJob hands out copies of: the
+// project, and the job as stored with its pipeline, to read only.
+type projectJobRecords struct {
+	project  *jobartifacts.Project
+	job      *jobartifacts.Job
+	pipeline *jobartifacts.Pipeline
+}
+
+// projectAndJob returns the project and job jobID of it with its pipeline,
+// in one lookup once they are in memory. When the job lookup fails, the
+// project comes with its error.
+func (v metaView) projectAndJob(projectID, jobID int64) (projectJobRecords, error) {
+	x, err := v.derived(recordKey{kind: 'P', a: projectID, b: jobID}, func() (any, error) {
+		var r projectJobRecords
+		var err error
+		if r.project, err = v.project(projectID); err != nil {
+			return r, err
+		}
+		job, err := v.job(jobID)
+		if err == nil {
+			job, err = jobOfProject(job, projectID)
+		}
+		if err == nil {
+			r.pipeline, err = v.pipeline(job.ProjectID, job.Pipeline.ID)
+		}
+		if err == nil {
+			r.job = job
+		}
+		return r, err
+	})
+	return x.(projectJobRecords), err
+}
+
 func (v metaView) project(projectID int64) (*jobartifacts.Project, error) {
 	x, err := v.cached(recordKey{kind: 'p', a: projectID}, func() (any, error) { return v.s.loadProject(projectID) })
 	if err != nil {
 		return nil, err
 	}
-	p := records.CloneProject(*x.(*jobartifacts.Project))
-	return &p, nil
+	return x.(*jobartifacts.Project), nil
 }
 
+// pipeline returns the pipeline as stored, to read only.
 func (v metaView) pipeline(projectID, pipelineID int64) (*jobartifacts.Pipeline, error) {
 	x, err := v.cached(recordKey{kind: 'l', a: projectID, b: pipelineID}, func() (any, error) { return v.s.loadPipeline(projectID, pipelineID) })
 	if err != nil {
 		return nil, err
 	}
-	p := records.ClonePipeline(*x.(*jobartifacts.Pipeline))
-	return &p, nil
+	return x.(*jobartifacts.Pipeline), nil
 }
 
-// job returns the job as stored: its Pipeline holds only the id.
+// job returns the job as stored, to read only (copyJob): its Pipeline
+// holds only the id.
 func (v metaView) job(jobID int64) (*jobartifacts.Job, error) {
 	x, err := v.cached(recordKey{kind: 'j', a: jobID}, func() (any, error) { return v.s.loadJob(jobID) })
 	if err != nil {
 		return nil, err
 	}
-	j := records.CloneJob(*x.(*jobartifacts.Job))
-	return &j, nil
+	return x.(*jobartifacts.Job), nil
 }
 
 // pathIndex returns the project id recorded for a full path, or false.

@@ -141,9 +141,15 @@ func TestCachedReadsComeFromMemory(t *testing.T) {
 	j, err := b.Job(ctx, 1, 100)
 	require.NoError(t, err)
 	require.Equal(t, "build", j.Name, "answered from memory")
+	_, j, err = b.ProjectJob(ctx, 1, 100)
+	require.NoError(t, err)
+	require.Equal(t, "build", j.Name, "answered from memory")
 
 	// A write that changes something else: the generation moves on.
 	require.NoError(t, a.QueueBlobDeletions(ctx, "projects/9/x"))
+	_, j, err = b.ProjectJob(ctx, 1, 100)
+	require.NoError(t, err)
+	require.Equal(t, "behind", j.Name, "read from the file again")
 	j, err = b.Job(ctx, 1, 100)
 	require.NoError(t, err)
 	require.Equal(t, "behind", j.Name, "read from the file again")
@@ -216,4 +222,25 @@ func TestCachedReadsUnderConcurrentWrites(t *testing.T) {
 	j, err := b.JobByID(ctx, 100)
 	require.NoError(t, err)
 	require.Equal(t, base.Add((rounds-1)*time.Hour), *j.ArtifactsExpireAt)
+}
+
+// TestKeepOnlyInItsGeneration: what a read from memory made of records of
+// one generation is kept only while the cache holds that generation; it
+// never puts an older one back.
+func TestKeepOnlyInItsGeneration(t *testing.T) {
+	var c recordCache
+	older, newer := recordKey{kind: 'P', a: 1, b: 1}, recordKey{kind: 'P', a: 1, b: 2}
+	c.store(2, recordKey{kind: 'p', a: 1}, cachedRecord{v: "project"})
+	c.keep(1, older, cachedRecord{v: "of generation 1"})
+	_, ok := c.lookup(1, older)
+	require.False(t, ok, "generation 1 is gone")
+	_, ok = c.lookup(2, older)
+	require.False(t, ok, "kept in generation 2")
+	c.keep(2, newer, cachedRecord{v: "of generation 2"})
+	r, ok := c.lookup(2, newer)
+	require.True(t, ok)
+	require.Equal(t, "of generation 2", r.v)
+	r, ok = c.lookup(2, recordKey{kind: 'p', a: 1})
+	require.True(t, ok, "keep does not start the generation again")
+	require.Equal(t, "project", r.v)
 }

@@ -207,24 +207,30 @@ func (s *Store) loadJob(jobID int64) (*jobartifacts.Job, error) {
 	return &j, nil
 }
 
-// withPipeline fills in a stored job's pipeline as last stored.
+// withPipeline returns a copy of a stored job with its pipeline as last
+// stored.
 func (v metaView) withPipeline(j *jobartifacts.Job) (*jobartifacts.Job, error) {
 	p, err := v.pipeline(j.ProjectID, j.Pipeline.ID)
 	if err != nil {
 		return nil, err
 	}
-	j.Pipeline = *p
-	return j, nil
+	return copyJob(j, p), nil
 }
 
-// projectJob returns job jobID if it belongs to projectID, as stored.
+// projectJob returns job jobID if it belongs to projectID, as stored and
+// to read only.
 func (v metaView) projectJob(projectID, jobID int64) (*jobartifacts.Job, error) {
 	j, err := v.job(jobID)
 	if err != nil {
 		return nil, err
 	}
+	return jobOfProject(j, projectID)
+}
+
+// jobOfProject returns j if it belongs to projectID, else ErrNotFound.
+func jobOfProject(j *jobartifacts.Job, projectID int64) (*jobartifacts.Job, error) {
 	if j.ProjectID != projectID {
-		return nil, errNotFound("job %d of project %d", jobID, projectID)
+		return nil, errNotFound("job %d of project %d", j.ID, projectID)
 	}
 	return j, nil
 }
@@ -232,9 +238,13 @@ func (v metaView) projectJob(projectID, jobID int64) (*jobartifacts.Job, error) 
 // Project returns the project with the given id, or ErrNotFound.
 func (s *Store) Project(ctx context.Context, projectID int64) (*jobartifacts.Project, error) {
 	var p *jobartifacts.Project
-	err := s.view(ctx, func(v metaView) (err error) {
-		p, err = v.project(projectID)
-		return err
+	err := s.view(ctx, func(v metaView) error {
+		stored, err := v.project(projectID)
+		if err != nil {
+			return err
+		}
+		p = copyProject(stored)
+		return nil
 	})
 	return p, err
 }
@@ -244,21 +254,21 @@ func (s *Store) Project(ctx context.Context, projectID int64) (*jobartifacts.Pro
 func (s *Store) ProjectByPath(ctx context.Context, path string) (*jobartifacts.Project, error) {
 	var p *jobartifacts.Project
 	err := s.view(ctx, func(v metaView) error {
-		p = nil
 		projectID, ok, err := v.pathIndex(path)
 		if err != nil {
 			return err
 		}
+		var stored *jobartifacts.Project
 		if ok {
-			p, err = v.project(projectID)
+			stored, err = v.project(projectID)
 			if err != nil && !isNotFound(err) {
 				return err
 			}
 		}
-		if p == nil || p.PathWithNamespace != path {
-			p = nil
+		if stored == nil || stored.PathWithNamespace != path {
 			return errNotFound("project %q", path)
 		}
+		p = copyProject(stored)
 		return nil
 	})
 	return p, err
@@ -284,18 +294,13 @@ func (s *Store) Job(ctx context.Context, projectID, jobID int64) (*jobartifacts.
 func (s *Store) ProjectJob(ctx context.Context, projectID, jobID int64) (*jobartifacts.Project, *jobartifacts.Job, error) {
 	var p *jobartifacts.Project
 	var j *jobartifacts.Job
-	err := s.view(ctx, func(v metaView) (err error) {
-		p, j = nil, nil
-		project, err := v.project(projectID)
-		if err != nil {
-			return err
-		}
-		stored, err := v.projectJob(projectID, jobID)
-		if err == nil {
-			j, err = v.withPipeline(stored)
-		}
-		if err == nil || !errors.Is(err, errCacheMiss) {
-			p = project
+	err := s.view(ctx, func(v metaView) error {
+		r, err := v.projectAndJob(projectID, jobID)
+		switch {
+		case err == nil:
+			p, j = copyProjectJob(r.project, r.job, r.pipeline)
+		case r.project != nil && !errors.Is(err, errCacheMiss):
+			p = copyProject(r.project)
 		}
 		return err
 	})
@@ -410,8 +415,8 @@ func (v metaView) successfulPipelines(projectID int64, ref string, limit int, vi
 	return nil
 }
 
-// namedJob returns the pipeline's job named name, accepted by ok, with the
-// highest id, or nil.
+// namedJob returns a copy of the pipeline's job named name, accepted by
+// ok, with the highest id, or nil. p and the jobs ok sees are to read only.
 func (v metaView) namedJob(p *jobartifacts.Pipeline, name string, ok func(*jobartifacts.Job) bool) (*jobartifacts.Job, error) {
 	index, err := v.pipelineJobs(p.ProjectID, p.ID)
 	if err != nil {
@@ -428,8 +433,7 @@ func (v metaView) namedJob(p *jobartifacts.Pipeline, name string, ok func(*jobar
 		if j.ProjectID != p.ProjectID || j.Pipeline.ID != p.ID || j.Name != name || !ok(j) {
 			continue
 		}
-		j.Pipeline = *p
-		return j, nil
+		return copyJob(j, p), nil
 	}
 	return nil, nil
 }

@@ -102,6 +102,9 @@ type user struct {
 	name      string
 	expiresAt *time.Time
 	roles     map[int64]Role
+	// principal is the user's UserPrincipal, made with the record, so that
+	// authenticating a request allocates nothing.
+	principal *UserPrincipal
 }
 
 // AddUser adds a user. It fails with ErrDuplicateUser if the name is taken,
@@ -158,6 +161,7 @@ func (a *Authorizer) addLocked(users []User, jobTokens map[string]int64) error {
 			}
 		}
 		rec := &user{name: u.Name, roles: maps.Clone(u.Roles)}
+		rec.principal = &UserPrincipal{user: rec}
 		if u.ExpiresAt != nil {
 			expiresAt := *u.ExpiresAt
 			rec.expiresAt = &expiresAt
@@ -187,7 +191,9 @@ func (a *Authorizer) addLocked(users []User, jobTokens map[string]int64) error {
 	return nil
 }
 
-// UserPrincipal is a user authenticated by a personal or OAuth token.
+// UserPrincipal is a user authenticated by a personal or OAuth token. A
+// user has one, which every request authenticated by the user's tokens
+// gets: it holds nothing but the user.
 type UserPrincipal struct {
 	user *user
 }
@@ -258,7 +264,7 @@ func (a *Authorizer) authenticateUser(token string) (jobartifacts.Principal, err
 	if u.expiresAt != nil && !a.now().Before(*u.expiresAt) {
 		return nil, fmt.Errorf("tokenauth: token of user %q expired: %w", u.name, jobartifacts.ErrUnauthorized)
 	}
-	return &UserPrincipal{user: u}, nil
+	return u.principal, nil
 }
 
 func (a *Authorizer) authenticateJob(ctx context.Context, token string) (jobartifacts.Principal, error) {

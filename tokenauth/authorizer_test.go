@@ -164,6 +164,37 @@ func TestAuthenticateJobPrincipal(t *testing.T) {
 	require.Equal(t, NoRole, up.Role(publicProjectID))
 }
 
+// TestUserPrincipalIsTheUsers: each user has one principal, which every
+// request authenticated by one of the user's tokens gets, however sent,
+// without an allocation; another user's is another.
+func TestUserPrincipalIsTheUsers(t *testing.T) {
+	auth, _ := newTestAuthorizer(t)
+	ctx := context.Background()
+	authenticate := func(cred jobartifacts.Credential) jobartifacts.Principal {
+		t.Helper()
+		principal, err := auth.Authenticate(ctx, cred)
+		require.NoError(t, err)
+		return principal
+	}
+	alice := authenticate(jobartifacts.Credential{Kind: jobartifacts.PersonalToken, Token: aliceToken})
+	require.Same(t, alice, authenticate(jobartifacts.Credential{Kind: jobartifacts.PersonalToken, Token: aliceToken}))
+	require.Same(t, alice, authenticate(jobartifacts.Credential{Kind: jobartifacts.BearerToken, Token: aliceToken}))
+	bob := authenticate(jobartifacts.Credential{Kind: jobartifacts.BearerToken, Token: bobToken})
+	require.NotSame(t, alice, bob)
+	require.Equal(t, "alice", alice.Name())
+	require.Equal(t, Maintainer, alice.(*UserPrincipal).Role(privateProjectID))
+	require.Equal(t, "bob", bob.Name())
+	require.Equal(t, Reporter, bob.(*UserPrincipal).Role(privateProjectID))
+
+	cred := jobartifacts.Credential{Kind: jobartifacts.PersonalToken, Token: aliceToken}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := auth.Authenticate(ctx, cred); err != nil {
+			t.Fatal(err)
+		}
+	})
+	require.Zero(t, allocs)
+}
+
 func TestAuthenticateStoreFailureIsNotUnauthorized(t *testing.T) {
 	auth, store := newTestAuthorizer(t)
 	storeDown := errors.New("database is down")
