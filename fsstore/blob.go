@@ -124,10 +124,7 @@ func (s *Store) takeIdleBlobFile(key jobartifacts.BlobKey) *blobFile {
 	if bf == nil {
 		return nil
 	}
-	if bf.path == (pathStat{}) {
-		bf.path = newPathStat(bf.f.Name()) // the key's path, made by the open
-	}
-	id, err := bf.path.stat()
+	id, err := statPath(bf.f.Name()) // the key's path, made by the open
 	for ; bf != nil; bf = s.blobFiles.take(key) {
 		if err == nil && bf.id.sameFile(id) {
 			return bf

@@ -24,9 +24,6 @@ type blobFile struct {
 	key  jobartifacts.BlobKey
 	id   fileID
 	info jobartifacts.BlobInfo
-	// path stats the key's path; made by the first OpenBlob that takes
-	// the file idle, which owns it then.
-	path pathStat
 
 	// Guarded by blobFiles.mu while idle.
 	older, newer *blobFile // every idle file, oldest first
