@@ -29,9 +29,10 @@
 #
 # Servers, all on 127.0.0.1: the example server (fsstore with fsync,
 # tokenauth, its access log and limits; -max-upload-size 0 -sweep-interval 0)
-# on JA_PORT for upload, download, small and syscalls; the same handler on a
-# store opened WithoutFsync (bench/cmd/benchserve ja -nofsync) on
-# JA_NOFSYNC_PORT; the example server with its default flags on JA_IDX_PORT
+# on JA_PORT for upload, download, small and syscalls; the handler alone,
+# New(fsstore, tokenauth) with nothing in front (the setting: no
+# access log, no limits), on a store opened WithoutFsync (bench/cmd/benchserve
+# ja -nofsync -access-log=false) on JA_NOFSYNC_PORT; the example server with its default flags on JA_IDX_PORT
 # and with -index-budget ALT_INDEX_BUDGET on JA_ALT_PORT (lookup, tree,
 # decode); fresh example servers on FRESH_PORT, one per measurement (cold,
 # mem); nginx (sendfile on, 2 workers, DAV PUT) on NGINX_PORT; a bare Go
@@ -195,7 +196,7 @@ start_server ja-idx "$JA_IDX_PORT"
 idx_pid=$started_pid
 start_server ja-alt "$JA_ALT_PORT" -index-budget "$ALT_INDEX_BUDGET"
 alt_pid=$started_pid
-"$bs" ja -addr "127.0.0.1:$JA_NOFSYNC_PORT" -data "$WORK/store" -auth "$WORK/auth.json" -nofsync 2>"$WORK/ja-nofsync.log" &
+"$bs" ja -addr "127.0.0.1:$JA_NOFSYNC_PORT" -data "$WORK/store" -auth "$WORK/auth.json" -nofsync -access-log=false 2>"$WORK/ja-nofsync.log" &
 janf_pid=$!
 pids+=("$janf_pid")
 "$bs" bare -addr "127.0.0.1:$BARE_PORT" -dir "$F" &
@@ -272,8 +273,8 @@ small() {
 	bare-tiny) url=$BARE/files/tiny.zip ;;
 	ja-entry) url=$JA/$JOB/3/artifacts/dist/4k.bin; hdr=(-H "$AUTH") ;;
 	ja-entry100k) url=$JA/$JOB/4/artifacts/dist/4k.bin; hdr=(-H "$AUTH") ;;
-	# The handler alone (AccessLog(New(fsstore, tokenauth)), nothing in
-	# front: the setting), without the example server's limits.
+	# The handler alone (New(fsstore, tokenauth), nothing in front: the
+	# issue's setting), without the example server's access log and limits.
 	h-tiny) url=$JANF/$JOB/2/artifacts; hdr=(-H "$AUTH") ;;
 	h-entry) url=$JANF/$JOB/3/artifacts/dist/4k.bin; hdr=(-H "$AUTH") ;;
 	bare-entry) url=$BARE/files/4k.bin ;;
@@ -459,7 +460,7 @@ if want small; then
 	echo "small requests, wrk -t1 -c16 -d${WRK_SECS}s after warm-up, req/s (higher is better)"
 	row "example server: tiny whole archive vs bare Go" "$(ratio small ja-tiny bare-tiny)" "goal ≥ 0.8"
 	row "example server: 4 KiB entry of a 10-entry zip vs bare Go 4 KiB" "$(ratio small ja-entry bare-entry)" "goal ≥ 0.8"
-	row "handler alone (AccessLog(New(fsstore, tokenauth))): tiny archive" "$(ratio small h-tiny bare-tiny)" "goal ≥ 0.8"
+	row "handler alone (New(fsstore, tokenauth)): tiny archive" "$(ratio small h-tiny bare-tiny)" "goal ≥ 0.8"
 	row "handler alone: 4 KiB entry of a 10-entry zip" "$(ratio small h-entry bare-entry)" "goal ≥ 0.8"
 	row "same entry, last of 100k entries, vs 10-entry zip" "$(ratio small ja-entry100k ja-entry)" "goal ≥ 0.9 (the same once warm)"
 	row "  req/s: last of 100k entries" "$(value small ja-entry100k)"
@@ -513,7 +514,7 @@ if want syscalls; then
 	echo
 	echo "system calls of one whole-archive download (strace -f -c):"
 	syscalls "$ja_pid" "$JA/$JOB/1/artifacts" "$AUTH" "example server"
-	syscalls "$janf_pid" "$JANF/$JOB/1/artifacts" "$AUTH" "handler+AccessLog"
+	syscalls "$janf_pid" "$JANF/$JOB/1/artifacts" "$AUTH" "handler alone"
 	syscalls "$bare_pid" "$BARE/files/big.zip" "X-None: 1" "bare Go"
 fi
 echo

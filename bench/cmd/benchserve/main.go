@@ -5,7 +5,7 @@
 //	benchserve mkdata -dir D -size-mb N       big.zip (N MiB, one stored entry), tiny.zip, small10.zip, 4k.bin
 //	benchserve bare -addr A -dir D            GET /files/<name> (ServeContent of the file), POST /upload (multipart to disk),
 //	                                          POST /upload-sha256 (the same, hashing each part as it is written)
-//	benchserve ja -addr A -data D -auth F     AccessLog(jobartifacts.New(fsstore, tokenauth)); -nofsync
+//	benchserve ja -addr A -data D -auth F     AccessLog(jobartifacts.New(fsstore, tokenauth)); -nofsync; -access-log=false: New alone
 //	benchserve get URL [header: value]...     one GET with 256 KiB reads; prints seconds
 //	benchserve ratio FILE A B                 per-round ratios value(A)/value(B): median [min–max]
 //	benchserve stat FILE A [SCALE]            values of A (times SCALE) over the rounds: median [min–max]
@@ -112,6 +112,7 @@ func ja(args []string) error {
 	data := fs.String("data", "", "fsstore directory")
 	authFile := fs.String("auth", "", "tokenauth.Config JSON file")
 	noFsync := fs.Bool("nofsync", false, "open the store WithoutFsync")
+	accessLog := fs.Bool("access-log", true, "wrap the handler in AccessLog, logging to stderr (false: New alone, nothing in front)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -138,7 +139,10 @@ func ja(args []string) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	h := jobartifacts.AccessLog(jobartifacts.New(store, authz, jobartifacts.WithLogger(logger), jobartifacts.WithMaxUploadSize(0)), logger)
+	var h http.Handler = jobartifacts.New(store, authz, jobartifacts.WithLogger(logger), jobartifacts.WithMaxUploadSize(0))
+	if *accessLog {
+		h = jobartifacts.AccessLog(h, logger)
+	}
 	return listen(*addr, h)
 }
 
