@@ -21,6 +21,7 @@ import (
 // several machines need both; replicas on one machine may share dataDir.
 type storeConfig struct {
 	dataDir        string
+	idleBlobFiles  int // fsstore.WithIdleBlobFiles
 	postgresDSN    string
 	postgresSchema string
 	s3             s3Config
@@ -47,6 +48,7 @@ var s3Addressing = map[string]s3store.Addressing{
 // addStoreFlags declares the flags of storeConfig.
 func addStoreFlags(fs *flag.FlagSet, c *storeConfig) {
 	fs.StringVar(&c.dataDir, "data", "./artifacts-data", "directory of the fsstore that holds what -postgres and -s3-bucket do not; created if missing")
+	fs.IntVar(&c.idleBlobFiles, "idle-blob-files", fsstore.DefaultIdleBlobFiles, "archive files in -data kept open, for a few seconds, after their download for the next one (0: none)")
 	fs.StringVar(&c.postgresDSN, "postgres", "", "PostgreSQL connection string or URL: keep the metadata there (pgstore) instead of -data")
 	fs.StringVar(&c.postgresSchema, "postgres-schema", pgstore.DefaultSchema, "with -postgres: the schema of the tables, created if missing; every replica uses the same")
 	fs.StringVar(&c.s3.bucket, "s3-bucket", "", "S3 bucket (must exist): keep the archives there (s3store) instead of -data; credentials from JOBARTIFACTS_S3_ACCESS_KEY and JOBARTIFACTS_S3_SECRET_KEY, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
@@ -64,6 +66,8 @@ func (c storeConfig) check() error {
 		return errors.New("-postgres-schema goes with -postgres")
 	case c.postgresSchema == "":
 		return errors.New("-postgres-schema must not be empty")
+	case c.idleBlobFiles < 0:
+		return errors.New("-idle-blob-files must not be negative")
 	case c.s3.bucket == "" && c.s3.prefix != "":
 		return errors.New("-s3-prefix goes with -s3-bucket")
 	case c.s3.bucket != "" && c.s3.endpoint == "":
@@ -161,7 +165,7 @@ func openStore(ctx context.Context, cfg storeConfig, getenv func(string) string)
 	}()
 	var fs *fsstore.Store
 	if cfg.postgresDSN == "" || cfg.s3.bucket == "" {
-		if fs, err = fsstore.Open(cfg.dataDir); err != nil {
+		if fs, err = fsstore.Open(cfg.dataDir, fsstore.WithIdleBlobFiles(cfg.idleBlobFiles)); err != nil {
 			return nil, err
 		}
 		s.closers = append(s.closers, func() { _ = fs.Close() })

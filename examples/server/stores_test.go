@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"io"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,7 +30,12 @@ func TestParseStoreFlags(t *testing.T) {
 			require.Equal(t, pgstore.DefaultSchema, cfg.postgresSchema)
 			require.Equal(t, time.Hour, cfg.blobGrace)
 			require.Equal(t, 24*time.Hour, cfg.orphanAge)
+			require.Equal(t, fsstore.DefaultIdleBlobFiles, cfg.idleBlobFiles)
 		}},
+		{name: "idle blob files", args: []string{"-idle-blob-files", "0"}, check: func(t *testing.T, cfg serveConfig) {
+			require.Zero(t, cfg.idleBlobFiles)
+		}},
+		{name: "negative idle blob files", args: []string{"-idle-blob-files", "-1"}, wantErr: "-idle-blob-files must not be negative"},
 		{name: "postgres and s3", args: []string{
 			"-postgres", "host=/run/postgresql dbname=ci", "-postgres-schema", "ci_artifacts",
 			"-s3-bucket", "artifacts", "-s3-endpoint", "127.0.0.1:7070", "-s3-region", "eu-west-1",
@@ -105,6 +112,34 @@ func TestOpenStoreDefault(t *testing.T) {
 	require.True(t, ok, "%T", s.seedStore)
 	require.Equal(t, dir, fs.Dir())
 	require.Nil(t, s.abortIncompleteUploads)
+}
+
+// TestOpenStoreIdleBlobFiles: -idle-blob-files reaches the fsstore: an
+// archive's file stays open after its download by default, and not with 0.
+func TestOpenStoreIdleBlobFiles(t *testing.T) {
+	openFiles := func() int {
+		t.Helper()
+		fds, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skipf("no /proc/self/fd: %v", err)
+		}
+		return len(fds)
+	}
+	for _, tc := range []struct {
+		idle     int
+		keptOpen int
+	}{{fsstore.DefaultIdleBlobFiles, 1}, {0, 0}} {
+		s, err := openStore(t.Context(), storeConfig{dataDir: t.TempDir(), idleBlobFiles: tc.idle, postgresSchema: pgstore.DefaultSchema, s3: s3Config{addressing: "auto"}}, func(string) string { return "" })
+		require.NoError(t, err)
+		_, err = s.PutBlob(t.Context(), "k", strings.NewReader("archive bytes"))
+		require.NoError(t, err)
+		before := openFiles()
+		b, err := s.OpenBlob(t.Context(), "k")
+		require.NoError(t, err)
+		require.NoError(t, b.Close())
+		require.Equal(t, before+tc.keptOpen, openFiles(), "-idle-blob-files %d", tc.idle)
+		s.Close()
+	}
 }
 
 // TestComposeStoreProjectJobReader: the composed store is a
