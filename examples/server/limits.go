@@ -132,6 +132,18 @@ func (c *limitedConn) Close() error {
 	return err
 }
 
+// CloseWrite shuts the connection's sending side only. net/http does so
+// after an answer it sends before reading the request's body (a 413, an
+// early 401), then waits a moment before it closes: the client reads the
+// answer and an end, not a reset. net/http finds it only if the
+// connection has one.
+func (c *limitedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // ReadFrom hands copies to the connection's own ReadFrom, where net uses
 // sendfile(2) for a file: net/http's response reaches it only if the
 // connection has one.

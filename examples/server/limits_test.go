@@ -416,3 +416,37 @@ func TestStallWriteDeadlines(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx))
 	require.False(t, conn.last().Before(before.Add(2*timeout+2*tick)), "a budget from the handler's return")
 }
+
+// TestLimitedConnCloseWrite: limitedConn keeps the connection's CloseWrite,
+// which net/http looks for before it closes a connection whose request body
+// it did not read: the peer reads an end while it can still send.
+func TestLimitedConnCloseWrite(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer client.Close()
+	raw, err := ln.Accept()
+	require.NoError(t, err)
+	var server net.Conn = &limitedConn{Conn: raw, release: func() {}}
+	defer server.Close()
+
+	cw, ok := server.(interface{ CloseWrite() error })
+	require.True(t, ok, "limitedConn keeps the connection's CloseWrite")
+	_, err = server.Write([]byte("answer"))
+	require.NoError(t, err)
+	require.NoError(t, cw.CloseWrite())
+	require.NoError(t, client.SetReadDeadline(time.Now().Add(10*time.Second)))
+	got, err := io.ReadAll(client)
+	require.NoError(t, err, "the client reads the answer and an end")
+	require.Equal(t, "answer", string(got))
+
+	_, err = client.Write([]byte("more"))
+	require.NoError(t, err)
+	buf := make([]byte, 4)
+	require.NoError(t, server.SetReadDeadline(time.Now().Add(10*time.Second)))
+	_, err = io.ReadFull(server, buf)
+	require.NoError(t, err, "the server still reads")
+	require.Equal(t, "more", string(buf))
+}
