@@ -219,7 +219,7 @@ func (b *indexBuilder) add(rec *Record) {
 	x := b.x
 	n := int64(len(x.recs) + 1)
 	if int64(len(x.names)+len(rec.Name))+n*b.fixedPer+indexFixedCost > b.limit ||
-		len(x.names)+len(rec.Name) > math.MaxUint32 || n > math.MaxUint32-1 {
+		int64(len(x.names)+len(rec.Name)) > math.MaxUint32 || n > math.MaxUint32-1 {
 		b.over = true
 		b.x = nil
 		return
