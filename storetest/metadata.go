@@ -278,6 +278,19 @@ func testReturnedJobIsCopy(t *testing.T, s MetadataUnderTest) {
 			return s.LatestSuccessfulJob(t.Context(), 1, "feature/x", "unit tests")
 		},
 	}
+	if pj, ok := s.(jobartifacts.ProjectJobReader); ok {
+		reads = append(reads, func() (*jobartifacts.Job, error) {
+			before, err := s.Project(t.Context(), 1)
+			require.NoError(t, err)
+			p, j, err := pj.ProjectJob(t.Context(), 1, 100)
+			require.NoError(t, err)
+			p.PathWithNamespace = "changed/by/caller"
+			after, err := s.Project(t.Context(), 1)
+			require.NoError(t, err)
+			require.Equal(t, before, after, "after changing the project ProjectJob returned")
+			return j, nil
+		})
+	}
 	for i, read := range reads {
 		got, err := read()
 		require.NoError(t, err, "read %d", i)
@@ -314,4 +327,14 @@ func testProjectIsCopy(t *testing.T, s MetadataUnderTest) {
 	got, err = s.ProjectByPath(t.Context(), "group/app")
 	require.NoError(t, err)
 	require.Equal(t, []int64{2, 3}, got.JobTokenAllowlist)
+	if pj, ok := s.(jobartifacts.ProjectJobReader); ok {
+		// No such job: the project comes back all the same.
+		got, _, err = pj.ProjectJob(t.Context(), 1, 100)
+		require.ErrorIs(t, err, jobartifacts.ErrNotFound)
+		require.Equal(t, []int64{2, 3}, got.JobTokenAllowlist)
+		got.JobTokenAllowlist[0] = 99
+		got, err = s.Project(t.Context(), 1)
+		require.NoError(t, err)
+		require.Equal(t, []int64{2, 3}, got.JobTokenAllowlist, "after changing the project ProjectJob returned")
+	}
 }
