@@ -6,6 +6,7 @@
 //	benchserve bare -addr A -dir D            GET /files/<name> (ServeContent of the file), POST /upload (multipart to disk),
 //	                                          POST /upload-sha256 (the same, hashing each part as it is written)
 //	benchserve ja -addr A -data D -auth F     AccessLog(jobartifacts.New(fsstore, tokenauth)); -nofsync; -access-log=false: New alone
+//	                                          (bare and ja: -pprof A serves net/http/pprof on A too, for profiles under load)
 //	benchserve get URL [header: value]...     one GET with 256 KiB reads; prints seconds
 //	benchserve ratio FILE A B                 per-round ratios value(A)/value(B): median [min–max]
 //	benchserve stat FILE A [SCALE]            values of A (times SCALE) over the rounds: median [min–max]
@@ -22,7 +23,9 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -78,7 +81,11 @@ func bare(args []string) error {
 	fs := flag.NewFlagSet("bare", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:28081", "listen address")
 	dir := fs.String("dir", "", "directory of the files")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address too (none when empty)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := servePprof(*pprofAddr); err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
@@ -113,7 +120,11 @@ func ja(args []string) error {
 	authFile := fs.String("auth", "", "tokenauth.Config JSON file")
 	noFsync := fs.Bool("nofsync", false, "open the store WithoutFsync")
 	accessLog := fs.Bool("access-log", true, "wrap the handler in AccessLog, logging to stderr (false: New alone, nothing in front)")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address too (none when empty)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := servePprof(*pprofAddr); err != nil {
 		return err
 	}
 	var opts []fsstore.Option
@@ -144,6 +155,26 @@ func ja(args []string) error {
 		h = jobartifacts.AccessLog(h, logger)
 	}
 	return listen(*addr, h)
+}
+
+// servePprof serves net/http/pprof's handlers on addr, on a listener of
+// their own so that profiling never shares the measured server's mux; an
+// empty addr serves nothing.
+func servePprof(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	go http.Serve(ln, mux) //nolint:errcheck // ends with the process
+	return nil
 }
 
 func listen(addr string, h http.Handler) error {
