@@ -4,10 +4,18 @@ import (
 	"strings"
 )
 
+// defaultArchiveFilename is the name of nearly every archive (the runner's),
+// and defaultArchiveDisposition its Content-Disposition, made once rather
+// than on every download (TestAttachmentDisposition checks it).
+const (
+	defaultArchiveFilename    = "artifacts.zip"
+	defaultArchiveDisposition = `attachment; filename="artifacts.zip"; filename*=UTF-8''artifacts.zip`
+)
+
 // archiveFilename is the name a whole archive is downloaded under.
 func archiveFilename(a Artifact) string {
 	if a.Filename == "" {
-		return "artifacts.zip"
+		return defaultArchiveFilename
 	}
 	return a.Filename
 }
@@ -17,6 +25,9 @@ func archiveFilename(a Artifact) string {
 //
 //	attachment; filename="artifacts.zip"; filename*=UTF-8''artifacts.zip
 func attachmentDisposition(name string) string {
+	if name == defaultArchiveFilename {
+		return defaultArchiveDisposition
+	}
 	ascii, exact := name, name
 	if !allSafe(name) {
 		ascii, exact = percentEscape(transliterate(name), isTraditionalSafe), percentEscape(name, isRFC5987Safe)
