@@ -56,12 +56,12 @@ func setCacheHeaders(sc *requestScope) {
 }
 
 // markPublic makes the answer to r GitLab's "no-cache" if project is public
-// and r carries no credential.
-func markPublic(r *http.Request, project *Project) {
+// and r carries no credential; outside ServeHTTP (sc nil) it does nothing.
+func markPublic(r *http.Request, sc *requestScope, project *Project) {
 	if project == nil || project.Visibility != "public" || carriesCredential(r) {
 		return
 	}
-	if sc := scopeOf(r); sc != nil {
+	if sc != nil {
 		sc.setHeader("Cache-Control", cacheControlPublic)
 	}
 }

@@ -70,26 +70,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sc.setHeader("X-Content-Type-Options", "nosniff")
 	sc.setHeader("X-Frame-Options", "SAMEORIGIN")
 	setCacheHeaders(sc)
-	r = r.WithContext(context.WithValue(r.Context(), requestScopeKey{}, sc))
 	var route int
 	route, sc.vars = h.fastRoute(r)
 	var err error
 	switch route {
+	// Routes 1 and 3 get the scope straight; mux's routes find it in the
+	// request's context (serve), which costs a copy of the request.
 	case 1:
-		err = h.downloadJobArchive(w, r)
+		err = h.downloadJobArchive(w, r, sc)
 	case 3:
-		err = h.downloadJobFile(w, r)
+		err = h.downloadJobFile(w, r, sc)
 	default:
-		h.router.ServeHTTP(w, r)
+		h.router.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestScopeKey{}, sc)))
 	}
 	if err != nil {
 		h.writeError(w, r, err)
 	}
 }
 
-// requestScope is what the steps of one request share through its
-// context: the headers that markPublic may relax, and the route's
-// variables when fastRoute picked it.
+// requestScope is what the steps of one request share, handed from step to
+// step (nil outside ServeHTTP): the headers that markPublic may relax, and
+// the route's variables when fastRoute picked it.
 type requestScope struct {
 	header http.Header
 	vars   routeVars
@@ -114,16 +115,16 @@ func (sc *requestScope) setHeader(key, value string) {
 	sc.header[key] = sc.values[i : i+1 : i+1]
 }
 
-// headerSetter sets w's headers (canonical keys) for an answer to r:
-// through r's scope within ServeHTTP, whose w is the one ServeHTTP got (no
-// route wraps it before the headers), else with Header.Set.
+// headerSetter sets w's headers (canonical keys): through the request's
+// scope within ServeHTTP, whose w is the one ServeHTTP got (no route wraps
+// it before the headers), else with Header.Set.
 type headerSetter struct {
 	sc  *requestScope
 	hdr http.Header
 }
 
-func headersOf(w http.ResponseWriter, r *http.Request) headerSetter {
-	if sc := scopeOf(r); sc != nil {
+func headersOf(w http.ResponseWriter, sc *requestScope) headerSetter {
+	if sc != nil {
 		return headerSetter{sc: sc}
 	}
 	return headerSetter{hdr: w.Header()}
@@ -139,30 +140,32 @@ func (s headerSetter) set(key, value string) {
 
 type requestScopeKey struct{}
 
-// scopeOf returns r's scope, or nil outside ServeHTTP.
+// scopeOf returns the scope that ServeHTTP put in r's context for mux's
+// routes, or nil outside ServeHTTP.
 func scopeOf(r *http.Request) *requestScope {
 	sc, _ := r.Context().Value(requestScopeKey{}).(*requestScope)
 	return sc
 }
 
-// varsOf returns the variables of the route that matched r: fastRoute's,
-// else mux's.
-func varsOf(r *http.Request) routeVars {
-	if sc := scopeOf(r); sc != nil && sc.vars.id != "" {
+// varsOf returns the variables of the route that matched r: fastRoute's
+// (in sc), else mux's.
+func varsOf(r *http.Request, sc *requestScope) routeVars {
+	if sc != nil && sc.vars.id != "" {
 		return sc.vars
 	}
 	v := mux.Vars(r)
 	return routeVars{id: v["id"], jobID: v["job_id"], artifactPath: v["artifact_path"], rest: v["rest"]}
 }
 
-// endpoint is a route's body. It returns an error instead of writing one, so
-// that every error response is written by writeError alone.
-type endpoint func(w http.ResponseWriter, r *http.Request) error
+// endpoint is a route's body, with the request's scope. It returns an error
+// instead of writing one, so that every error response is written by
+// writeError alone.
+type endpoint func(w http.ResponseWriter, r *http.Request, sc *requestScope) error
 
-// serve adapts an endpoint to http.Handler.
+// serve adapts an endpoint to http.Handler, for mux's routes.
 func (h *Handler) serve(fn endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := fn(w, r); err != nil {
+		if err := fn(w, r, scopeOf(r)); err != nil {
 			h.writeError(w, r, err)
 		}
 	})
@@ -195,8 +198,8 @@ func (h *Handler) authenticate(r *http.Request, acceptJobToken, mustAuthenticate
 // projectAccess runs the first checks of every project route, in GitLab's
 // order: credential (401), project (404), project visible and action allowed
 // at project level (404, 403).
-func (h *Handler) projectAccess(r *http.Request, action Action, acceptJobToken bool) (access, error) {
-	return h.projectAccessWith(r, action, acceptJobToken, nil)
+func (h *Handler) projectAccess(r *http.Request, sc *requestScope, action Action, acceptJobToken bool) (access, error) {
+	return h.projectAccessWith(r, sc, action, acceptJobToken, nil)
 }
 
 // jobLookup is the job that projectAccessWith read with the project, for
@@ -210,7 +213,7 @@ type jobLookup struct {
 // projectAccessWith is projectAccess; with a non-nil jl and a store that is
 // a ProjectJobReader, it reads the route's job together with the project
 // and leaves it in jl.
-func (h *Handler) projectAccessWith(r *http.Request, action Action, acceptJobToken bool, jl *jobLookup) (access, error) {
+func (h *Handler) projectAccessWith(r *http.Request, sc *requestScope, action Action, acceptJobToken bool, jl *jobLookup) (access, error) {
 	mustAuthenticate := r.Method != http.MethodGet && r.Method != http.MethodHead
 	p, err := h.authenticate(r, acceptJobToken, mustAuthenticate)
 	if err != nil {
@@ -218,14 +221,14 @@ func (h *Handler) projectAccessWith(r *http.Request, action Action, acceptJobTok
 	}
 	var project *Project
 	if jl != nil && h.projectJobs != nil {
-		project, err = h.projectAndJob(r, jl)
+		project, err = h.projectAndJob(r, sc, jl)
 	} else {
-		project, err = h.project(r.Context(), varsOf(r).id)
+		project, err = h.project(r.Context(), varsOf(r, sc).id)
 	}
 	if err != nil {
 		return access{}, err
 	}
-	markPublic(r, project)
+	markPublic(r, sc, project)
 	if err := h.authorize(r.Context(), p, action, project, nil); err != nil {
 		return access{}, err
 	}
@@ -234,13 +237,13 @@ func (h *Handler) projectAccessWith(r *http.Request, action Action, acceptJobTok
 
 // jobAccess runs the checks of a job route: those of projectAccess, then the
 // job (404) and the job-level permission.
-func (h *Handler) jobAccess(r *http.Request, action Action, acceptJobToken bool) (access, *Job, error) {
+func (h *Handler) jobAccess(r *http.Request, sc *requestScope, action Action, acceptJobToken bool) (access, *Job, error) {
 	var jl jobLookup
-	a, err := h.projectAccessWith(r, action, acceptJobToken, &jl)
+	a, err := h.projectAccessWith(r, sc, action, acceptJobToken, &jl)
 	if err != nil {
 		return access{}, nil, err
 	}
-	j, err := h.job(r, a, action, jl)
+	j, err := h.job(r, sc, a, action, jl)
 	if err != nil {
 		return access{}, nil, err
 	}
@@ -271,8 +274,8 @@ func (h *Handler) project(ctx context.Context, rawID string) (*Project, error) {
 // projectAndJob is project for a route with a job, through the store's
 // ProjectJob when the project is named by its id: the job it read (or the
 // error of that lookup) is left in jl. Other routes' ids go to project.
-func (h *Handler) projectAndJob(r *http.Request, jl *jobLookup) (*Project, error) {
-	vars := varsOf(r)
+func (h *Handler) projectAndJob(r *http.Request, sc *requestScope, jl *jobLookup) (*Project, error) {
+	vars := varsOf(r, sc)
 	projectID, ok := parsePositiveInt(vars.id)
 	jobID, jobOK := parsePositiveInt(vars.jobID)
 	if !ok || !jobOK {
@@ -291,10 +294,10 @@ func (h *Handler) projectAndJob(r *http.Request, jl *jobLookup) (*Project, error
 
 // job resolves the :job_id route variable within the project and checks the
 // job-level permission; jl is the job if projectAccessWith read it.
-func (h *Handler) job(r *http.Request, a access, action Action, jl jobLookup) (*Job, error) {
+func (h *Handler) job(r *http.Request, sc *requestScope, a access, action Action, jl jobLookup) (*Job, error) {
 	j, err := jl.job, jl.err
 	if !jl.read {
-		jobID, ok := parsePositiveInt(varsOf(r).jobID)
+		jobID, ok := parsePositiveInt(varsOf(r, sc).jobID)
 		if !ok {
 			return nil, errJobNotFound
 		}
@@ -365,12 +368,12 @@ func artifactPath(raw string) (string, error) {
 
 // downloadJobArchive is route 1: the whole archive of a job. Expiry is not
 // checked here, as in GitLab: expired archives are served until swept.
-func (h *Handler) downloadJobArchive(w http.ResponseWriter, r *http.Request) error {
-	_, j, err := h.jobAccess(r, ActionReadArtifacts, true)
+func (h *Handler) downloadJobArchive(w http.ResponseWriter, r *http.Request, sc *requestScope) error {
+	_, j, err := h.jobAccess(r, sc, ActionReadArtifacts, true)
 	if err != nil {
 		return err
 	}
-	return h.serveArchive(w, r, j, true)
+	return h.serveArchive(w, r, sc, j, true)
 }
 
 // refRoute tells routes 2 and 4 apart. What follows "jobs/artifacts/" is
@@ -378,13 +381,13 @@ func (h *Handler) downloadJobArchive(w http.ResponseWriter, r *http.Request) err
 // ref may contain slashes, raw or encoded; a "/raw/" in the artifact path is
 // kept in it, because the first "/raw/" ends the ref (clients that send
 // slashes raw in a ref do so on route 2, whose suffix is unambiguous).
-func (h *Handler) refRoute(w http.ResponseWriter, r *http.Request) error {
-	rest := varsOf(r).rest
+func (h *Handler) refRoute(w http.ResponseWriter, r *http.Request, sc *requestScope) error {
+	rest := varsOf(r, sc).rest
 	if rawRef, ok := strings.CutSuffix(rest, "/download"); ok && rawRef != "" {
-		return h.downloadRefArchive(w, r, rawRef)
+		return h.downloadRefArchive(w, r, sc, rawRef)
 	}
 	if rawRef, rawPath, ok := strings.Cut(rest, "/raw/"); ok && rawRef != "" {
-		return h.downloadRefFile(w, r, rawRef, rawPath)
+		return h.downloadRefFile(w, r, sc, rawRef, rawPath)
 	}
 	return errRouteNotFound
 }
@@ -392,7 +395,7 @@ func (h *Handler) refRoute(w http.ResponseWriter, r *http.Request) error {
 // latestJob runs the checks of routes 2 and 4 and finds the job named by the
 // job query parameter on the ref, by GitLab's rule or, with
 // search_recent_successful_pipelines=true, over the recent pipelines.
-func (h *Handler) latestJob(r *http.Request, rawRef string) (*Job, error) {
+func (h *Handler) latestJob(r *http.Request, sc *requestScope, rawRef string) (*Job, error) {
 	name := r.URL.Query().Get("job")
 	if name == "" {
 		// Grape validates parameters before the endpoint runs.
@@ -402,7 +405,7 @@ func (h *Handler) latestJob(r *http.Request, rawRef string) (*Job, error) {
 	if err != nil {
 		return nil, errBadRequest
 	}
-	a, err := h.projectAccess(r, ActionReadArtifacts, true)
+	a, err := h.projectAccess(r, sc, ActionReadArtifacts, true)
 	if err != nil {
 		return nil, err
 	}
@@ -426,18 +429,18 @@ func (h *Handler) latestJob(r *http.Request, rawRef string) (*Job, error) {
 
 // downloadRefArchive is route 2: the whole archive of the latest successful
 // job of that name on the ref.
-func (h *Handler) downloadRefArchive(w http.ResponseWriter, r *http.Request, rawRef string) error {
-	j, err := h.latestJob(r, rawRef)
+func (h *Handler) downloadRefArchive(w http.ResponseWriter, r *http.Request, sc *requestScope, rawRef string) error {
+	j, err := h.latestJob(r, sc, rawRef)
 	if err != nil {
 		return err
 	}
-	return h.serveArchive(w, r, j, true)
+	return h.serveArchive(w, r, sc, j, true)
 }
 
 // downloadRefFile is route 4: one file of the latest successful job's
 // archive. GitLab does not check expiry here; the Content-Type is sniffed.
-func (h *Handler) downloadRefFile(w http.ResponseWriter, r *http.Request, rawRef, rawPath string) error {
-	j, err := h.latestJob(r, rawRef)
+func (h *Handler) downloadRefFile(w http.ResponseWriter, r *http.Request, sc *requestScope, rawRef, rawPath string) error {
+	j, err := h.latestJob(r, sc, rawRef)
 	if err != nil {
 		return err
 	}
@@ -445,24 +448,24 @@ func (h *Handler) downloadRefFile(w http.ResponseWriter, r *http.Request, rawRef
 	if err != nil {
 		return err
 	}
-	return h.serveFile(w, r, j, name, contentTypeSniffed)
+	return h.serveFile(w, r, sc, j, name, contentTypeSniffed)
 }
 
 // downloadJobFile is route 3: one file of a job's archive, which must not
 // have expired (unless kept). The Content-Type follows the file extension.
-func (h *Handler) downloadJobFile(w http.ResponseWriter, r *http.Request) error {
-	_, j, err := h.jobAccess(r, ActionReadArtifacts, true)
+func (h *Handler) downloadJobFile(w http.ResponseWriter, r *http.Request, sc *requestScope) error {
+	_, j, err := h.jobAccess(r, sc, ActionReadArtifacts, true)
 	if err != nil {
 		return err
 	}
 	if _, err := h.availableArchive(j); err != nil {
 		return err
 	}
-	name, err := artifactPath(varsOf(r).artifactPath)
+	name, err := artifactPath(varsOf(r, sc).artifactPath)
 	if err != nil {
 		return err
 	}
-	return h.serveFile(w, r, j, name, contentTypeByExtension)
+	return h.serveFile(w, r, sc, j, name, contentTypeByExtension)
 }
 
 // availableArchive returns the job's archive if it exists and has not expired
@@ -496,7 +499,7 @@ func (h *Handler) openArchive(ctx context.Context, j *Job) (Artifact, Blob, erro
 // If-None-Match, If-Modified-Since and HEAD. The job was read by this
 // request, so its record exists: a blob is deleted only a grace period after
 // its record is gone (MetadataStore), longer than a signed URL lives.
-func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job, redirect bool) error {
+func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, sc *requestScope, j *Job, redirect bool) error {
 	a, ok := j.Archive()
 	if !ok {
 		return errArtifactNotFound
@@ -527,7 +530,7 @@ func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job, r
 	}
 	defer b.Close()
 	info := b.Info()
-	set := headersOf(w, r).set
+	set := headersOf(w, sc).set
 	set("Content-Type", "application/octet-stream")
 	set("Content-Disposition", disposition)
 	// GitLab's present_disk_file! sends it with every archive it serves.
@@ -563,7 +566,7 @@ func (h *Handler) abortStream(r *http.Request, j *Job, err error) {
 // serveFile sends one entry of a job's archive (routes 3 and 4). A stream
 // that fails after the headers went out is cut, so the client sees a
 // truncated transfer rather than wrong bytes.
-func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, j *Job, name string, rule contentTypeRule) error {
+func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, sc *requestScope, j *Job, name string, rule contentTypeRule) error {
 	a, b, err := h.openArchive(r.Context(), j)
 	if err != nil {
 		return err
@@ -571,7 +574,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, j *Job, name
 	defer b.Close()
 	err = serveArchiveEntry(w, r, b, name, entryOptions{contentType: rule, maxEntrySize: h.cfg.maxEntrySize,
 		index: h.archives, indexKey: archiveCacheKey(a.Blob, b.Info()), zstd: h.zstd, buffers: &h.buffers,
-		reopen: h.store})
+		reopen: h.store, scope: sc})
 	if errors.Is(err, errStreamAborted) {
 		h.abortStream(r, j, err)
 	}
@@ -580,8 +583,8 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, j *Job, name
 
 // keepArtifacts is route 5: the job's artifacts stop expiring; the answer is
 // GitLab's Job entity.
-func (h *Handler) keepArtifacts(w http.ResponseWriter, r *http.Request) error {
-	a, j, err := h.jobAccess(r, ActionKeepArtifacts, false)
+func (h *Handler) keepArtifacts(w http.ResponseWriter, r *http.Request, sc *requestScope) error {
+	a, j, err := h.jobAccess(r, sc, ActionKeepArtifacts, false)
 	if err != nil {
 		return err
 	}
@@ -605,8 +608,8 @@ func (h *Handler) keepArtifacts(w http.ResponseWriter, r *http.Request) error {
 // in one store call; their blobs are queued and deleted by the Sweeper after
 // a grace period, so downloads under way stay whole. 204 also when there was
 // nothing to delete.
-func (h *Handler) deleteJobArtifacts(w http.ResponseWriter, r *http.Request) error {
-	a, j, err := h.jobAccess(r, ActionDeleteArtifacts, false)
+func (h *Handler) deleteJobArtifacts(w http.ResponseWriter, r *http.Request, sc *requestScope) error {
+	a, j, err := h.jobAccess(r, sc, ActionDeleteArtifacts, false)
 	if err != nil {
 		return err
 	}
@@ -619,8 +622,8 @@ func (h *Handler) deleteJobArtifacts(w http.ResponseWriter, r *http.Request) err
 
 // deleteProjectArtifacts is route 7: every unkept artifact of the project
 // expires now; the sweeper removes them later.
-func (h *Handler) deleteProjectArtifacts(w http.ResponseWriter, r *http.Request) error {
-	a, err := h.projectAccess(r, ActionDeleteProjectArtifacts, false)
+func (h *Handler) deleteProjectArtifacts(w http.ResponseWriter, r *http.Request, sc *requestScope) error {
+	a, err := h.projectAccess(r, sc, ActionDeleteProjectArtifacts, false)
 	if err != nil {
 		return err
 	}
@@ -633,13 +636,13 @@ func (h *Handler) deleteProjectArtifacts(w http.ResponseWriter, r *http.Request)
 
 // listArtifactsTree is route 8: a page of the archive's directory listing,
 // read from the zip's central directory.
-func (h *Handler) listArtifactsTree(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) listArtifactsTree(w http.ResponseWriter, r *http.Request, sc *requestScope) error {
 	q := r.URL.Query()
 	page, err := pageParams(q)
 	if err != nil {
 		return err
 	}
-	_, j, err := h.jobAccess(r, ActionReadArtifacts, true)
+	_, j, err := h.jobAccess(r, sc, ActionReadArtifacts, true)
 	if err != nil {
 		return err
 	}

@@ -13,8 +13,8 @@ import (
 // exactly as sent. Order matters: the first matching route wins.
 func (h *Handler) routes() *mux.Router {
 	root := mux.NewRouter().UseEncodedPath().SkipClean(true)
-	root.NotFoundHandler = h.serve(func(http.ResponseWriter, *http.Request) error { return errRouteNotFound })
-	root.MethodNotAllowedHandler = h.serve(func(w http.ResponseWriter, r *http.Request) error {
+	root.NotFoundHandler = h.serve(func(http.ResponseWriter, *http.Request, *requestScope) error { return errRouteNotFound })
+	root.MethodNotAllowedHandler = h.serve(func(w http.ResponseWriter, r *http.Request, _ *requestScope) error {
 		w.Header().Set("Allow", strings.Join(allowedMethods(root, r), ", "))
 		return errMethodNotAllowed
 	})

@@ -188,7 +188,7 @@ func mergedUploadParams(query, form url.Values) url.Values {
 // artifact only once it is complete, within the size limit (413), a
 // readable zip for archives (400) and not in conflict with an artifact of
 // the same type (400). Answer: 201, body "201".
-func (h *Handler) uploadArtifact(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) uploadArtifact(w http.ResponseWriter, r *http.Request, _ *requestScope) error {
 	ctx := r.Context()
 	// The query's parameters are checked before the body is read; form
 	// fields, which win over them, once they arrive.
@@ -497,7 +497,7 @@ func uploadBodyError(err error) error {
 // unknown job included); a job without an archive is 404. With
 // direct_download=true a store that hands out URLs redirects; otherwise
 // the bytes are served, as GitLab proxies them.
-func (h *Handler) runnerDownloadArchive(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) runnerDownloadArchive(w http.ResponseWriter, r *http.Request, sc *requestScope) error {
 	ctx := r.Context()
 	cred := runnerCredential(r)
 	p, err := h.authz.Authenticate(ctx, cred)
@@ -520,5 +520,5 @@ func (h *Handler) runnerDownloadArchive(w http.ResponseWriter, r *http.Request) 
 		return errArtifactNotFound
 	}
 	direct, _ := strconv.ParseBool(r.URL.Query().Get("direct_download"))
-	return h.serveArchive(w, r, job, direct)
+	return h.serveArchive(w, r, sc, job, direct)
 }

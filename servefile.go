@@ -52,6 +52,9 @@ type entryOptions struct {
 	zstd ziparchive.ZstdDecoders
 	// buffers, if not nil, lends the entry reader its memory.
 	buffers *ziparchive.BufferPool
+	// scope, if not nil, is the request's, whose header values the
+	// entry's headers are set in (headersOf).
+	scope *requestScope
 }
 
 // errStreamAborted reports that an entry's data proved bad (CRC mismatch,
@@ -145,7 +148,7 @@ func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, na
 		return archiveError(err)
 	}
 
-	set := headersOf(w, r).set
+	set := headersOf(w, opts.scope).set
 	set("Content-Type", contentType)
 	set("Content-Disposition", entryDisposition(entryBaseName(entry.Name)))
 	set("X-Content-Type-Options", "nosniff")
