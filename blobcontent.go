@@ -46,10 +46,8 @@ func newBlobContent(b Blob, size int64) *blobContent {
 // c with the file offered to net/http's sendfile.
 func (c *blobContent) readSeeker() io.ReadSeeker {
 	if fb, ok := c.blob.(FileBlob); ok {
-		if f := fb.File(); f != nil {
-			c.viaFile = fileContent{blobContent: c, file: f}
-			return &c.viaFile
-		}
+		c.viaFile = fileContent{blobContent: c, fileBlob: fb}
+		return &c.viaFile
 	}
 	return c
 }
@@ -153,6 +151,11 @@ func (c *blobContent) Close() error {
 // through blobContent.Read as before.
 type fileContent struct {
 	*blobContent
+	fileBlob FileBlob
+	// file is fileBlob's, asked for when sendfile is about to use it: a
+	// response that never gets there (HEAD, TLS, a range under 512
+	// bytes) leaves the file's offset alone, which fsstore then need not
+	// put back (an lseek) when the Blob closes.
 	file *os.File
 	// positioned is what SyscallConn hands out, in the content's own
 	// allocation: sendfile uses it before ServeContent's copy returns,
@@ -170,6 +173,11 @@ func (c *fileContent) SyscallConn() (syscall.RawConn, error) {
 	if c.off >= c.size {
 		return nil, io.EOF // nothing to send: ReadFrom falls back to Read, which says EOF
 	}
+	if c.file == nil {
+		if c.file = c.fileBlob.File(); c.file == nil {
+			return nil, errNoFile // ReadFrom falls back to Read
+		}
+	}
 	rc, err := c.file.SyscallConn()
 	if err != nil {
 		return nil, err
@@ -177,6 +185,9 @@ func (c *fileContent) SyscallConn() (syscall.RawConn, error) {
 	c.positioned = positionedFile{c: c, rc: rc}
 	return &c.positioned, nil
 }
+
+// errNoFile: a FileBlob without a file to send from.
+var errNoFile = errors.New("jobartifacts: no file to send from")
 
 // positionedFile is the file's RawConn, with its offset at the content's
 // for the duration of a Read (sendfile). Writes and Control go to the file.
