@@ -537,7 +537,7 @@ func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, j *Job, r
 	}
 	content := newBlobContent(b, info.Size)
 	defer content.Close()
-	http.ServeContent(w, r, "", info.ModTime, content.readSeeker())
+	content.serve(w, r, info.ModTime)
 	content.afterServe()
 	if err := content.Failure(); err != nil {
 		h.abortStream(r, j, err)
