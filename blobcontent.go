@@ -6,16 +6,22 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // blobContent gives http.ServeContent the io.ReadSeeker it wants over a
 // Blob, reading through Blob.NewRangeReader: a Seek only moves the offset,
-// and the first Read after it opens one range from there to the end, so a
-// whole download costs one request on object storage and a Range request one
-// per range. ServeContent drops read errors once the headers are out, so
+// and the first Read after it opens one range from there, so a whole
+// download costs one request on object storage and a Range request one per
+// range. The range opened is as long as ServeContent's copy in progress
+// when copyWriter told it (a single range, or the whole), else it runs to
+// the blob's end (the parts of a multi-range body): a small range of a
+// large object then fetches only its bytes, and its connection is reused
+// rather than cut. ServeContent drops read errors once the headers are out, so
 // blobContent remembers the first one (Failure) for the handler to log and
 // abort the response with.
 //
@@ -26,20 +32,33 @@ type blobContent struct {
 	blob Blob
 	size int64
 
-	mu      sync.Mutex
-	off     int64
-	r       io.ReadCloser // open at off, or nil
+	mu  sync.Mutex
+	off int64
+	r   io.ReadCloser // open at off, or nil
+	// rEnd is where r ends (size, or the end of a bounded range).
+	rEnd int64
+	// copyEnd is where the copy in progress stops, if known (else 0): the
+	// end of the next range opened at off.
+	copyEnd int64
 	failure error
 	closed  bool
 	// sentFromFile: the last bytes went by sendfile (fileContent).
 	sentFromFile bool
-	// viaFile is what readSeeker hands out for a FileBlob, in c's own
-	// allocation.
+	// viaFile is what readSeeker hands out for a FileBlob, and out what
+	// serve hands ServeContent, in c's own allocation.
 	viaFile fileContent
+	out     copyWriter
 }
 
 func newBlobContent(b Blob, size int64) *blobContent {
 	return &blobContent{blob: b, size: size}
+}
+
+// serve answers r with the blob through http.ServeContent.
+func (c *blobContent) serve(w http.ResponseWriter, r *http.Request, modtime time.Time) {
+	rs := c.readSeeker()
+	c.out = copyWriter{ResponseWriter: w, content: c, readSeeker: rs}
+	http.ServeContent(&c.out, r, "", modtime, rs)
 }
 
 // readSeeker is what to hand ServeContent: c itself, or, for a FileBlob,
@@ -63,17 +82,31 @@ func (c *blobContent) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	if c.r == nil {
-		r, err := c.blob.NewRangeReader(c.off, -1)
+		length := int64(-1)
+		c.rEnd = c.size
+		if c.copyEnd > c.off && c.copyEnd < c.size {
+			length = c.copyEnd - c.off
+			c.rEnd = c.copyEnd
+		}
+		r, err := c.blob.NewRangeReader(c.off, length)
 		if err != nil {
 			return 0, c.fail(err)
 		}
 		c.r = r
 	}
-	if max := c.size - c.off; int64(len(p)) > max {
+	if max := c.rEnd - c.off; int64(len(p)) > max {
 		p = p[:max]
 	}
 	n, err := c.r.Read(p)
 	c.off += int64(n)
+	if c.off >= c.rEnd && c.rEnd < c.size {
+		// The bounded range is read: a read past the copy's end (none
+		// from ServeContent) opens another.
+		c.closeRange()
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+	}
 	switch {
 	case err == nil:
 		return n, nil
@@ -119,9 +152,49 @@ func (c *blobContent) Seek(offset int64, whence int) (int64, error) {
 	if offset != c.off {
 		c.closeRange()
 		c.off = offset
+		c.copyEnd = 0
 	}
 	return offset, nil
 }
+
+// copying tells c that a copy of n bytes from its offset starts (n > 0) or
+// ended (n == 0).
+func (c *blobContent) copying(n int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.copyEnd = 0
+	if n > 0 {
+		c.copyEnd = c.off + n
+	}
+}
+
+// copyWriter is the ResponseWriter handed to ServeContent with a
+// blobContent: ServeContent sends a single range, or the whole, with
+// io.CopyN, so ReadFrom gets an *io.LimitedReader around the content, whose
+// N tells the content how long a range to open. The Range header is left to
+// ServeContent: what it copies is what it decided. Anything else (a
+// multi-range body, read from a pipe) is copied as before.
+type copyWriter struct {
+	http.ResponseWriter
+	content    *blobContent
+	readSeeker io.ReadSeeker // what ServeContent was given
+}
+
+// ReadFrom passes the copy's length to the content, then the copy to the
+// ResponseWriter's own ReadFrom (sendfile for a FileBlob), if any.
+func (w *copyWriter) ReadFrom(src io.Reader) (int64, error) {
+	if lr, ok := src.(*io.LimitedReader); ok && lr.R == w.readSeeker {
+		w.content.copying(lr.N)
+		defer w.content.copying(0)
+	}
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(writerOnly{w.ResponseWriter}, src)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *copyWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // closeRange closes the open range, if any. c.mu must be held.
 func (c *blobContent) closeRange() {

@@ -91,7 +91,9 @@ func TestCacheControl(t *testing.T) {
 		// No route.
 		{name: "unknown route anonymous", target: "/api/v4/nothing", status: 404, want: private},
 		{name: "unknown route with token", target: "/api/v4/nothing", header: reporter, status: 404, want: private},
-		{name: "405 with token", method: http.MethodPut, target: p1 + "/jobs/100/artifacts", header: maintainer, status: 405, want: private},
+		{name: "wrong method with token", method: http.MethodPut, target: p1 + "/jobs/100/artifacts", header: maintainer, status: 404, want: private},
+		{name: "OPTIONS with token", method: http.MethodOptions, target: p1 + "/jobs/100/artifacts", header: maintainer, status: 204, want: private},
+		{name: "OPTIONS anonymous, runner path", method: http.MethodOptions, target: "/api/v4/jobs/100/artifacts", status: 204, want: private},
 		// Last: it expires project 2's archives.
 		{name: "7 maintainer", method: http.MethodDelete, target: "/api/v4/projects/2/artifacts", header: maintainer, status: 202, want: private},
 	}

@@ -113,12 +113,9 @@ func toAPIError(err error, notFound *apiError) *apiError {
 	}
 }
 
-// Answers for requests that match no route, as Grape words them
-// (Grape::Exceptions::MethodNotAllowed says "405 Not Allowed").
-var (
-	errRouteNotFound    = &apiError{status: http.StatusNotFound, key: "error", text: "404 Not Found"}
-	errMethodNotAllowed = &apiError{status: http.StatusMethodNotAllowed, key: "error", text: "405 Not Allowed"}
-)
+// errRouteNotFound answers a request that no route takes, path or method:
+// GitLab's catch-all, error!('404 Not Found', 404), in Grape's words.
+var errRouteNotFound = &apiError{status: http.StatusNotFound, key: "error", text: "404 Not Found"}
 
 // errClientGone answers a request whose client went away (or whose context
 // the host ended) before the answer was ready: nginx's 499, which nobody

@@ -28,7 +28,6 @@ const (
 	bodyForbidden         = `{"message":"403 Forbidden"}`
 	bodyJobMissing        = `{"error":"job is missing"}`
 	bodyRouteNotFound     = `{"error":"404 Not Found"}`
-	bodyMethodNotAllow    = `{"error":"405 Not Allowed"}` // Grape::Exceptions::MethodNotAllowed
 	bodyAccepted          = `{"message":"202 Accepted"}`
 	bodyInternal          = `{"message":"500 Internal Server Error"}`
 	// GitLab names both projects by Project#path, the last segment.
@@ -407,14 +406,13 @@ func testHandlerResponses(t *testing.T, cfg apiFixtureConfig) {
 		{name: "unknown route", target: "/api/v4/nothing", status: 404, body: bodyRouteNotFound},
 		{name: "outside the base path", target: "/projects/1/jobs/100/artifacts", status: 404, body: bodyRouteNotFound},
 		{name: "a job itself is not served", target: p1 + "/jobs/100", header: asMaintainer, status: 404, body: bodyRouteNotFound},
-		{name: "PUT on the archive", method: "PUT", target: p1 + "/jobs/100/artifacts", header: asMaintainer, status: 405, body: bodyMethodNotAllow,
-			headers: map[string]string{"Allow": "GET, HEAD, DELETE"}},
-		{name: "POST on the archive", method: "POST", target: p1 + "/jobs/100/artifacts", header: asMaintainer, status: 405, body: bodyMethodNotAllow,
-			headers: map[string]string{"Allow": "GET, HEAD, DELETE"}},
-		{name: "DELETE on a file", method: "DELETE", target: file(100, "hello.txt"), header: asMaintainer, status: 405, body: bodyMethodNotAllow,
-			headers: map[string]string{"Allow": "GET, HEAD"}},
-		{name: "POST on route 2", method: "POST", target: p1 + "/jobs/artifacts/main/download?job=test", header: asMaintainer, status: 405, body: bodyMethodNotAllow,
-			headers: map[string]string{"Allow": "GET, HEAD"}},
+		// A wrong method is GitLab's catch-all 404 (TestWrongMethod).
+		{name: "PUT on the archive", method: "PUT", target: p1 + "/jobs/100/artifacts", header: asMaintainer, status: 404, body: bodyRouteNotFound},
+		{name: "POST on the archive", method: "POST", target: p1 + "/jobs/100/artifacts", header: asMaintainer, status: 404, body: bodyRouteNotFound},
+		{name: "DELETE on a file", method: "DELETE", target: file(100, "hello.txt"), header: asMaintainer, status: 404, body: bodyRouteNotFound},
+		{name: "POST on route 2", method: "POST", target: p1 + "/jobs/artifacts/main/download?job=test", header: asMaintainer, status: 404, body: bodyRouteNotFound},
+		{name: "OPTIONS on the archive", method: "OPTIONS", target: p1 + "/jobs/100/artifacts", header: asMaintainer, status: 204,
+			headers: map[string]string{"Allow": "OPTIONS, GET, DELETE, HEAD"}},
 	}
 
 	for _, tc := range rows {

@@ -13,13 +13,15 @@ import (
 // exactly as sent. Order matters: the first matching route wins.
 func (h *Handler) routes() *mux.Router {
 	root := mux.NewRouter().UseEncodedPath().SkipClean(true)
-	root.NotFoundHandler = h.serve(func(http.ResponseWriter, *http.Request, *requestScope) error { return errRouteNotFound })
-	root.MethodNotAllowedHandler = h.serve(func(w http.ResponseWriter, r *http.Request, _ *requestScope) error {
-		w.Header().Set("Allow", strings.Join(allowedMethods(root, r), ", "))
-		return errMethodNotAllowed
-	})
+	// A path no route takes, and a method no route takes on a route's path,
+	// get GitLab's catch-all (lib/api/api.rb, route :any, '*path'): Grape's
+	// router runs it before its 405, and its only filters set headers, so a
+	// wrong method is the 404 of an unknown path whatever the credential.
+	notFound := h.serve(func(http.ResponseWriter, *http.Request, *requestScope) error { return errRouteNotFound })
+	root.NotFoundHandler = notFound
+	root.MethodNotAllowedHandler = notFound
 	// The base path is part of each pattern rather than a PathPrefix
-	// subrouter: gorilla/mux loses "method not allowed" (405) in subrouters.
+	// subrouter: gorilla/mux loses "method not allowed" in subrouters.
 	handle := func(pattern string, fn endpoint, methods ...string) {
 		root.Handle(h.cfg.basePath+pattern, h.serve(fn)).Methods(methods...)
 	}
@@ -28,7 +30,8 @@ func (h *Handler) routes() *mux.Router {
 	// Project routes, first with the id in one segment (group%2Fapp, as
 	// GitLab requires), then with its slashes left raw (group/app), as Go's
 	// client sends it when the artifact path needs escaping.
-	for _, id := range []string{"{id:[^/]+}", "{id:[^/]+(?:/[^/]+)+?}"} {
+	ids := []string{"{id:[^/]+}", "{id:[^/]+(?:/[^/]+)+?}"}
+	for _, id := range ids {
 		p := "/projects/" + id
 		// Routes 2 and 4: the ref may hold slashes, so they are told apart
 		// by what follows it (refRoute).
@@ -42,24 +45,21 @@ func (h *Handler) routes() *mux.Router {
 	}
 	handle("/jobs/{job_id}/artifacts", h.uploadArtifact, http.MethodPost) // 9
 	handle("/jobs/{job_id}/artifacts", h.runnerDownloadArchive, read...)  // 10
-	return root
-}
 
-// allowedMethods lists the methods some route takes for r's path, for the
-// Allow header of a 405 (Grape sends one).
-func allowedMethods(router *mux.Router, r *http.Request) []string {
-	var allowed []string
-	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-		probe := r.Clone(r.Context())
-		probe.Method = m
-		// Match reports the fallback handlers as matches too: only a
-		// match without error is a route.
-		var match mux.RouteMatch
-		if router.Match(probe, &match) && match.MatchErr == nil {
-			allowed = append(allowed, m)
-		}
+	// OPTIONS, last: no other route takes it, so no request that another
+	// route answers tries these. Grape answers OPTIONS on the path of the
+	// first route, in GitLab's order, whose path matches (route 3's comes
+	// before keep's), listing that path's methods in the order GitLab
+	// declares them (answerOptions).
+	for _, id := range ids {
+		p := "/projects/" + id
+		handle(p+"/jobs/artifacts/{rest:.+}", h.refRouteOptions, http.MethodOptions)
+		handle(p+"/jobs/{job_id}/artifacts", h.options("OPTIONS, GET, DELETE, HEAD", filterAuthenticate), http.MethodOptions)
+		handle(p+"/jobs/{job_id}/artifacts/{artifact_path:.*}", h.options(allowRead, filterAuthenticateJobToken), http.MethodOptions)
+		handle(p+"/artifacts", h.options("OPTIONS, DELETE", filterAuthenticate), http.MethodOptions)
 	}
-	return allowed
+	handle("/jobs/{job_id}/artifacts", h.options("OPTIONS, POST, GET, HEAD", filterNone), http.MethodOptions)
+	return root
 }
 
 // routeVars are the variables of the route that matched.

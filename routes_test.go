@@ -378,6 +378,7 @@ func TestHandlerOptions(t *testing.T) {
 	cases := []struct {
 		name    string
 		options []jobartifacts.Option
+		method  string // GET when empty
 		target  string
 		status  int
 		body    string
@@ -389,7 +390,7 @@ func TestHandlerOptions(t *testing.T) {
 		{name: "empty base path", options: []jobartifacts.Option{jobartifacts.WithBasePath("")},
 			target: "/projects/1/jobs/100/artifacts/hello.txt", status: 200, body: "hello world\n"},
 		{name: "empty base path: wrong method", options: []jobartifacts.Option{jobartifacts.WithBasePath("")},
-			target: "/projects/1/jobs/100/artifacts/hello.txt", status: 405, body: bodyMethodNotAllow},
+			method: "PUT", target: "/projects/1/jobs/100/artifacts/hello.txt", status: 404, body: bodyRouteNotFound},
 		{name: "entry over the size limit", options: []jobartifacts.Option{jobartifacts.WithMaxEntrySize(10)},
 			target: p1 + "/jobs/100/artifacts/hello.txt", status: 413, body: `{"message":"file size has reached maximum size limit"}`},
 		{name: "entry at the size limit", options: []jobartifacts.Option{jobartifacts.WithMaxEntrySize(12)},
@@ -402,9 +403,9 @@ func TestHandlerOptions(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newAPIFixture(t, apiFixtureConfig{options: tc.options})
-			method := "GET"
-			if tc.status == 405 {
-				method = "PUT"
+			method := tc.method
+			if method == "" {
+				method = "GET"
 			}
 			resp := f.do(t, method, tc.target, asReporter)
 			require.Equal(t, tc.status, resp.status, "body: %s", resp.body)

@@ -178,8 +178,48 @@ func (s *Store) describeBlob(ctx context.Context, key jobartifacts.BlobKey, f *o
 	if _, err := io.Copy(h, ctxio.NewReader(ctx, io.NewSectionReader(f, 0, id.size))); err != nil {
 		return nil, fmt.Errorf("fsstore: blob %q: hashing: %w", key, err)
 	}
-	bf.info.ETag = etag(h.Sum(nil))
+	sum := h.Sum(nil)
+	bf.info.ETag = etag(sum)
+	if s.testHookRehashed != nil {
+		s.testHookRehashed(key)
+	}
+	s.restoreBlobRecord(key, f.Name(), blobRecord{SHA256: hex.EncodeToString(sum), Size: id.size, Inode: id.ino, ModTimeNS: id.mtimeNS, etag: bf.info.ETag})
 	return bf, nil
+}
+
+// restoreBlobRecord writes back the info of a blob that had to be hashed,
+// so that later opens, in any process, need not hash it again. rec
+// describes the file opened, which blobFile named then: a file put there
+// since (keys are never reused) does not match it and is hashed as before.
+// Best effort: the open has its ETag either way. A DeleteBlob removes the
+// blob and then its info, so if blobFile is gone once the info is written,
+// the delete may have missed it, and it is removed here.
+func (s *Store) restoreBlobRecord(key jobartifacts.BlobKey, blobFile string, rec blobRecord) {
+	if err := s.writeBlobRecord(key, rec); err != nil {
+		return
+	}
+	if _, err := os.Lstat(blobFile); errors.Is(err, fs.ErrNotExist) {
+		s.removeBlobRecord(key)
+		return
+	}
+	s.blobInfos.store(key, rec)
+}
+
+// removeBlobRecord removes blobinfo/<key>.json, if any, and the
+// directories it leaves empty.
+func (s *Store) removeBlobRecord(key jobartifacts.BlobKey) {
+	infoPath := s.blobInfoFile(key)
+	_ = s.removeFile(infoPath)
+	s.removeEmptyDirs(filepath.Dir(infoPath), filepath.Join(s.dir, "blobinfo"))
+}
+
+// writeBlobRecord writes blobinfo/<key>.json, atomically.
+func (s *Store) writeBlobRecord(key jobartifacts.BlobKey, rec blobRecord) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return s.writeFile(s.blobInfoFile(key), append(data, '\n'))
 }
 
 // PutBlob streams r into a temporary file next to the blob's file, in
@@ -240,14 +280,12 @@ func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Read
 	// no info, or stale info, hashes the file rather than trusting it.
 	id := idOf(fi)
 	rec := blobRecord{SHA256: hex.EncodeToString(sum), Size: id.size, Inode: id.ino, ModTimeNS: id.mtimeNS}
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return jobartifacts.BlobInfo{}, fmt.Errorf("fsstore: put blob %q: %w", key, err)
-	}
-	if err := s.writeFile(s.blobInfoFile(key), append(data, '\n')); err != nil {
+	if err := s.writeBlobRecord(key, rec); err != nil {
 		// The key is ours (the link made it) and no record names it yet:
-		// take the blob back, so that a failed put leaves nothing.
+		// take the blob back, so that a failed put leaves nothing, then
+		// any info an OpenBlob wrote back meanwhile (restoreBlobRecord).
 		_ = s.removeFile(path)
+		s.removeBlobRecord(key)
 		return jobartifacts.BlobInfo{}, fmt.Errorf("fsstore: put blob %q: %w", key, err)
 	}
 	return jobartifacts.BlobInfo{Size: fi.Size(), ModTime: fi.ModTime().UTC(), ETag: etag(sum)}, nil

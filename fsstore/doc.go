@@ -130,7 +130,11 @@
 // modification time of the file it describes. If that identity does not
 // match the file opened (a crash between the blob's link and its info's
 // write), OpenBlob hashes the file instead, so the ETag is always the
-// bytes' hash.
+// bytes' hash, and writes the info back as PutBlob would have (the same
+// record, describing the file it hashed), so that the next open, in any
+// process, does not hash it again. A blob deleted meanwhile does not keep
+// it: the open removes the info it wrote if the blob is gone once it is
+// written (DeleteBlob removes the blob first, then the info).
 //
 // ListBlobs walks blobs/ in key order (sorting each directory's entries with
 // "/" after directory names) and skips directories that cannot hold a key

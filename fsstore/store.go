@@ -59,6 +59,10 @@ type Store struct {
 	// limit. Guarded by sweepMu.
 	sweepFrom int64
 	sweepMu   sync.Mutex
+
+	// testHookRehashed, if set, runs after OpenBlob hashed a blob whose
+	// info did not describe its file, before the info is written back.
+	testHookRehashed func(jobartifacts.BlobKey)
 }
 
 var _ jobartifacts.Store = (*Store)(nil)

@@ -33,7 +33,8 @@ var (
 // Authorizer is a jobartifacts.Authorizer that knows users by their personal
 // or OAuth tokens and jobs by their job tokens, and decides with GitLab's
 // roles. It is safe for concurrent use; users and job tokens may be added
-// while it serves requests.
+// while it serves requests. The principals it returns are read-only, and a
+// user's are shared by all of the user's requests (see UserPrincipal).
 type Authorizer struct {
 	store jobartifacts.MetadataStore
 	now   func() time.Time
@@ -192,8 +193,12 @@ func (a *Authorizer) addLocked(users []User, jobTokens map[string]int64) error {
 }
 
 // UserPrincipal is a user authenticated by a personal or OAuth token. A
-// user has one, which every request authenticated by the user's tokens
-// gets: it holds nothing but the user.
+// user has one, made by AddUser, and every request authenticated by the
+// user's tokens gets that same pointer, so that authenticating allocates
+// nothing: it is shared and read-only. What it holds (the name and a copy
+// of the roles) never changes and is read through its methods; code that
+// wraps the Authorizer must not assign through the pointer (*p = …), which
+// would change who the user's later requests are.
 type UserPrincipal struct {
 	user *user
 }
@@ -224,7 +229,9 @@ func (p *JobPrincipal) ProjectID() int64 { return p.projectID }
 // only user tokens, a JobToken only job tokens, and a BearerToken a user
 // token first, else a job token. An unknown or expired token, or the token
 // of a job that is not running (or no longer exists), is an error wrapping
-// jobartifacts.ErrUnauthorized; NoCredential is anonymous (nil, nil).
+// jobartifacts.ErrUnauthorized; NoCredential is anonymous (nil, nil). A
+// user token gives the user's one *UserPrincipal, shared by all the user's
+// requests and read-only; a job token a *JobPrincipal of its own.
 func (a *Authorizer) Authenticate(ctx context.Context, cred jobartifacts.Credential) (jobartifacts.Principal, error) {
 	if cred.Kind == jobartifacts.NoCredential {
 		return nil, nil

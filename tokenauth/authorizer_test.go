@@ -195,6 +195,26 @@ func TestUserPrincipalIsTheUsers(t *testing.T) {
 	require.Zero(t, allocs)
 }
 
+// TestUserPrincipalHoldsCopies: the shared principal is read-only for the
+// host too: changing the User given to AddUser afterwards (its roles map,
+// its expiry) changes neither the principal nor authentication.
+func TestUserPrincipalHoldsCopies(t *testing.T) {
+	auth := New(nil, WithClock(func() time.Time { return testNow }))
+	expiresAt := testNow.Add(time.Hour)
+	u := User{Name: "carol", Tokens: []string{"glpat-carol"}, ExpiresAt: &expiresAt, Roles: map[int64]Role{privateProjectID: Guest}}
+	require.NoError(t, auth.AddUser(u))
+	u.Roles[privateProjectID] = Owner
+	u.Roles[publicProjectID] = Owner
+	expiresAt = testNow.Add(-time.Hour)
+	u.Tokens[0] = "glpat-other"
+
+	principal, err := auth.Authenticate(context.Background(), jobartifacts.Credential{Kind: jobartifacts.PersonalToken, Token: "glpat-carol"})
+	require.NoError(t, err, "the expiry given is the one kept")
+	up := principal.(*UserPrincipal)
+	require.Equal(t, Guest, up.Role(privateProjectID))
+	require.Equal(t, NoRole, up.Role(publicProjectID))
+}
+
 func TestAuthenticateStoreFailureIsNotUnauthorized(t *testing.T) {
 	auth, store := newTestAuthorizer(t)
 	storeDown := errors.New("database is down")

@@ -156,8 +156,8 @@ func (c *limitedConn) ReadFrom(r io.Reader) (int64, error) {
 
 // stallDeadlines cuts request bodies and responses that stall (see
 // connLimits.stallTimeout), through the connection's deadlines: before each
-// read of the body and each write of the response, the deadline covers what
-// is left of the stall budget. A timeout of 0 turns it off.
+// read of the body and each write or flush of the response, the deadline
+// covers what is left of the stall budget. A timeout of 0 turns it off.
 //
 // The write deadline is set a tick (stallTimeout/stallTicks) past what the
 // budget allows and left alone while the budget's end stays behind it, on a
@@ -323,6 +323,20 @@ func (w *stallWriter) Write(p []byte) (int, error) {
 	w.clock.account(start, n)
 	return n, err
 }
+
+// FlushError sends what the response buffered under the stall deadline, as
+// a Write does: the handler may have worked past the deadline set at its
+// last write. The bytes were counted when written; the wait is counted now.
+func (w *stallWriter) FlushError() error {
+	start := time.Now()
+	w.guard(start)
+	err := http.NewResponseController(w.ResponseWriter).Flush()
+	w.clock.account(start, 0)
+	return err
+}
+
+// Flush is FlushError for callers of http.Flusher.
+func (w *stallWriter) Flush() { _ = w.FlushError() }
 
 // stallPiece is the least ReadFrom sends under one deadline: as much as
 // one of http.ServeContent's writes, so that a copy moves under the same

@@ -18,6 +18,8 @@ import (
 
 	"github.com/klauspost/compress/zip"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ciartifacts/jobartifacts"
 )
 
 // The tests of the connection limits (issue 10, item 2) run the program as
@@ -415,6 +417,34 @@ func TestStallWriteDeadlines(t *testing.T) {
 	before := time.Now()
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx))
 	require.False(t, conn.last().Before(before.Add(2*timeout+2*tick)), "a budget from the handler's return")
+}
+
+// TestStallFlushDeadline: a Flush, through http.ResponseController or
+// http.Flusher and through the API's access log, is a write like the
+// others: the write deadline covers a budget from its start, however long
+// the handler worked since its last write.
+func TestStallFlushDeadline(t *testing.T) {
+	const timeout, tick = 400 * time.Millisecond, 400 * time.Millisecond / stallTicks
+	conn := &deadlineRecorder{}
+	ctx := withStallConn(context.Background(), conn)
+	flushes := []func(w http.ResponseWriter){
+		func(w http.ResponseWriter) { require.NoError(t, http.NewResponseController(w).Flush()) },
+		func(w http.ResponseWriter) { w.(http.Flusher).Flush() },
+	}
+	h := stallDeadlines(jobartifacts.AccessLog(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, flush := range flushes {
+			_, err := w.Write([]byte("x"))
+			require.NoError(t, err)
+			time.Sleep(timeout + 2*tick) // working, not waiting on the client
+			before := time.Now()
+			flush(w)
+			require.False(t, conn.last().Before(before.Add(timeout)), "never early")
+		}
+	}), nil), timeout, 16<<10)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx))
+	require.True(t, rec.Flushed)
+	require.Equal(t, "xx", rec.Body.String())
 }
 
 // TestLimitedConnCloseWrite: limitedConn keeps the connection's CloseWrite,
