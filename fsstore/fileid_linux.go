@@ -38,7 +38,7 @@ func statPath(path string) (fileID, error) {
 
 func idOfStat(st *syscall.Stat_t) fileID {
 	return fileID{
-		dev: st.Dev, ino: st.Ino, size: st.Size,
+		dev: uint64(st.Dev), ino: uint64(st.Ino), size: st.Size, // not uint64 on every platform (mips)
 		mtimeNS: st.Mtim.Nano(),
 		dir:     st.Mode&syscall.S_IFMT == syscall.S_IFDIR,
 	}

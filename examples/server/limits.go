@@ -251,10 +251,11 @@ func (c *stallClock) deadline(now time.Time) time.Time {
 	return now.Add(c.timeout - c.waited)
 }
 
-// account records an I/O call that started at start and moved n bytes.
-func (c *stallClock) account(start time.Time, n int) {
+// account records an I/O call that started at start and moved n bytes (an
+// int64: one sendfile may move more than an int holds on 32-bit platforms).
+func (c *stallClock) account(start time.Time, n int64) {
 	c.waited += time.Since(start)
-	c.moved += int64(n)
+	c.moved += n
 	if c.moved >= c.minBytes {
 		c.waited, c.moved = 0, 0
 	}
@@ -290,7 +291,7 @@ func (b *stallReader) Read(p []byte) (int, error) {
 		_ = b.conn.SetReadDeadline(b.deadline)
 	}
 	n, err := b.ReadCloser.Read(p)
-	b.clock.account(start, n)
+	b.clock.account(start, int64(n))
 	if errors.Is(err, io.EOF) {
 		b.done = true
 		_ = b.conn.SetReadDeadline(time.Time{})
@@ -320,7 +321,7 @@ func (w *stallWriter) Write(p []byte) (int, error) {
 	start := time.Now()
 	w.guard(start)
 	n, err := w.ResponseWriter.Write(p)
-	w.clock.account(start, n)
+	w.clock.account(start, int64(n))
 	return n, err
 }
 
@@ -385,7 +386,7 @@ func (w *stallWriter) ReadFrom(src io.Reader) (int64, error) {
 		start := time.Now()
 		w.guard(start)
 		n, err := rf.ReadFrom(chunk)
-		w.clock.account(start, int(n))
+		w.clock.account(start, n)
 		total += n
 		if limited && chunk != outer {
 			outer.N -= n
@@ -420,7 +421,7 @@ func (w *stallWriter) sendFileRest(rf io.ReaderFrom, src *io.LimitedReader) (int
 		}
 		w.conn.setWrite(deadline)
 		n, err := rf.ReadFrom(src) // net's sendfile takes src.N down itself
-		w.clock.account(start, int(n))
+		w.clock.account(start, n)
 		total += n
 		switch {
 		case err == nil:

@@ -165,3 +165,54 @@ func TestStallWriterSendFileTicks(t *testing.T) {
 	require.Equal(t, 2, sticky.calls)
 	require.Less(t, took, timeout)
 }
+
+// fastConn is a ResponseWriter whose ReadFrom stands for net's sendfile to
+// a fast client: after the first piece, each call moves perCall bytes of
+// the file (taking them off its *io.LimitedReader, without reading them)
+// until the write deadline stops it, as one sendfile loop does.
+type fastConn struct {
+	*httptest.ResponseRecorder
+	perCall  int64
+	deadline time.Time
+	calls    int
+}
+
+func (c *fastConn) SetWriteDeadline(d time.Time) error {
+	c.deadline = d
+	return nil
+}
+
+func (c *fastConn) ReadFrom(r io.Reader) (int64, error) {
+	c.calls++
+	if c.calls == 1 {
+		return io.Copy(struct{ io.Writer }{c.ResponseRecorder}, r) // the first piece
+	}
+	lr := r.(*io.LimitedReader)
+	n := min(lr.N, c.perCall)
+	lr.N -= n
+	if lr.N == 0 {
+		return n, nil
+	}
+	time.Sleep(time.Until(c.deadline))
+	return n, &net.OpError{Op: "sendfile", Net: "tcp", Err: os.ErrDeadlineExceeded}
+}
+
+// TestStallWriterSendFileLargeTicks: a client that takes more than 2 GiB
+// in one tick's sendfile is moving, on 32-bit platforms too, where those
+// bytes do not fit an int (GOARCH=386 go test -run this).
+func TestStallWriterSendFileLargeTicks(t *testing.T) {
+	const timeout, minBytes, perCall = 80 * time.Millisecond, 16 << 10, 3 << 30
+	path := filepath.Join(t.TempDir(), "blob")
+	require.NoError(t, os.WriteFile(path, bytes.Repeat([]byte("x"), stallPiece), 0o600))
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	conn := &fastConn{ResponseRecorder: httptest.NewRecorder(), perCall: perCall}
+	sw := &stallWriter{ResponseWriter: conn, conn: &stallConn{deadlines: http.NewResponseController(conn)},
+		clock: stallClock{timeout: timeout, minBytes: minBytes}, sendfile: true}
+	total := int64(stallPiece) + 2*stallTicks*perCall // two budgets' worth of ticks
+	n, err := sw.ReadFrom(&io.LimitedReader{R: f, N: total})
+	require.NoError(t, err, "a client moving 3 GiB a tick is never cut")
+	require.Equal(t, total, n)
+	require.Greater(t, conn.calls, stallTicks+1, "through more ticks than one budget holds")
+}
