@@ -98,8 +98,11 @@ func (s *Store) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobarti
 	if err := s.checkOpen(ctx); err != nil {
 		return nil, err
 	}
+	// Before the file is found: a delete from here on changes it.
+	drops := s.blobFiles.drops.Load()
 	// Only a key that was valid has idle files: its check can wait.
 	if bf := s.takeIdleBlobFile(key); bf != nil {
+		bf.drops = drops
 		return &fileBlob{bf: bf, ctx: ctx, idle: s.blobFiles}, nil
 	}
 	if err := validateKey(key); err != nil {
@@ -114,6 +117,7 @@ func (s *Store) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobarti
 		f.Close()
 		return nil, err
 	}
+	bf.drops = drops
 	return &fileBlob{bf: bf, ctx: ctx, idle: s.blobFiles}, nil
 }
 
@@ -285,6 +289,7 @@ func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Read
 		// take the blob back, so that a failed put leaves nothing, then
 		// any info an OpenBlob wrote back meanwhile (restoreBlobRecord).
 		_ = s.removeFile(path)
+		s.blobFiles.drop(key)
 		s.removeBlobRecord(key)
 		return jobartifacts.BlobInfo{}, fmt.Errorf("fsstore: put blob %q: %w", key, err)
 	}

@@ -3,6 +3,7 @@ package fsstore
 import (
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ciartifacts/jobartifacts"
@@ -24,6 +25,9 @@ type blobFile struct {
 	key  jobartifacts.BlobKey
 	id   fileID
 	info jobartifacts.BlobInfo
+	// drops is blobFiles.drops when the file was opened or taken: a put
+	// that finds it changed closes the file, which may be a deleted blob's.
+	drops uint64
 
 	// Guarded by blobFiles.mu while idle.
 	older, newer *blobFile // every idle file, oldest first
@@ -44,6 +48,10 @@ type blobFiles struct {
 	n              int
 	timer          *time.Timer // set while files are idle
 	closed         bool
+	// drops counts drop calls, so that the file of a Blob open while its
+	// key was deleted is closed at put, not kept idle on a deleted blob's
+	// disk space. Written under mu; read without it by OpenBlob.
+	drops atomic.Uint64
 }
 
 func newBlobFiles(max int) *blobFiles {
@@ -68,10 +76,12 @@ func (c *blobFiles) take(key jobartifacts.BlobKey) *blobFile {
 }
 
 // put keeps bf idle, closing the oldest idle file if there are max already.
-// It closes bf instead once the Store is closed or when max is 0.
+// It closes bf instead once the Store is closed, when max is 0, or when a
+// key was dropped since bf was opened or taken (it may have been bf's:
+// deletions are rare, and telling which key costs more than a reopen).
 func (c *blobFiles) put(bf *blobFile) {
 	c.mu.Lock()
-	if c.closed || c.max <= 0 {
+	if c.closed || c.max <= 0 || c.drops.Load() != bf.drops {
 		c.mu.Unlock()
 		bf.f.Close()
 		return
@@ -112,6 +122,7 @@ func (c *blobFiles) drop(key jobartifacts.BlobKey) {
 	for _, bf := range dropped {
 		c.unlink(bf)
 	}
+	c.drops.Add(1)
 	c.mu.Unlock()
 	for _, bf := range dropped {
 		bf.f.Close()

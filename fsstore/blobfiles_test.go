@@ -157,6 +157,35 @@ func TestDeleteBlobClosesIdleFiles(t *testing.T) {
 	require.Zero(t, s.blobFiles.idle())
 }
 
+// TestDeleteBlobWhileOpen: a Blob open while its Store deletes its key
+// closes its file at Close rather than keep a deleted blob's disk space
+// idle; a Blob of another key, open meanwhile, is closed too (the Store
+// does not tell which key went), and the next opens keep theirs again.
+func TestDeleteBlobWhileOpen(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t, t.TempDir(), WithoutFsync())
+	for _, key := range []jobartifacts.BlobKey{"gone", "other"} {
+		_, err := s.PutBlob(ctx, key, bytes.NewReader([]byte(key)))
+		require.NoError(t, err)
+	}
+	gone, err := s.OpenBlob(ctx, "gone")
+	require.NoError(t, err)
+	other, err := s.OpenBlob(ctx, "other")
+	require.NoError(t, err)
+	require.NoError(t, s.DeleteBlob(ctx, "gone"))
+
+	goneFile, otherFile := openedFile(t, gone), openedFile(t, other)
+	require.NoError(t, gone.Close())
+	require.True(t, isClosed(goneFile.f), "a deleted blob's file was kept idle")
+	require.NoError(t, other.Close())
+	require.True(t, isClosed(otherFile.f))
+	require.Zero(t, s.blobFiles.idle())
+
+	bf := openAndClose(t, s, "other", []byte("other"))
+	require.False(t, isClosed(bf.f))
+	require.Equal(t, 1, s.blobFiles.idle())
+}
+
 // TestIdleBlobFilesBound: at most WithIdleBlobFiles files stay idle, the
 // most recently closed; 0 keeps none.
 func TestIdleBlobFilesBound(t *testing.T) {

@@ -123,7 +123,8 @@
 // blob deleted, or deleted and put again, by any Store in any process is
 // never read from an idle file; a blob another process deletes keeps its
 // disk space until the idle file's time is up. DeleteBlob and Close close
-// the Store's idle files at once.
+// the Store's idle files at once, and a Blob open while its Store deleted
+// its key does not keep its file idle.
 //
 // The ETag is the quoted hex SHA-256 of the bytes, computed while PutBlob
 // streams them and kept in blobinfo/ together with the inode, size and
