@@ -13,12 +13,14 @@ import (
 // (anything else, an unknown route or project included, is private),
 // so that a shared cache never stores what not everyone may read; and
 // varies on the credential headers, so that a cache never answers a
-// request carrying a token with a stored anonymous response.
+// request carrying a token with a stored anonymous response. Vary ends with
+// Origin, which Rack::Cors appends to every answer on /api/* but a
+// preflight's, with or without an Origin in the request (cors.go).
 const (
 	cacheControlJSON    = "max-age=0, private, must-revalidate"
 	cacheControlPublic  = "no-cache"
 	cacheControlPrivate = "private, no-cache"
-	credentialVary      = "Authorization, Job-Token, Private-Token"
+	credentialVary      = "Authorization, Job-Token, Private-Token, Origin"
 )
 
 // credentialQueryParams are the query parameters that carry tokens on

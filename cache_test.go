@@ -106,7 +106,7 @@ func TestCacheControl(t *testing.T) {
 			resp := f.do(t, method, tt.target, tt.header)
 			require.Equal(t, tt.status, resp.status, "%s", resp.body)
 			assert.Equal(t, []string{tt.want}, resp.header.Values("Cache-Control"))
-			assert.Equal(t, "Authorization, Job-Token, Private-Token", resp.header.Get("Vary"))
+			assert.Equal(t, "Authorization, Job-Token, Private-Token, Origin", resp.header.Get("Vary"))
 		})
 	}
 

@@ -75,7 +75,17 @@
 // Responses carry GitLab's Cache-Control ("max-age=0, private,
 // must-revalidate" on 200 and 201 JSON, "no-cache" otherwise), made
 // "private, no-cache" whenever the request carried a credential or its
-// project is not known to be public, and Vary on the credential headers:
-// a shared cache in front of the handler never stores what not everyone
-// may read.
+// project is not known to be public, and Vary on the credential headers
+// and on Origin: a shared cache in front of the handler never stores what
+// not everyone may read.
+//
+// # Cross-origin requests
+//
+// The handler answers browsers as GitLab's Rack::Cors answers /api/*: a
+// preflight (OPTIONS with Origin and Access-Control-Request-Method) is 200
+// before any route is tried, with Access-Control-Allow-Origin: * and the
+// methods, exposed headers and max age GitLab sends, echoing the requested
+// headers; every other request with an Origin gets the same headers on
+// whatever it is answered, errors included. WithCORSOrigin names GitLab's
+// own URL, the one origin allowed credentials.
 package jobartifacts

@@ -38,9 +38,19 @@ var fuzzCredentials = []http.Header{
 	headerOf("Authorization", "Bearer "+apiTokenReporter),
 }
 
+// fuzzOrigins are the CORS headers a fuzzed request may carry, chosen by
+// who/len(fuzzCredentials) (so that a who below it sends none): none, an
+// Origin, a preflight's Origin and Access-Control-Request-Method.
+var fuzzOrigins = []http.Header{
+	nil,
+	headerOf("Origin", "https://app.example.com"),
+	headerOf("Origin", "https://app.example.com", "Access-Control-Request-Method", "GET"),
+}
+
 // FuzzHandlerRequest sends any request line a server would accept through
 // the whole handler over the seeded fixture: no panic, no 5xx, and the
-// headers every answer carries.
+// headers every answer carries; with an Origin, the CORS headers; a
+// preflight is Rack::Cors's 200.
 func FuzzHandlerRequest(f *testing.F) {
 	fx := newAPIFixture(f, apiFixtureConfig{})
 	h := jobartifacts.New(fx.store, fx.authz, jobartifacts.WithClock(func() time.Time { return apiNow }))
@@ -61,6 +71,9 @@ func FuzzHandlerRequest(f *testing.F) {
 		{"GET", "/api/v4/jobs/100/artifacts?job_token=" + apiJobTokenAllowed, 0},
 		{"GET", "/api/v4/projects/1/jobs/100/artifacts/..%2F..%2Fevil.txt", 1},
 		{"PUT", "/api/v4/projects/1/jobs/100/artifacts", 3},
+		{"GET", "/api/v4/projects/1/jobs/100/artifacts/hello.txt", 9},
+		{"OPTIONS", "/api/v4/projects/1/jobs/100/artifacts", 17},
+		{"OPTIONS", "/api/v4/projects/1/jobs/100/artifacts", 8},
 	} {
 		f.Add(seed.method, seed.target, seed.who)
 	}
@@ -73,13 +86,27 @@ func FuzzHandlerRequest(f *testing.F) {
 		for k, vs := range fuzzCredentials[int(who)%len(fuzzCredentials)] {
 			req.Header[k] = vs
 		}
+		cors := fuzzOrigins[int(who)/len(fuzzCredentials)%len(fuzzOrigins)]
+		for k, vs := range cors {
+			req.Header[k] = vs
+		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code >= 500 {
 			t.Fatalf("%s %s: %d %s", method, target, rec.Code, rec.Body)
 		}
-		if rec.Header().Get("X-Content-Type-Options") != "nosniff" || rec.Header().Get("Cache-Control") == "" {
-			t.Fatalf("%s %s: headers %v", method, target, rec.Header())
+		hdr := rec.Header()
+		if cors != nil && hdr.Get("Access-Control-Allow-Origin") != "*" {
+			t.Fatalf("%s %s with %v: headers %v", method, target, cors, hdr)
+		}
+		if req.Method == http.MethodOptions && cors.Get("Access-Control-Request-Method") != "" {
+			if rec.Code != http.StatusOK || rec.Body.Len() != 0 || hdr.Get("Cache-Control") != "no-cache" || hdr.Get("Vary") != "" {
+				t.Fatalf("%s %s preflight: %d %v %q", method, target, rec.Code, hdr, rec.Body)
+			}
+			return
+		}
+		if hdr.Get("X-Content-Type-Options") != "nosniff" || hdr.Get("Cache-Control") == "" || hdr.Get("Vary") == "" {
+			t.Fatalf("%s %s: headers %v", method, target, hdr)
 		}
 	})
 }

@@ -63,13 +63,26 @@ func (h *Handler) Close(ctx context.Context) error {
 	return h.archives.close(ctx)
 }
 
-// ServeHTTP answers one API request.
+// ServeHTTP answers one API request. A request with an Origin header is
+// answered as GitLab's Rack::Cors does (cors.go): a preflight before any
+// route, any other with the CORS headers on whatever the route answers.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The one header lookup a request without Origin costs.
+	origin, crossOrigin := r.Header["Origin"]
+	if crossOrigin && r.Method == http.MethodOptions {
+		if method, ok := r.Header["Access-Control-Request-Method"]; ok {
+			h.answerPreflight(w, r, origin, method)
+			return
+		}
+	}
 	hdr := w.Header()
 	sc := &requestScope{header: hdr}
 	sc.setHeader("X-Content-Type-Options", "nosniff")
 	sc.setHeader("X-Frame-Options", "SAMEORIGIN")
 	setCacheHeaders(sc)
+	if crossOrigin {
+		h.setCORSHeaders(hdr, origin)
+	}
 	var route int
 	route, sc.vars = h.fastRoute(r)
 	var err error

@@ -27,6 +27,9 @@ type config struct {
 	// signedURLExpiry is how long redirect URLs live; keep it shorter than
 	// the Sweeper's blob grace period.
 	signedURLExpiry time.Duration
+	// corsOrigin is GitLab's own URL for CORS: the origin allowed
+	// credentials; "" for none.
+	corsOrigin string
 }
 
 func defaultConfig() config {
@@ -140,4 +143,17 @@ func WithZstdDecoders(n int) Option {
 // lifts this bound.
 func WithZstdMemory(n int64) Option {
 	return func(c *config) { c.zstdMemory = n }
+}
+
+// WithCORSOrigin names the origin that GitLab's first Rack::Cors block
+// allows with credentials: GitLab's own URL (Gitlab.config.gitlab.url, such
+// as "https://gitlab.example.com"). A request whose Origin is exactly this
+// string is answered with Access-Control-Allow-Origin echoing it and
+// Access-Control-Allow-Credentials: true; any other Origin gets
+// Access-Control-Allow-Origin: * without credentials, which is all the
+// handler sends by default (origin ""). As in GitLab, the comparison is
+// byte for byte: no trailing slash, no default port, no path (a GitLab
+// under a relative URL root never matches an Origin).
+func WithCORSOrigin(origin string) Option {
+	return func(c *config) { c.corsOrigin = origin }
 }

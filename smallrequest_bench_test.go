@@ -21,7 +21,8 @@ import (
 // AccessLog writing text records, for a 4 KiB whole archive (route 1) and a
 // 4 KiB stored entry of a 10-entry zip (route 3), and the same entry as the
 // last of 100,000 (issue 12: "the same once warm"; run with -count to
-// interleave it with the 10-entry case). Allocations per request are the
+// interleave it with the 10-entry case), and the 10-entry case again with
+// an Origin (the CORS headers). Allocations per request are the
 // figure to watch; the client and the connection are left out (the
 // response is discarded, through ReadFrom as net/http's takes it).
 func BenchmarkSmallRequest(b *testing.B) {
@@ -71,14 +72,19 @@ func BenchmarkSmallRequest(b *testing.B) {
 		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	for _, tc := range []struct{ name, path string }{
-		{"tiny-archive", "/api/v4/projects/1/jobs/1/artifacts"},
-		{"entry", "/api/v4/projects/1/jobs/2/artifacts/dist/4k.bin"},
-		{"entry-last-of-100k", "/api/v4/projects/1/jobs/3/artifacts/dist/4k.bin"},
+	for _, tc := range []struct{ name, path, origin string }{
+		{"tiny-archive", "/api/v4/projects/1/jobs/1/artifacts", ""},
+		{"entry", "/api/v4/projects/1/jobs/2/artifacts/dist/4k.bin", ""},
+		{"entry-last-of-100k", "/api/v4/projects/1/jobs/3/artifacts/dist/4k.bin", ""},
+		// A browser's cross-origin request: what the CORS headers cost.
+		{"entry-cross-origin", "/api/v4/projects/1/jobs/2/artifacts/dist/4k.bin", "https://app.example.com"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, tc.path, nil)
 			req.Header.Set("Private-Token", benchfixture.Token)
+			if tc.origin != "" {
+				req.Header.Set("Origin", tc.origin)
+			}
 			warm(b, h, req)
 			b.ReportAllocs()
 			for b.Loop() {

@@ -34,6 +34,7 @@ type serveConfig struct {
 	sweepInterval   time.Duration
 	blobGrace       time.Duration
 	orphanAge       time.Duration
+	corsOrigin      string
 	limits          connLimits
 }
 
@@ -62,6 +63,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&cfg.sweepInterval, "sweep-interval", 5*time.Minute, "how often expired artifacts are deleted (0: never)")
 	fs.DurationVar(&cfg.blobGrace, "blob-grace", time.Hour, "how long an archive's bytes stay after its record is gone, for downloads under way and signed URLs handed out")
 	fs.DurationVar(&cfg.orphanAge, "orphan-age", 24*time.Hour, "archives that no record names and incomplete S3 uploads are removed once this old: longer than any upload takes")
+	fs.StringVar(&cfg.corsOrigin, "cors-origin", "", "the origin allowed CORS requests with credentials, as GitLab allows its own URL (e.g. https://gitlab.example.com); other origins get Access-Control-Allow-Origin: * without")
 	addLimitFlags(fs, &cfg.limits)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: server [flags]
@@ -259,6 +261,7 @@ func newServer(ctx context.Context, cfg serveConfig, store seedStore, logger *sl
 		jobartifacts.WithZstdMemory(cfg.zstdMemory),
 		jobartifacts.WithMaxUploadSize(cfg.maxUploadSize),
 		jobartifacts.WithDefaultExpireIn(cfg.defaultExpireIn),
+		jobartifacts.WithCORSOrigin(cfg.corsOrigin),
 	)
 	return &apiServer{Handler: jobartifacts.AccessLog(api, logger), api: api}, nil
 }

@@ -256,6 +256,7 @@ func TestParseServeFlags(t *testing.T) {
 			require.Equal(t, int64(jobartifacts.DefaultArchiveIndexBudget), cfg.indexBudget)
 			require.Equal(t, jobartifacts.DefaultZstdDecoders, cfg.zstdDecoders)
 			require.Equal(t, int64(jobartifacts.DefaultZstdMemory), cfg.zstdMemory)
+			require.Empty(t, cfg.corsOrigin)
 		}},
 		{name: "memory limits", args: []string{"-index-budget", "1048576", "-zstd-decoders", "2", "-zstd-memory", "16777216"}, check: func(t *testing.T, cfg serveConfig) {
 			require.Equal(t, int64(1<<20), cfg.indexBudget)
@@ -269,6 +270,9 @@ func TestParseServeFlags(t *testing.T) {
 		{name: "demo keeps given tokens", args: []string{"-demo", "-token", "a", "-job-token", "b"}, check: func(t *testing.T, cfg serveConfig) {
 			require.Equal(t, "a", cfg.token)
 			require.Equal(t, "b", cfg.jobToken)
+		}},
+		{name: "cors origin", args: []string{"-cors-origin", "https://gitlab.example.com"}, check: func(t *testing.T, cfg serveConfig) {
+			require.Equal(t, "https://gitlab.example.com", cfg.corsOrigin)
 		}},
 		{name: "token without demo", args: []string{"-token", "a"}, wantErr: "-demo"},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected argument"},
