@@ -259,7 +259,19 @@ func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Read
 	if s.sync {
 		wb = &writeback{start: func(off, n int64) { startWriteback(f, off, n) }}
 	}
-	sum, err := writeBlob(ctx, f, r, wb)
+	var out io.Writer = f
+	var dw *directWriter
+	if s.directIO {
+		// The direct writer starts the writeback of what it writes
+		// through the page cache; the blockWriter has none to start.
+		dw = newDirectWriter(f, wb)
+		defer dw.abort()
+		out, wb = dw, nil
+	}
+	sum, err := writeBlob(ctx, out, r, wb)
+	if err == nil && dw != nil {
+		err = dw.finish()
+	}
 	if err != nil {
 		return jobartifacts.BlobInfo{}, fmt.Errorf("fsstore: put blob %q: %w", key, err)
 	}

@@ -99,11 +99,21 @@
 //
 // Blobs are written once: PutBlob streams into a temporary file in 1 MiB
 // writes, hashing on the way (or taking the sum of a
-// jobartifacts.SHA256Reader, as the handler's uploads are), starts the
-// disk writes of every 8 MiB as it goes (sync_file_range on Linux), dates
-// it by the store's clock (WithClock), fsyncs it and links it into place; on any error, including a cancelled context, the temporary
-// file is removed and nothing is visible under the key. DeleteBlob of a
-// missing key, or of a key the store could never hold, succeeds.
+// jobartifacts.SHA256Reader, as the handler's uploads are), dates it by
+// the store's clock (WithClock), fsyncs it and links it into place; on any
+// error, including a cancelled context, the temporary file is removed and
+// nothing is visible under the key. DeleteBlob of a missing key, or of a
+// key the store could never hold, succeeds.
+//
+// Where the file system has direct I/O (O_DIRECT on Linux), the blob's
+// full 1 MiB blocks go to the disk around the page cache, each written by
+// a goroutine while the next one arrives, from two aligned blocks per
+// upload (pooled); the last, partial block goes through the cache. A
+// blob then costs no copy into the page cache and no cache memory, and
+// the fsync finds almost nothing left to write. Where O_DIRECT is refused,
+// or with WithoutDirectIO, the blob goes through the cache and PutBlob
+// starts the disk writes of every 8 MiB as it goes (sync_file_range on
+// Linux), so that the fsync waits for the last few only.
 //
 // OpenBlob returns a Blob backed by an *os.File: ReadAt and the readers of
 // NewRangeReader (io.SectionReader, pread(2) at their own offsets) read the

@@ -21,7 +21,8 @@ import (
 // several machines need both; replicas on one machine may share dataDir.
 type storeConfig struct {
 	dataDir        string
-	idleBlobFiles  int // fsstore.WithIdleBlobFiles
+	idleBlobFiles  int  // fsstore.WithIdleBlobFiles
+	directIO       bool // false: fsstore.WithoutDirectIO
 	postgresDSN    string
 	postgresSchema string
 	s3             s3Config
@@ -49,6 +50,7 @@ var s3Addressing = map[string]s3store.Addressing{
 func addStoreFlags(fs *flag.FlagSet, c *storeConfig) {
 	fs.StringVar(&c.dataDir, "data", "./artifacts-data", "directory of the fsstore that holds what -postgres and -s3-bucket do not; created if missing")
 	fs.IntVar(&c.idleBlobFiles, "idle-blob-files", fsstore.DefaultIdleBlobFiles, "archive files in -data kept open, for a few seconds, after their download for the next one (0: none)")
+	fs.BoolVar(&c.directIO, "direct-io", true, "write uploaded archives in -data around the page cache (O_DIRECT) where the file system allows it; -direct-io=false writes them through it")
 	fs.StringVar(&c.postgresDSN, "postgres", "", "PostgreSQL connection string or URL: keep the metadata there (pgstore) instead of -data")
 	fs.StringVar(&c.postgresSchema, "postgres-schema", pgstore.DefaultSchema, "with -postgres: the schema of the tables, created if missing; every replica uses the same")
 	fs.StringVar(&c.s3.bucket, "s3-bucket", "", "S3 bucket (must exist): keep the archives there (s3store) instead of -data; credentials from JOBARTIFACTS_S3_ACCESS_KEY and JOBARTIFACTS_S3_SECRET_KEY, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
@@ -165,7 +167,11 @@ func openStore(ctx context.Context, cfg storeConfig, getenv func(string) string)
 	}()
 	var fs *fsstore.Store
 	if cfg.postgresDSN == "" || cfg.s3.bucket == "" {
-		if fs, err = fsstore.Open(cfg.dataDir, fsstore.WithIdleBlobFiles(cfg.idleBlobFiles)); err != nil {
+		opts := []fsstore.Option{fsstore.WithIdleBlobFiles(cfg.idleBlobFiles)}
+		if !cfg.directIO {
+			opts = append(opts, fsstore.WithoutDirectIO())
+		}
+		if fs, err = fsstore.Open(cfg.dataDir, opts...); err != nil {
 			return nil, err
 		}
 		s.closers = append(s.closers, func() { _ = fs.Close() })

@@ -31,6 +31,10 @@ func TestParseStoreFlags(t *testing.T) {
 			require.Equal(t, time.Hour, cfg.blobGrace)
 			require.Equal(t, 24*time.Hour, cfg.orphanAge)
 			require.Equal(t, fsstore.DefaultIdleBlobFiles, cfg.idleBlobFiles)
+			require.True(t, cfg.directIO)
+		}},
+		{name: "no direct I/O", args: []string{"-direct-io=false"}, check: func(t *testing.T, cfg serveConfig) {
+			require.False(t, cfg.directIO)
 		}},
 		{name: "idle blob files", args: []string{"-idle-blob-files", "0"}, check: func(t *testing.T, cfg serveConfig) {
 			require.Zero(t, cfg.idleBlobFiles)
@@ -112,6 +116,18 @@ func TestOpenStoreDefault(t *testing.T) {
 	require.True(t, ok, "%T", s.seedStore)
 	require.Equal(t, dir, fs.Dir())
 	require.Nil(t, s.abortIncompleteUploads)
+}
+
+// TestOpenStoreDirectIO: -direct-io reaches the fsstore.
+func TestOpenStoreDirectIO(t *testing.T) {
+	for _, direct := range []bool{true, false} {
+		s, err := openStore(t.Context(), storeConfig{dataDir: t.TempDir(), directIO: direct, postgresSchema: pgstore.DefaultSchema, s3: s3Config{addressing: "auto"}}, func(string) string { return "" })
+		require.NoError(t, err)
+		fs, ok := s.seedStore.(*fsstore.Store)
+		require.True(t, ok, "%T", s.seedStore)
+		require.Equal(t, direct, fs.DirectIO(), "-direct-io=%v", direct)
+		s.Close()
+	}
 }
 
 // TestOpenStoreIdleBlobFiles: -idle-blob-files reaches the fsstore: an

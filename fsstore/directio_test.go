@@ -1,0 +1,210 @@
+package fsstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"testing"
+	"unsafe"
+
+	"github.com/ciartifacts/jobartifacts"
+	"github.com/stretchr/testify/require"
+)
+
+// directIOHere reports whether dir's file system takes O_DIRECT.
+func directIOHere(t *testing.T, dir string) bool {
+	t.Helper()
+	f, err := os.CreateTemp(dir, "probe")
+	require.NoError(t, err)
+	defer f.Close()
+	return setDirect(f, true) == nil
+}
+
+func randomBytes(n int, seed uint64) []byte {
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(seed, 1))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// writeAll writes data to w in writes of chunk bytes.
+func writeAll(t *testing.T, w *directWriter, data []byte, chunk int) {
+	t.Helper()
+	for len(data) > 0 {
+		n := min(chunk, len(data))
+		m, err := w.Write(data[:n])
+		require.NoError(t, err)
+		require.Equal(t, n, m)
+		data = data[n:]
+	}
+}
+
+func TestDirectWriterWritesEveryByte(t *testing.T) {
+	dir := t.TempDir()
+	direct := directIOHere(t, dir)
+	t.Logf("%s: O_DIRECT %v", dir, direct)
+	const mib = directBlockSize
+	sizes := []int{0, 1, directAlign - 1, directAlign, 32 << 10, mib - 1, mib, mib + 1, 2 * mib, 3*mib + 12345}
+	chunks := []int{4096, 32 << 10, mib, 5 * mib, 1000003}
+	for _, size := range sizes {
+		for _, chunk := range chunks {
+			data := randomBytes(size, uint64(size))
+			f, err := os.CreateTemp(dir, "blob")
+			require.NoError(t, err)
+			w := newDirectWriter(f, nil)
+			writeAll(t, w, data, chunk)
+			require.NoError(t, w.finish())
+			w.abort() // after finish: nothing left to do
+			require.NoError(t, f.Close())
+			got, err := os.ReadFile(f.Name())
+			require.NoError(t, err)
+			require.True(t, bytes.Equal(data, got), "size %d in writes of %d: the file differs", size, chunk)
+			if direct {
+				// Every full block but the last one in flight at
+				// the end went around the page cache; the tail
+				// through it.
+				require.Equal(t, size/mib, w.directBlocks, "size %d in writes of %d", size, chunk)
+			} else {
+				require.Zero(t, w.directBlocks)
+			}
+		}
+	}
+}
+
+func TestDirectWriterRefused(t *testing.T) {
+	// A file system without O_DIRECT: everything goes through the page
+	// cache, with the writeback started window by window as before.
+	f, err := os.CreateTemp(t.TempDir(), "blob")
+	require.NoError(t, err)
+	defer f.Close()
+	var started [][2]int64
+	wb := &writeback{start: func(off, n int64) { started = append(started, [2]int64{off, n}) }}
+	w := newDirectWriter(f, wb)
+	w.setDirect = func(*os.File, bool) error { return syscall.EINVAL }
+	data := randomBytes(2*writebackWindow+100, 7)
+	writeAll(t, w, data, 64<<10)
+	require.NoError(t, w.finish())
+	got, err := os.ReadFile(f.Name())
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(data, got))
+	require.Zero(t, w.directBlocks)
+	require.Equal(t, [][2]int64{{0, writebackWindow}, {writebackWindow, writebackWindow}}, started)
+}
+
+func TestDirectWriteRefusedAlignment(t *testing.T) {
+	// A device that asks for more alignment than directAlign refuses the
+	// write with EINVAL; the block then goes through the page cache. A
+	// misaligned buffer makes any device refuse it.
+	dir := t.TempDir()
+	if !directIOHere(t, dir) {
+		t.Skipf("%s: the file system has no O_DIRECT", dir)
+	}
+	f, err := os.CreateTemp(dir, "blob")
+	require.NoError(t, err)
+	defer f.Close()
+	w := newDirectWriter(f, nil)
+	require.NoError(t, w.setDirect(f, true))
+	b := *alignedBlock(2 * directAlign)
+	copy(b, randomBytes(len(b), 3))
+	misaligned := b[1 : 1+directAlign]
+	if _, err := f.WriteAt(misaligned, 0); err == nil {
+		t.Skipf("%s: the file system takes misaligned direct writes (tmpfs does)", dir)
+	}
+	require.NoError(t, w.writeDirect(misaligned, 0))
+	require.Zero(t, w.directBlocks)
+	require.NoError(t, w.writeDirect(b[:directAlign], directAlign))
+	require.Equal(t, 1, w.directBlocks, "O_DIRECT is set again for the next block")
+	got, err := os.ReadFile(f.Name())
+	require.NoError(t, err)
+	require.Equal(t, append(bytes.Clone(misaligned), b[:directAlign]...), got)
+}
+
+func TestDirectWriterError(t *testing.T) {
+	// A write that fails (here: a file open read-only) is reported by
+	// Write or finish, whichever comes after it, and nothing hangs.
+	path := filepath.Join(t.TempDir(), "blob")
+	require.NoError(t, os.WriteFile(path, nil, 0o644))
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	w := newDirectWriter(f, nil)
+	data := randomBytes(5*directBlockSize, 9)
+	var werr error
+	for off := 0; off < len(data) && werr == nil; off += 64 << 10 {
+		_, werr = w.Write(data[off : off+64<<10])
+	}
+	ferr := w.finish()
+	require.Error(t, errors.Join(werr, ferr))
+	require.ErrorIs(t, errors.Join(werr, ferr), syscall.EBADF)
+	w.abort()
+}
+
+func TestAlignedBlock(t *testing.T) {
+	for range 100 {
+		b := *alignedBlock(directBlockSize)
+		require.Len(t, b, directBlockSize)
+		require.Zero(t, uintptr(unsafe.Pointer(unsafe.SliceData(b)))%directAlign)
+		runtime.KeepAlive(b)
+	}
+}
+
+func TestPutBlobDirectIO(t *testing.T) {
+	// With and without direct I/O, the same blob and the same info; an
+	// upload that fails half way leaves nothing either way.
+	data := randomBytes(3*directBlockSize+777, 11)
+	sum := sha256.Sum256(data)
+	for _, opts := range [][]Option{nil, {WithoutDirectIO()}, {WithoutFsync()}, {WithoutFsync(), WithoutDirectIO()}} {
+		s, err := Open(t.TempDir(), opts...)
+		require.NoError(t, err)
+		ctx := context.Background()
+		info, err := s.PutBlob(ctx, "a/b", bytes.NewReader(data))
+		require.NoError(t, err)
+		require.Equal(t, `"`+hex.EncodeToString(sum[:])+`"`, info.ETag)
+		require.Equal(t, int64(len(data)), info.Size)
+		b, err := s.OpenBlob(ctx, "a/b")
+		require.NoError(t, err)
+		got := make([]byte, len(data))
+		_, err = b.ReadAt(got, 0)
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(data, got))
+		require.NoError(t, b.Close())
+
+		boom := errors.New("connection reset")
+		_, err = s.PutBlob(ctx, "a/c", &failingReader{data: data, after: 2*directBlockSize + 5, err: boom})
+		require.ErrorIs(t, err, boom)
+		_, err = s.OpenBlob(ctx, "a/c")
+		require.ErrorIs(t, err, jobartifacts.ErrNotFound)
+		entries, err := os.ReadDir(filepath.Join(s.dir, "blobs", "a"))
+		require.NoError(t, err)
+		for _, e := range entries {
+			require.False(t, isTemp(e.Name()), "temporary file %s left", e.Name())
+		}
+		require.NoError(t, s.Close())
+	}
+}
+
+// failingReader reads data and fails with err once after bytes are read.
+type failingReader struct {
+	data  []byte
+	after int
+	err   error
+	off   int
+}
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if r.off >= r.after {
+		return 0, r.err
+	}
+	n := copy(p, r.data[r.off:r.after])
+	r.off += n
+	return n, nil
+}
