@@ -50,14 +50,14 @@ func alignedBlock(size int) *[]byte {
 //
 // Write, finish and abort are called from one goroutine.
 type directWriter struct {
-	f     *os.File
+	f *os.File
 	// setDirect sets or clears O_DIRECT on f (tests replace it).
 	setDirect func(f *os.File, on bool) error
-	wb    *writeback // buffered writes only; nil: none
-	block *[]byte    // being filled; nil until the first Write
-	n     int        // bytes in block
-	off   int64      // file offset of block
-	spare int        // blocks still to take from directBlocks (at most two in use)
+	wb        *writeback // buffered writes only; nil: none
+	block     *[]byte    // being filled; nil until the first Write
+	n         int        // bytes in block
+	off       int64      // file offset of block
+	spare     int        // blocks still to take from directBlocks (at most two in use)
 
 	// The writing goroutine, once O_DIRECT is set: full blocks go out on
 	// todo and come back on done with the error of their write, if any.
