@@ -641,12 +641,24 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, sc *requestS
 	}
 	defer b.Close()
 	err = serveArchiveEntry(w, r, b, name, entryOptions{contentType: rule, maxEntrySize: h.cfg.maxEntrySize,
-		index: h.archives, indexKey: archiveCacheKey(a.Blob, b.Info()), zstd: h.zstd, buffers: &h.buffers,
+		index: h.archives, indexKey: archiveCacheKey(a.Blob, b.Info()), zstd: h.zstd, buffers: h.entryBuffers(r),
 		reopen: h.store, scope: sc})
 	if errors.Is(err, errStreamAborted) {
 		h.abortStream(r, j, err)
 	}
 	return err
+}
+
+// entryBuffers returns the pool that lends r's entry reader its memory:
+// h.buffers over HTTP/1, where a Write has sent or failed with its bytes
+// when it returns; nil (allocate) over HTTP/2, where a Write that returns
+// because the client reset the stream may leave its bytes queued for the
+// connection's writer, which must not find another request's data in them.
+func (h *Handler) entryBuffers(r *http.Request) *ziparchive.BufferPool {
+	if r.ProtoMajor != 1 {
+		return nil
+	}
+	return &h.buffers
 }
 
 // keepArtifacts is route 5: the job's artifacts stop expiring; the answer is

@@ -113,8 +113,8 @@ type apiFixtureConfig struct {
 	options   []jobartifacts.Option
 	// wrapHandler, if set, wraps the Handler that the server serves.
 	wrapHandler func(http.Handler) http.Handler
-	// tls serves over HTTPS.
-	tls bool
+	// tls serves over HTTPS; http2 offers HTTP/2 there too.
+	tls, http2 bool
 }
 
 // newAPIFixture seeds projects 1–5, their pipelines, jobs, users and job
@@ -148,6 +148,7 @@ func newAPIFixture(t testing.TB, cfg apiFixtureConfig) *apiFixture {
 	}
 	f.server = httptest.NewUnstartedServer(handler)
 	if cfg.tls {
+		f.server.EnableHTTP2 = cfg.http2
 		f.server.StartTLS()
 	} else {
 		f.server.Start()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -506,4 +507,23 @@ func TestTreeLinksOverHTTPS(t *testing.T) {
 	require.Equal(t, 200, resp.status)
 	link := "<" + f.server.URL + tree + "?page=%d&per_page=2>"
 	assert.Equal(t, fmt.Sprintf(link+`; rel="next", `+link+`; rel="first", `+link+`; rel="last"`, 2, 1, 2), resp.header.Get("Link"))
+}
+
+// TestEntryOverHTTP2: entries go out whole over HTTP/2, where the handler
+// lends them no pooled memory (entryBuffers).
+func TestEntryOverHTTP2(t *testing.T) {
+	f := newAPIFixture(t, apiFixtureConfig{tls: true, http2: true})
+	for range 3 {
+		req, err := http.NewRequest("GET", f.server.URL+p1+"/jobs/100/artifacts/hello.txt", nil)
+		require.NoError(t, err)
+		req.Header = asReporter.Clone()
+		resp, err := f.client.Do(req)
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, "HTTP/2.0", resp.Proto)
+		require.Equal(t, 200, resp.StatusCode)
+		require.Equal(t, "hello world\n", string(body))
+	}
 }

@@ -805,3 +805,13 @@ func TestServeArchiveEntryReusesKeptMemory(t *testing.T) {
 	t.Logf("%d bytes allocated per request", perRequest)
 	require.Less(t, perRequest, uint64(len(payload))/2, "bytes allocated per request")
 }
+
+// TestEntryBuffersHTTP1Only: entry readers borrow pooled memory over
+// HTTP/1 only; over HTTP/2 a reset stream's queued write may still read it.
+func TestEntryBuffersHTTP1Only(t *testing.T) {
+	h := New(nil, nil)
+	r := httptest.NewRequest("GET", "/", nil)
+	require.Same(t, &h.buffers, h.entryBuffers(r))
+	r.ProtoMajor, r.ProtoMinor = 2, 0
+	require.Nil(t, h.entryBuffers(r))
+}
