@@ -23,7 +23,9 @@ import (
 //     Access-Control-Allow-Headers) on whatever Grape answers, errors
 //     included;
 //   - every answer on /api/* but a preflight carries Vary: Origin, with or
-//     without an Origin (see credentialVary).
+//     without an Origin (see credentialVary);
+//   - a request without Origin but with X-Origin is taken to have that
+//     Origin (rack-cors copies HTTP_X_ORIGIN into HTTP_ORIGIN first).
 const (
 	// corsAllowMethods is how rack-cors renders methods: :any.
 	corsAllowMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"

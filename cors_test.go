@@ -363,3 +363,43 @@ func TestCORSOrigin(t *testing.T) {
 		})
 	}
 }
+
+// TestCORSXOrigin: rack-cors takes X-Origin for a missing Origin, for a
+// preflight and any other request alike; Origin, when sent, wins.
+func TestCORSXOrigin(t *testing.T) {
+	const gitlab = "https://gitlab.example.com"
+	f := newAPIFixture(t, apiFixtureConfig{options: []jobartifacts.Option{jobartifacts.WithCORSOrigin(gitlab)}})
+	for _, tc := range []struct {
+		name   string
+		header http.Header
+		want   http.Header
+	}{
+		{"X-Origin alone", headerOf("X-Origin", "https://app.example.com"), corsHeaders("*", false)},
+		{"X-Origin of GitLab", headerOf("X-Origin", gitlab), corsHeaders(gitlab, true)},
+		{"Origin wins", headerOf("Origin", "https://app.example.com", "X-Origin", gitlab), corsHeaders("*", false)},
+		{"neither", headerOf(), http.Header{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := f.do(t, "GET", p1+"/jobs/100/artifacts/hello.txt", withHeader(asReporter, flatten(tc.header)...))
+			require.Equal(t, 200, resp.status, "body: %s", resp.body)
+			assert.Equal(t, tc.want, accessControl(resp.header))
+		})
+	}
+	t.Run("preflight", func(t *testing.T) {
+		resp := f.do(t, "OPTIONS", p1+"/jobs/100/artifacts/hello.txt", headerOf("X-Origin", "https://app.example.com", "Access-Control-Request-Method", "GET"))
+		require.Equal(t, 200, resp.status)
+		assert.Equal(t, corsHeaders("*", false), accessControl(resp.header))
+		assert.Empty(t, resp.body)
+	})
+}
+
+// flatten turns h into name/value pairs.
+func flatten(h http.Header) []string {
+	var kv []string
+	for k, vs := range h {
+		for _, v := range vs {
+			kv = append(kv, k, v)
+		}
+	}
+	return kv
+}

@@ -63,12 +63,15 @@ func (h *Handler) Close(ctx context.Context) error {
 	return h.archives.close(ctx)
 }
 
-// ServeHTTP answers one API request. A request with an Origin header is
+// ServeHTTP answers one API request. A request with an Origin header (or,
+// without one, an X-Origin header, which Rack::Cors takes for it) is
 // answered as GitLab's Rack::Cors does (cors.go): a preflight before any
 // route, any other with the CORS headers on whatever the route answers.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// The one header lookup a request without Origin costs.
 	origin, crossOrigin := r.Header["Origin"]
+	if !crossOrigin {
+		origin, crossOrigin = r.Header["X-Origin"]
+	}
 	if crossOrigin && r.Method == http.MethodOptions {
 		if method, ok := r.Header["Access-Control-Request-Method"]; ok {
 			h.answerPreflight(w, r, origin, method)
