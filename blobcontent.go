@@ -18,10 +18,14 @@ import (
 // and the first Read after it opens one range from there, so a whole
 // download costs one request on object storage and a Range request one per
 // range. The range opened is as long as ServeContent's copy in progress
-// when copyWriter told it (a single range, or the whole), else it runs to
-// the blob's end (the parts of a multi-range body): a small range of a
-// large object then fetches only its bytes, and its connection is reused
-// rather than cut. ServeContent drops read errors once the headers are out, so
+// when copyWriter told it (a single range, or the whole): a small range of
+// a large object then fetches only its bytes, and its connection is reused
+// rather than cut. A copy whose length is not told (a part of a
+// multi-range body, copied through a pipe) opens a range as long as the
+// read that asks for it, and each next one twice as long as the last, up
+// to maxGrowingRange: a short part costs one range of its own bytes (its
+// reads are cut to its length), a long one a few ranges, and no part opens
+// the rest of the object. ServeContent drops read errors once the headers are out, so
 // blobContent remembers the first one (Failure) for the handler to log and
 // abort the response with.
 //
@@ -40,6 +44,9 @@ type blobContent struct {
 	// copyEnd is where the copy in progress stops, if known (else 0): the
 	// end of the next range opened at off.
 	copyEnd int64
+	// grow is the length of the next range opened when copyEnd is not
+	// known, if longer than the read asking (0 after a Seek).
+	grow    int64
 	failure error
 	closed  bool
 	// sentFromFile: the last bytes went by sendfile (fileContent).
@@ -49,6 +56,11 @@ type blobContent struct {
 	viaFile fileContent
 	out     copyWriter
 }
+
+// maxGrowingRange bounds the ranges opened for a copy of unknown length:
+// past it, each costs a request per 16 MiB, and a range read in part
+// wastes at most that much.
+const maxGrowingRange = 16 << 20
 
 func newBlobContent(b Blob, size int64) *blobContent {
 	return &blobContent{blob: b, size: size}
@@ -82,11 +94,16 @@ func (c *blobContent) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	if c.r == nil {
-		length := int64(-1)
-		c.rEnd = c.size
-		if c.copyEnd > c.off && c.copyEnd < c.size {
-			length = c.copyEnd - c.off
-			c.rEnd = c.copyEnd
+		if c.copyEnd > c.off {
+			c.rEnd = min(c.copyEnd, c.size)
+		} else {
+			n := max(int64(len(p)), c.grow)
+			c.grow = min(2*n, maxGrowingRange)
+			c.rEnd = min(c.off+n, c.size)
+		}
+		length := c.rEnd - c.off
+		if c.rEnd == c.size {
+			length = -1 // to the end
 		}
 		r, err := c.blob.NewRangeReader(c.off, length)
 		if err != nil {
@@ -152,7 +169,7 @@ func (c *blobContent) Seek(offset int64, whence int) (int64, error) {
 	if offset != c.off {
 		c.closeRange()
 		c.off = offset
-		c.copyEnd = 0
+		c.copyEnd, c.grow = 0, 0
 	}
 	return offset, nil
 }
@@ -162,7 +179,7 @@ func (c *blobContent) Seek(offset int64, whence int) (int64, error) {
 func (c *blobContent) copying(n int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.copyEnd = 0
+	c.copyEnd, c.grow = 0, 0
 	if n > 0 {
 		c.copyEnd = c.off + n
 	}

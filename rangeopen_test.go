@@ -64,8 +64,8 @@ func (b *rangeRecordingBlob) NewRangeReader(off, length int64) (io.ReadCloser, e
 // per range served, no longer than what is sent: a single range opens
 // exactly its bytes (not the rest of the blob, which object storage would
 // start sending), a whole download or a range to the end opens to the end,
-// and each part of a multi-range body opens from its start. The bodies are
-// those of the blob.
+// and a short part of a multi-range body opens its own bytes (a long one:
+// TestArchiveMultiRangeLongPart). The bodies are those of the blob.
 func TestArchiveRangeOpensOnlyItsRange(t *testing.T) {
 	var rec *rangeRecordingStore
 	f := newAPIFixture(t, apiFixtureConfig{
@@ -111,7 +111,7 @@ func TestArchiveRangeOpensOnlyItsRange(t *testing.T) {
 		{name: "if-range mismatch", header: []string{"Range", "bytes=10-19", "If-Range", `"other"`},
 			status: http.StatusOK, calls: []rangeCall{{0, -1}}, body: blob},
 		{name: "multi-range", header: []string{"Range", "bytes=0-9,5000-5099,-10"},
-			status: http.StatusPartialContent, calls: []rangeCall{{0, -1}, {5000, -1}, {size - 10, -1}},
+			status: http.StatusPartialContent, calls: []rangeCall{{0, 10}, {5000, 100}, {size - 10, -1}},
 			parts: [][]byte{blob[:10], blob[5000:5100], blob[size-10:]}},
 		{name: "unsatisfiable", header: []string{"Range", fmt.Sprintf("bytes=%d-", size)},
 			status: http.StatusRequestedRangeNotSatisfiable},
@@ -146,4 +146,56 @@ func TestArchiveRangeOpensOnlyItsRange(t *testing.T) {
 	require.Equal(t, http.StatusPartialContent, head.status)
 	require.Empty(t, rec.takeCalls(), "HEAD reads nothing")
 	require.True(t, strings.HasPrefix(head.header.Get("Content-Range"), "bytes 0-99/"))
+}
+
+// TestArchiveMultiRangeLongPart: a long part of a multi-range body, whose
+// length ServeContent does not tell, opens growing ranges from its start,
+// each at most twice the last, a few in all, and none to the blob's end.
+func TestArchiveMultiRangeLongPart(t *testing.T) {
+	var rec *rangeRecordingStore
+	f := newAPIFixture(t, apiFixtureConfig{
+		wrapStore: func(m *memstore.Store) jobartifacts.Store {
+			rec = &rangeRecordingStore{Store: m}
+			return rec
+		},
+	})
+	body := make([]byte, 4<<20)
+	_, _ = rand.Read(body)
+	_, err := f.store.PutArchive(t.Context(), 1, 100, ziptest.Build(t, ziptest.Entry{Name: "big.bin", Body: body}))
+	require.NoError(t, err)
+	const target = "/api/v4/projects/1/jobs/100/artifacts"
+	whole := f.do(t, http.MethodGet, target, headerOf("PRIVATE-TOKEN", apiTokenReporter))
+	require.Equal(t, http.StatusOK, whole.status)
+	rec.takeCalls()
+
+	const start, end = 1000, 1000 + 1<<20 // the long part: 1 MiB
+	resp := f.do(t, http.MethodGet, target, headerOf("PRIVATE-TOKEN", apiTokenReporter,
+		"Range", fmt.Sprintf("bytes=0-0,%d-%d", start, end-1)))
+	require.Equal(t, http.StatusPartialContent, resp.status)
+	_, params, err := mime.ParseMediaType(resp.header.Get("Content-Type"))
+	require.NoError(t, err)
+	mr := multipart.NewReader(bytes.NewReader(resp.body), params["boundary"])
+	for _, want := range [][]byte{whole.body[:1], whole.body[start:end]} {
+		p, err := mr.NextPart()
+		require.NoError(t, err)
+		got, err := io.ReadAll(p)
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(want, got))
+	}
+
+	calls := rec.takeCalls()
+	require.Equal(t, rangeCall{0, 1}, calls[0])
+	long := calls[1:]
+	require.LessOrEqual(t, len(long), 8, "%v", long)
+	off := int64(start)
+	for i, c := range long {
+		require.Equal(t, off, c.off, "ranges follow each other: %v", long)
+		require.Positive(t, c.length, "no range to the blob's end: %v", long)
+		if i > 0 {
+			require.LessOrEqual(t, c.length, 2*long[i-1].length, "%v", long)
+		}
+		off += c.length
+	}
+	require.GreaterOrEqual(t, off, int64(end))
+	require.Less(t, off-end, int64(end-start), "what is opened past the part is less than the part: %v", long)
 }

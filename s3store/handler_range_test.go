@@ -84,9 +84,10 @@ func (handlerAllowAll) Authorize(context.Context, jobartifacts.Principal, jobart
 }
 
 // TestHandlerRangeFetchesOnlyItsBytes: a Handler serving an archive from
-// S3 answers a small Range with one GET of exactly that range, and a whole
-// download with one GET of the whole object: the bytes fetched from S3 are
-// those sent.
+// S3 answers a small Range with one GET of exactly that range, a whole
+// download with one GET of the whole object, and each short part of a
+// multi-range body with one GET of its bytes: the bytes fetched from S3
+// are those sent.
 func TestHandlerRangeFetchesOnlyItsBytes(t *testing.T) {
 	srv := testServer(t)
 	rec := &fetchRecorder{base: http.DefaultTransport.(*http.Transport).Clone()}
@@ -134,4 +135,12 @@ func TestHandlerRangeFetchesOnlyItsBytes(t *testing.T) {
 	ranges, fetched = rec.take()
 	require.Equal(t, []string{"bytes=0-4194303"}, ranges)
 	require.EqualValues(t, size, fetched)
+
+	// A multi-range body: each short part one GET of its own bytes.
+	body := get("bytes=0-9,2000000-2000099")
+	require.True(t, bytes.Contains(body, data[:10]))
+	require.True(t, bytes.Contains(body, data[2000000:2000100]))
+	ranges, fetched = rec.take()
+	require.Equal(t, []string{"bytes=0-9", "bytes=2000000-2000099"}, ranges)
+	require.EqualValues(t, 110, fetched)
 }
