@@ -175,3 +175,28 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// TestPutBlobNoSpace: a blob larger than the space left fails with ENOSPC,
+// from the direct writes of its full blocks or the cached write of its
+// tail, and leaves no temporary file; with space again, it is stored.
+func TestPutBlobNoSpace(t *testing.T) {
+	for _, opts := range [][]Option{nil, {WithoutDirectIO()}} {
+		mnt := mountTmpfs(t, "8m")
+		s, err := Open(filepath.Join(mnt, "store"), append(opts, WithSpaceReserve(0))...)
+		require.NoError(t, err)
+		data := randomBytes(12<<20+100, 13)
+		_, err = s.PutBlob(t.Context(), "k", bytes.NewReader(data))
+		require.ErrorIs(t, err, syscall.ENOSPC)
+		var temps []string
+		require.NoError(t, filepath.WalkDir(s.Dir(), func(path string, d os.DirEntry, err error) error {
+			if err == nil && isTemp(d.Name()) {
+				temps = append(temps, path)
+			}
+			return err
+		}))
+		require.Empty(t, temps)
+		_, err = s.PutBlob(t.Context(), "k", bytes.NewReader(data[:3<<20+7]))
+		require.NoError(t, err, "the space is back")
+		require.NoError(t, s.Close())
+	}
+}
