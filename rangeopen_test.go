@@ -60,13 +60,11 @@ func (b *rangeRecordingBlob) NewRangeReader(off, length int64) (io.ReadCloser, e
 	return b.Blob.NewRangeReader(off, length)
 }
 
-// TestArchiveRangeOpensOnlyItsRange: an archive download opens one range
-// per range served, no longer than what is sent: a single range opens
-// exactly its bytes (not the rest of the blob, which object storage would
-// start sending), a whole download or a range to the end opens to the end,
-// and a short part of a multi-range body opens its own bytes (a long one:
-// TestArchiveMultiRangeLongPart). The bodies are those of the blob.
-func TestArchiveRangeOpensOnlyItsRange(t *testing.T) {
+// rangeFixture serves job 100's archive, an entry of n random bytes, from
+// a store that records the ranges opened, and returns the archive as a
+// whole download got it (whose range it takes).
+func rangeFixture(t *testing.T, n int) (*apiFixture, *rangeRecordingStore, apiResponse) {
+	t.Helper()
 	var rec *rangeRecordingStore
 	f := newAPIFixture(t, apiFixtureConfig{
 		wrapStore: func(m *memstore.Store) jobartifacts.Store {
@@ -74,14 +72,26 @@ func TestArchiveRangeOpensOnlyItsRange(t *testing.T) {
 			return rec
 		},
 	})
-	body := make([]byte, 1<<20)
+	body := make([]byte, n)
 	_, _ = rand.Read(body)
 	_, err := f.store.PutArchive(t.Context(), 1, 100, ziptest.Build(t, ziptest.Entry{Name: "big.bin", Body: body}))
 	require.NoError(t, err)
-	const target = "/api/v4/projects/1/jobs/100/artifacts"
-
-	whole := f.do(t, http.MethodGet, target, headerOf("PRIVATE-TOKEN", apiTokenReporter))
+	whole := f.do(t, http.MethodGet, rangeTarget, headerOf("PRIVATE-TOKEN", apiTokenReporter))
 	require.Equal(t, http.StatusOK, whole.status)
+	return f, rec, whole
+}
+
+const rangeTarget = "/api/v4/projects/1/jobs/100/artifacts"
+
+// TestArchiveRangeOpensOnlyItsRange: an archive download opens one range
+// per range served, no longer than what is sent: a single range opens
+// exactly its bytes (not the rest of the blob, which object storage would
+// start sending), a whole download or a range to the end opens to the end,
+// and a short part of a multi-range body opens its own bytes (a long one:
+// TestArchiveMultiRangeLongPart). The bodies are those of the blob.
+func TestArchiveRangeOpensOnlyItsRange(t *testing.T) {
+	f, rec, whole := rangeFixture(t, 1<<20)
+	const target = rangeTarget
 	blob := whole.body
 	size := int64(len(blob))
 	require.Equal(t, []rangeCall{{0, -1}}, rec.takeCalls(), "whole download")
@@ -152,24 +162,11 @@ func TestArchiveRangeOpensOnlyItsRange(t *testing.T) {
 // length ServeContent does not tell, opens growing ranges from its start,
 // each at most twice the last, a few in all, and none to the blob's end.
 func TestArchiveMultiRangeLongPart(t *testing.T) {
-	var rec *rangeRecordingStore
-	f := newAPIFixture(t, apiFixtureConfig{
-		wrapStore: func(m *memstore.Store) jobartifacts.Store {
-			rec = &rangeRecordingStore{Store: m}
-			return rec
-		},
-	})
-	body := make([]byte, 4<<20)
-	_, _ = rand.Read(body)
-	_, err := f.store.PutArchive(t.Context(), 1, 100, ziptest.Build(t, ziptest.Entry{Name: "big.bin", Body: body}))
-	require.NoError(t, err)
-	const target = "/api/v4/projects/1/jobs/100/artifacts"
-	whole := f.do(t, http.MethodGet, target, headerOf("PRIVATE-TOKEN", apiTokenReporter))
-	require.Equal(t, http.StatusOK, whole.status)
+	f, rec, whole := rangeFixture(t, 4<<20)
 	rec.takeCalls()
 
 	const start, end = 1000, 1000 + 1<<20 // the long part: 1 MiB
-	resp := f.do(t, http.MethodGet, target, headerOf("PRIVATE-TOKEN", apiTokenReporter,
+	resp := f.do(t, http.MethodGet, rangeTarget, headerOf("PRIVATE-TOKEN", apiTokenReporter,
 		"Range", fmt.Sprintf("bytes=0-0,%d-%d", start, end-1)))
 	require.Equal(t, http.StatusPartialContent, resp.status)
 	_, params, err := mime.ParseMediaType(resp.header.Get("Content-Type"))
