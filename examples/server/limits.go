@@ -180,20 +180,28 @@ func stallDeadlines(next http.Handler, timeout time.Duration, minBytes int64) ht
 		// may have passed; net/http may write (100 Continue) before this
 		// request's first Write.
 		sc.extendWrite(time.Now().Add(timeout), tick)
+		var body *stallReader
 		if r.Body != nil && r.Body != http.NoBody {
 			// On a copy: net/http checks the original's body after the
 			// handler, to drain what is left.
 			r = r.WithContext(r.Context())
-			r.Body = &stallReader{ReadCloser: r.Body, conn: sc.deadlines, clock: stallClock{timeout: timeout, minBytes: minBytes}}
+			body = &stallReader{ReadCloser: r.Body, conn: sc.deadlines, clock: stallClock{timeout: timeout, minBytes: minBytes}}
+			r.Body = body
 			// A body the handler leaves unread is drained by net/http
 			// before the answer goes out: that must not wait forever on a
-			// client that trickles. Each read of the handler's sets its own.
+			// client that trickles. Each read of the handler's sets its
+			// own, and so does the answer's first write (drainBudget).
 			_ = sc.deadlines.SetReadDeadline(time.Now().Add(timeout))
 		}
-		sc.writer = stallWriter{ResponseWriter: w, conn: sc, clock: stallClock{timeout: timeout, minBytes: minBytes}, sendfile: r.TLS == nil}
+		sc.writer = stallWriter{ResponseWriter: w, conn: sc, clock: stallClock{timeout: timeout, minBytes: minBytes}, sendfile: r.TLS == nil, body: body}
 		// What the handler wrote last is flushed after it returns; a
-		// stalled client must not hold that either.
-		defer func() { sc.extendWrite(time.Now().Add(timeout), tick) }()
+		// stalled client must not hold that either. A handler that wrote
+		// nothing has its header written, and its unread body drained,
+		// now.
+		defer func() {
+			body.drainBudget()
+			sc.extendWrite(time.Now().Add(timeout), tick)
+		}()
 		next.ServeHTTP(&sc.writer, r)
 	})
 }
@@ -279,6 +287,23 @@ type stallReader struct {
 	clock    stallClock
 	deadline time.Time // the read deadline set last
 	done     bool
+	failed   bool // a read failed: the deadline stays
+	drained  bool // drainBudget ran
+}
+
+// drainBudget gives net/http's draining of what the handler left unread a
+// budget from now: net/http drains when the answer's header goes out (and
+// after the handler), which may be long after the request began; with the
+// deadline of its start, the drain would fail and cost the connection its
+// keep-alive. Once per request; nothing for a body read to its end, or
+// failed. b may be nil (no body).
+func (b *stallReader) drainBudget() {
+	if b == nil || b.done || b.failed || b.drained {
+		return
+	}
+	b.drained = true
+	b.deadline = time.Now().Add(b.clock.timeout)
+	_ = b.conn.SetReadDeadline(b.deadline)
 }
 
 func (b *stallReader) Read(p []byte) (int, error) {
@@ -292,9 +317,12 @@ func (b *stallReader) Read(p []byte) (int, error) {
 	}
 	n, err := b.ReadCloser.Read(p)
 	b.clock.account(start, int64(n))
-	if errors.Is(err, io.EOF) {
+	switch {
+	case errors.Is(err, io.EOF):
 		b.done = true
 		_ = b.conn.SetReadDeadline(time.Time{})
+	case err != nil:
+		b.failed = true
 	}
 	return n, err
 }
@@ -307,6 +335,7 @@ type stallWriter struct {
 	conn     *stallConn
 	clock    stallClock
 	sendfile bool
+	body     *stallReader // the request's, if it has one
 }
 
 // guard readies the write deadline for a write that starts at start. The
@@ -314,6 +343,7 @@ type stallWriter struct {
 // time between writes adds to now, the time in them to waited), so the
 // connection's stays within a tick of it.
 func (w *stallWriter) guard(start time.Time) {
+	w.body.drainBudget()
 	w.conn.extendWrite(w.clock.deadline(start), w.clock.timeout/stallTicks)
 }
 

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"testing"
 	"time"
@@ -479,4 +480,41 @@ func TestLimitedConnCloseWrite(t *testing.T) {
 	_, err = io.ReadFull(server, buf)
 	require.NoError(t, err, "the server still reads")
 	require.Equal(t, "more", string(buf))
+}
+
+// TestStallUnreadBodyKeepsConnection: a request whose body the handler
+// leaves unread, answered later than the stall budget after it began,
+// keeps its connection: net/http drains the body when the answer's header
+// goes out (and after the handler), under a budget from then, not from the
+// request's start.
+func TestStallUnreadBodyKeepsConnection(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	for _, write := range []bool{true, false} {
+		h := stallDeadlines(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(2 * timeout) // working, with the body unread
+			if write {
+				_, _ = io.WriteString(w, "answer")
+			}
+		}), timeout, 16<<10)
+		srv := httptest.NewUnstartedServer(h)
+		srv.Config.ConnContext = withStallConn
+		srv.Start()
+		var reused []bool
+		for range 2 {
+			trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused = append(reused, info.Reused) }}
+			req, err := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodPost, srv.URL, bytes.NewReader(make([]byte, 64<<10)))
+			require.NoError(t, err)
+			resp, err := srv.Client().Do(req)
+			require.NoError(t, err)
+			body, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			if write {
+				require.Equal(t, "answer", string(body))
+			}
+		}
+		srv.Close()
+		require.Equal(t, []bool{false, true}, reused, "the second request reuses the connection (handler writes: %v)", write)
+	}
 }
