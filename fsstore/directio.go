@@ -67,9 +67,12 @@ type directWriter struct {
 	buffered bool  // O_DIRECT refused: everything goes through the page cache
 	err      error // first error: nothing more is written
 
-	// directBlocks counts the blocks written with O_DIRECT; the
+	// directBlocks counts the blocks written with O_DIRECT, and cached
+	// says O_DIRECT could not be set again after a refused write, so that
+	// the goroutine's next writes go through the cache; both are the
 	// goroutine's until stop returns.
 	directBlocks int
+	cached       bool
 }
 
 type directBlock struct {
@@ -168,16 +171,18 @@ func (w *directWriter) startDirect() bool {
 func (w *directWriter) writeDirect(b []byte, off int64) error {
 	_, err := w.f.WriteAt(b, off)
 	if err == nil {
-		w.directBlocks++
+		if !w.cached {
+			w.directBlocks++
+		}
 		return nil
 	}
-	if !errors.Is(err, syscall.EINVAL) || w.setDirect(w.f, false) != nil {
+	if w.cached || !errors.Is(err, syscall.EINVAL) || w.setDirect(w.f, false) != nil {
 		return err
 	}
 	if _, err := w.f.WriteAt(b, off); err != nil {
 		return err
 	}
-	_ = w.setDirect(w.f, true) // if refused now, the next blocks go buffered
+	w.cached = w.setDirect(w.f, true) != nil
 	return nil
 }
 

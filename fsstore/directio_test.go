@@ -123,9 +123,26 @@ func TestDirectWriteRefusedAlignment(t *testing.T) {
 	require.Zero(t, w.directBlocks)
 	require.NoError(t, w.writeDirect(b[:directAlign], directAlign))
 	require.Equal(t, 1, w.directBlocks, "O_DIRECT is set again for the next block")
+
+	// Where O_DIRECT cannot be set again, the next blocks go through the
+	// cache and are not counted as direct.
+	w.setDirect = func(f *os.File, on bool) error {
+		if on {
+			return syscall.EINVAL
+		}
+		return setDirect(f, false)
+	}
+	require.NoError(t, setDirect(f, true))
+	require.NoError(t, w.writeDirect(misaligned, 2*directAlign))
+	require.True(t, w.cached)
+	require.NoError(t, w.writeDirect(b[:directAlign], 3*directAlign))
+	require.Equal(t, 1, w.directBlocks)
 	got, err := os.ReadFile(f.Name())
 	require.NoError(t, err)
-	require.Equal(t, append(bytes.Clone(misaligned), b[:directAlign]...), got)
+	want := append(bytes.Clone(misaligned), b[:directAlign]...)
+	want = append(want, misaligned...)
+	want = append(want, b[:directAlign]...)
+	require.Equal(t, want, got)
 }
 
 func TestDirectWriterError(t *testing.T) {
