@@ -40,7 +40,7 @@ func alignedBlock(size int) *[]byte {
 // the time the bytes take to arrive; the last, partial block is written
 // through the page cache, and the fsync before the link then has only that
 // and the file's metadata to write. A blob written once and read later
-// (most archives are never downloaded) costs no page-cache memory and no
+// (many archives are never downloaded) costs no page-cache memory and no
 // copy into it, and the writeback of a large upload no longer competes with
 // the upload for the CPU.
 //
