@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync/atomic"
+
+	"github.com/ciartifacts/jobartifacts/internal/blockio"
 )
 
 // uploadBlockSize is the size of the blocks uploadReader.WriteTo reads,
@@ -54,70 +57,127 @@ func (u *uploadReader) read(p []byte) (int, error) {
 	return n, err
 }
 
-// WriteTo copies the upload to w in blocks of uploadBlockSize, hashing
-// each block on a second goroutine while w writes it and the next block is
-// read: SHA-256 is the largest single cost of an upload, and this takes it
-// off the request's path when a second core is free. An upload that fits
-// in the first, smaller block is hashed here. A store reaches WriteTo
-// through io.Copy, or asks for it as fsstore does.
+// uploadBlocks is how many blocks of uploadBlockSize an upload's WriteTo
+// uses: one being read into while the two before it are hashed and
+// written.
+const uploadBlocks = 3
+
+// WriteTo copies the upload to w in blocks of uploadBlockSize: each block
+// is hashed on one goroutine and written on another while the next is
+// read, and read into again once both are done with it. SHA-256 and the
+// disk are the largest costs of an upload, and this takes both off the
+// request's path when a second core is free. The blocks are aligned for
+// direct I/O, and a w that is a blockio.InPlaceWriter (fsstore's) is
+// asked to write them where they are. An upload that fits in the first,
+// smaller block is hashed and written here, with no goroutine. A store
+// reaches WriteTo through io.Copy, or asks for it as fsstore does.
 func (u *uploadReader) WriteTo(w io.Writer) (int64, error) {
-	// The hasher goroutine starts at the first full block, when more may
-	// follow. The first block, small, is made again at full size when it
-	// is refilled.
-	var blocks [2][]byte
-	var toHash chan []byte
-	var hashed chan struct{}
-	var written int64
-	var err error
-	pending := 0 // blocks handed to the hasher and not hashed yet
-	for i, size := 0, uploadFirstBlockSize; ; i, size = i^1, uploadBlockSize {
-		if pending == 2 {
-			// The older one is blocks[i], which is about to be refilled.
-			<-hashed
-			pending--
-		}
-		if len(blocks[i]) < size {
-			blocks[i] = make([]byte, size)
-		}
-		n, rerr := fillBlock(u.read, blocks[i])
-		if n > 0 {
-			b := blocks[i][:n]
-			if toHash == nil && rerr == nil {
-				toHash, hashed = make(chan []byte, 2), make(chan struct{}, 2)
-				go func() {
-					for b := range toHash {
-						u.sum.Write(b)
-						hashed <- struct{}{}
-					}
-				}()
-			}
-			if toHash != nil {
-				toHash <- b
-				pending++
-			} else {
-				u.sum.Write(b) // the first block, and the last
-			}
-			if _, werr := w.Write(b); werr != nil {
-				err = werr
-				break
-			}
-			written += int64(n)
-		}
-		if errors.Is(rerr, io.EOF) {
-			break
-		}
-		if rerr != nil {
-			err = rerr
-			break
+	first := make([]byte, uploadFirstBlockSize)
+	n, rerr := fillBlock(u.read, first)
+	if rerr == nil {
+		return u.pipeline(w, first)
+	}
+	u.sum.Write(first[:n])
+	if n > 0 {
+		if _, err := w.Write(first[:n]); err != nil {
+			return 0, err
 		}
 	}
-	if toHash != nil {
-		close(toHash)
+	if errors.Is(rerr, io.EOF) {
+		rerr = nil
 	}
-	for ; pending > 0; pending-- {
+	return int64(n), rerr
+}
+
+// pipeline is WriteTo past a full first block.
+func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
+	write := w.Write
+	if ipw, ok := w.(blockio.InPlaceWriter); ok {
+		write = ipw.WriteInPlace
+	}
+	// Both goroutines take the blocks in order and say when they are done
+	// with each, so the oldest block in flight is free once each has said
+	// so once more. Every channel holds as many blocks as can be in
+	// flight: no send waits.
+	const inFlight = uploadBlocks + 1 // and the first
+	toHash, toWrite := make(chan []byte, inFlight), make(chan []byte, inFlight)
+	hashed, wrote := make(chan struct{}, inFlight), make(chan struct{}, inFlight)
+	var (
+		written int64
+		werr    error
+		failed  atomic.Bool // werr is set: read no more
+	)
+	go func() {
+		for b := range toHash {
+			u.sum.Write(b)
+			hashed <- struct{}{}
+		}
+	}()
+	go func() {
+		for b := range toWrite {
+			if werr == nil {
+				n, err := write(b)
+				written += int64(n)
+				if err != nil {
+					werr = err
+					failed.Store(true)
+				}
+			}
+			wrote <- struct{}{}
+		}
+	}()
+	var queue, free [][]byte // blocks in flight, oldest first; blocks to read into
+	send := func(b []byte) {
+		queue = append(queue, b)
+		toHash <- b
+		toWrite <- b
+	}
+	retire := func() {
 		<-hashed
+		<-wrote
+		if b := queue[0]; cap(b) == uploadBlockSize {
+			free = append(free, b[:uploadBlockSize])
+		}
+		queue = queue[1:]
 	}
-	return written, err
+	send(first)
+	var rerr error
+	for allocated := 0; !failed.Load(); {
+		var b []byte
+		switch {
+		case len(free) > 0:
+			b, free = free[len(free)-1], free[:len(free)-1]
+		case allocated < uploadBlocks:
+			b = blockio.Make(uploadBlockSize)
+			allocated++
+		default:
+			retire()
+			continue
+		}
+		n, err := fillBlock(u.read, b)
+		if n > 0 {
+			send(b[:n])
+		} else {
+			free = append(free, b)
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				rerr = err
+			}
+			break
+		}
+	}
+	close(toHash)
+	close(toWrite)
+	for len(queue) > 0 {
+		retire()
+	}
+	// Every block's wrote came after its write: werr and written are
+	// the writer's no more.
+	if werr != nil {
+		return written, werr
+	}
+	return written, rerr
 }
 
 // fillBlock reads into b until it is full or read fails; io.EOF at the end.

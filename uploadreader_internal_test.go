@@ -7,8 +7,11 @@ import (
 	"io"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/ciartifacts/jobartifacts/internal/blockio"
 )
 
 // failingWriter fails every write after the first n bytes.
@@ -79,6 +82,65 @@ func TestUploadReaderWriteTo(t *testing.T) {
 			want := sha256.Sum256(data[:tt.wantBytes])
 			require.Equal(t, want[:], u.SHA256())
 			require.Equal(t, int64(tt.wantBytes), u.n)
+		})
+	}
+}
+
+// inPlaceRecorder is a blockio.InPlaceWriter that counts how blocks come
+// to it, and takes its time over each block written in place, checking
+// that the block does not change meanwhile.
+type inPlaceRecorder struct {
+	bytes.Buffer
+	copied, inPlace int
+	misaligned      int // blocks after the first whose address is not aligned
+}
+
+func (w *inPlaceRecorder) Write(p []byte) (int, error) {
+	w.copied++
+	return w.Buffer.Write(p)
+}
+
+func (w *inPlaceRecorder) WriteInPlace(p []byte) (int, error) {
+	if w.inPlace++; w.inPlace > 1 && !blockio.Aligned(p) {
+		w.misaligned++
+	}
+	held := bytes.Clone(p)
+	time.Sleep(time.Millisecond) // a disk's time: the next block is read meanwhile
+	if !bytes.Equal(held, p) {
+		return 0, errors.New("the block changed while it was written")
+	}
+	return w.Buffer.Write(p)
+}
+
+// TestUploadReaderWritesInPlace: a store that can write blocks in place is
+// given every block that way, aligned, and none is read into again before
+// it is written and hashed; a small upload is written with Write.
+func TestUploadReaderWritesInPlace(t *testing.T) {
+	data := make([]byte, 7*uploadBlockSize+12345)
+	for i := range data {
+		data[i] = byte(i * 13 / 5)
+	}
+	for _, tt := range []struct {
+		name            string
+		size            int
+		copied, inPlace int
+	}{
+		{name: "large", size: len(data), inPlace: 1 + 7}, // the first block, 7 MiB after it
+		{name: "two blocks", size: uploadFirstBlockSize + 1, inPlace: 2},
+		{name: "small", size: 1000, copied: 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			u := &uploadReader{r: iotest.HalfReader(bytes.NewReader(data[:tt.size])), sum: sha256.New()}
+			var w inPlaceRecorder
+			n, err := u.WriteTo(&w)
+			require.NoError(t, err)
+			require.Equal(t, int64(tt.size), n)
+			require.True(t, bytes.Equal(data[:tt.size], w.Bytes()))
+			want := sha256.Sum256(data[:tt.size])
+			require.Equal(t, want[:], u.SHA256())
+			require.Equal(t, tt.copied, w.copied)
+			require.Equal(t, tt.inPlace, w.inPlace)
+			require.Zero(t, w.misaligned)
 		})
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/blockio"
 	"github.com/ciartifacts/jobartifacts/internal/ctxio"
 )
 
@@ -358,10 +359,26 @@ type blockWriter struct {
 }
 
 func (w *blockWriter) Write(p []byte) (int, error) {
+	return w.write(p, w.f.Write)
+}
+
+// WriteInPlace lets a reader that writes from a goroutine of its own (the
+// handler's uploads) have its aligned blocks written without a copy, when
+// the file is written by a directWriter.
+func (w *blockWriter) WriteInPlace(p []byte) (int, error) {
+	if ipw, ok := w.f.(blockio.InPlaceWriter); ok {
+		return w.write(p, ipw.WriteInPlace)
+	}
+	return w.Write(p)
+}
+
+var _ blockio.InPlaceWriter = (*blockWriter)(nil)
+
+func (w *blockWriter) write(p []byte, write func([]byte) (int, error)) (int, error) {
 	if err := w.ctx.Err(); err != nil {
 		return 0, err
 	}
-	n, err := w.f.Write(p)
+	n, err := write(p)
 	w.wb.wrote(n)
 	if w.h != nil {
 		w.h.Write(p[:n])

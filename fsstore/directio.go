@@ -5,7 +5,8 @@ import (
 	"os"
 	"sync"
 	"syscall"
-	"unsafe"
+
+	"github.com/ciartifacts/jobartifacts/internal/blockio"
 )
 
 // directBlockSize is the size of the blocks a directWriter writes with
@@ -14,25 +15,15 @@ import (
 const directBlockSize = 1 << 20
 
 // directAlign is the alignment O_DIRECT asks of a write's memory, file
-// offset and length: the logical block size of the devices fsstore runs on
-// is 512 or 4096 bytes. A device that asks for more refuses the write
+// offset and length. A device that asks for more refuses the write
 // (EINVAL), and the directWriter writes through the page cache instead.
-const directAlign = 4096
+const directAlign = blockio.Align
 
 // directBlocks holds aligned blocks between uploads.
-var directBlocks = sync.Pool{New: func() any { return alignedBlock(directBlockSize) }}
-
-// alignedBlock returns size bytes whose address is a multiple of
-// directAlign. Go's heap does not move objects, so it stays aligned.
-func alignedBlock(size int) *[]byte {
-	b := make([]byte, size+directAlign)
-	off := int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) & (directAlign - 1))
-	if off != 0 {
-		off = directAlign - off
-	}
-	b = b[off : off+size : off+size]
+var directBlocks = sync.Pool{New: func() any {
+	b := blockio.Make(directBlockSize)
 	return &b
-}
+}}
 
 // directWriter writes a new blob's file around the page cache: full blocks
 // go to the disk with O_DIRECT from aligned blocks of its own, written by a
@@ -43,6 +34,10 @@ func alignedBlock(size int) *[]byte {
 // (many archives are never downloaded) costs no page-cache memory and no
 // copy into it, and the writeback of a large upload no longer competes with
 // the upload for the CPU.
+//
+// A caller that writes aligned blocks from a goroutine of its own (the
+// handler's uploads) uses WriteInPlace, which writes them from where they
+// are, without the copy, and returns once they are on the disk.
 //
 // Where O_DIRECT is refused (a file system without it, such as older
 // tmpfs, or a device with larger blocks), it writes through the page cache,
@@ -75,7 +70,10 @@ type directWriter struct {
 	cached       bool
 }
 
+// directBlock is a write for the goroutine: p at off. b is the pooled
+// block p is in, nil for a caller's block (WriteInPlace).
 type directBlock struct {
+	p   []byte
 	b   *[]byte
 	off int64
 	err error
@@ -117,11 +115,54 @@ func (w *directWriter) Write(p []byte) (int, error) {
 			n, err := w.writeBuffered(p)
 			return written + n, err
 		}
-		w.todo <- directBlock{b: w.block, off: w.off}
-		w.off += int64(w.n)
-		w.block, w.n = nil, 0
+		w.flush()
 	}
 	return written, nil
+}
+
+// flush hands the block being filled to the goroutine; its length is a
+// multiple of directAlign.
+func (w *directWriter) flush() {
+	w.todo <- directBlock{p: (*w.block)[:w.n], b: w.block, off: w.off}
+	w.off += int64(w.n)
+	w.block, w.n = nil, 0
+}
+
+// WriteInPlace writes p as Write does, but the whole alignment units at its
+// start it writes with O_DIRECT from p itself, and returns once they are
+// written: no copy, where p's address is aligned and the file's end is
+// (what came before fills whole units; a partial block of the directWriter
+// is written first). The rest of p it takes as Write does.
+func (w *directWriter) WriteInPlace(p []byte) (int, error) {
+	k := len(p) &^ (directAlign - 1)
+	if w.err != nil || w.buffered || k == 0 || w.n%directAlign != 0 || !blockio.Aligned(p) {
+		return w.Write(p)
+	}
+	if !w.direct && !w.startDirect() {
+		return w.Write(p)
+	}
+	if w.n > 0 {
+		w.flush()
+	}
+	w.todo <- directBlock{p: p[:k], off: w.off}
+	// Wait for p: the goroutine writes in order, so the pooled blocks
+	// before it come back first.
+	for {
+		d := <-w.done
+		if d.err != nil && w.err == nil {
+			w.err = d.err
+		}
+		if d.b == nil {
+			break
+		}
+		w.release(d.b)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	w.off += int64(k)
+	n, err := w.Write(p[k:])
+	return k + n, err
 }
 
 // takeBlock returns an empty block: a new one while fewer than two are in
@@ -157,7 +198,7 @@ func (w *directWriter) startDirect() bool {
 	w.todo, w.done = make(chan directBlock, 1), make(chan directBlock, 2)
 	go func() {
 		for d := range w.todo {
-			d.err = w.writeDirect(*d.b, d.off)
+			d.err = w.writeDirect(d.p, d.off)
 			w.done <- d
 		}
 		close(w.done)

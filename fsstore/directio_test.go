@@ -9,12 +9,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"syscall"
 	"testing"
-	"unsafe"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/internal/blockio"
 	"github.com/stretchr/testify/require"
 )
 
@@ -80,6 +79,125 @@ func TestDirectWriterWritesEveryByte(t *testing.T) {
 	}
 }
 
+// inPlaceStep is one write of TestDirectWriterInPlace: n bytes, in place
+// or not, from an aligned block or from one a byte off.
+type inPlaceStep struct {
+	n          int
+	inPlace    bool
+	misaligned bool
+}
+
+func TestDirectWriterInPlace(t *testing.T) {
+	// Whatever mix of Write and WriteInPlace a caller makes, the file holds
+	// every byte in order; blocks written in place go around the page
+	// cache, and a partial block before them (whole units) first.
+	dir := t.TempDir()
+	if !directIOHere(t, dir) {
+		t.Skipf("%s: the file system has no O_DIRECT", dir)
+	}
+	const mib = directBlockSize
+	upload := func(tail int) []inPlaceStep {
+		// As the handler's uploads: a 32 KiB first block, full blocks, a tail.
+		return []inPlaceStep{{n: 32 << 10, inPlace: true}, {n: mib, inPlace: true}, {n: mib, inPlace: true}, {n: tail, inPlace: true}}
+	}
+	tests := []struct {
+		name   string
+		steps  []inPlaceStep
+		direct int // blocks written with O_DIRECT
+	}{
+		{name: "upload, unaligned tail", steps: upload(12345), direct: 4}, // 32 KiB, 2 × 1 MiB, the tail's 12288
+		{name: "upload, aligned tail", steps: upload(3 * directAlign), direct: 4},
+		{name: "upload, no tail", steps: upload(0)[:3], direct: 3},
+		{name: "first block written whole", steps: []inPlaceStep{{n: mib, inPlace: true}, {n: 5, inPlace: true}}, direct: 1},
+		{name: "after an unaligned write: copied", steps: []inPlaceStep{{n: 1000}, {n: mib, inPlace: true}, {n: mib, inPlace: true}}, direct: 2},
+		{name: "misaligned block: copied", steps: []inPlaceStep{{n: mib, inPlace: true, misaligned: true}, {n: mib, inPlace: true}}, direct: 2},
+		{name: "smaller than a unit: copied", steps: []inPlaceStep{{n: 100, inPlace: true}, {n: mib, inPlace: true}}, direct: 1},
+		{name: "copies then in place", steps: []inPlaceStep{{n: 64 << 10}, {n: 2 * mib}, {n: mib, inPlace: true}, {n: 7}}, direct: 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := os.CreateTemp(dir, "blob")
+			require.NoError(t, err)
+			defer f.Close()
+			w := newDirectWriter(f, nil)
+			var want []byte
+			for i, st := range tt.steps {
+				b := blockio.Make(st.n + 1)[:st.n]
+				if st.misaligned {
+					b = blockio.Make(st.n + 1)[1 : st.n+1]
+				}
+				copy(b, randomBytes(st.n, uint64(i+1)))
+				want = append(want, b...)
+				write := w.Write
+				if st.inPlace {
+					write = w.WriteInPlace
+				}
+				n, err := write(b)
+				require.NoError(t, err)
+				require.Equal(t, st.n, n)
+				clear(b) // the writer kept nothing of it
+			}
+			require.NoError(t, w.finish())
+			w.abort()
+			got, err := os.ReadFile(f.Name())
+			require.NoError(t, err)
+			require.True(t, bytes.Equal(want, got), "the file differs")
+			require.Equal(t, tt.direct, w.directBlocks)
+			require.Equal(t, 2, w.spare, "every pooled block given back")
+		})
+	}
+}
+
+func TestDirectWriterInPlaceRefused(t *testing.T) {
+	// Without O_DIRECT, blocks written in place go through the page cache.
+	f, err := os.CreateTemp(t.TempDir(), "blob")
+	require.NoError(t, err)
+	defer f.Close()
+	w := newDirectWriter(f, nil)
+	w.setDirect = func(*os.File, bool) error { return syscall.EINVAL }
+	var want []byte
+	for i, n := range []int{32 << 10, directBlockSize, 777} {
+		b := blockio.Make(n)
+		copy(b, randomBytes(n, uint64(i)))
+		want = append(want, b...)
+		m, err := w.WriteInPlace(b)
+		require.NoError(t, err)
+		require.Equal(t, n, m)
+	}
+	require.NoError(t, w.finish())
+	got, err := os.ReadFile(f.Name())
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(want, got))
+	require.Zero(t, w.directBlocks)
+}
+
+func TestDirectWriterInPlaceError(t *testing.T) {
+	// A failing write in place is reported by it, or by the next write or
+	// finish; nothing hangs, and the pooled blocks come back.
+	dir := t.TempDir()
+	if !directIOHere(t, dir) {
+		t.Skipf("%s: the file system has no O_DIRECT", dir)
+	}
+	path := filepath.Join(dir, "blob")
+	require.NoError(t, os.WriteFile(path, nil, 0o644))
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	w := newDirectWriter(f, nil)
+	_, werr := w.Write(randomBytes(32<<10, 1)) // kept, written with the next block
+	require.NoError(t, werr)
+	var errs []error
+	for range 3 {
+		_, err := w.WriteInPlace(blockio.Make(directBlockSize))
+		errs = append(errs, err)
+	}
+	errs = append(errs, w.finish())
+	require.ErrorIs(t, errors.Join(errs...), syscall.EBADF)
+	require.Error(t, errs[0], "the first write in place waits for its block, and sees it fail")
+	w.abort()
+	require.Equal(t, 2, w.spare)
+}
+
 func TestDirectWriterRefused(t *testing.T) {
 	// A file system without O_DIRECT: everything goes through the page
 	// cache, with the writeback started window by window as before.
@@ -113,7 +231,7 @@ func TestDirectWriteRefusedAlignment(t *testing.T) {
 	defer f.Close()
 	w := newDirectWriter(f, nil)
 	require.NoError(t, w.setDirect(f, true))
-	b := *alignedBlock(2 * directAlign)
+	b := blockio.Make(2 * directAlign)
 	copy(b, randomBytes(len(b), 3))
 	misaligned := b[1 : 1+directAlign]
 	if _, err := f.WriteAt(misaligned, 0); err == nil {
@@ -163,15 +281,6 @@ func TestDirectWriterError(t *testing.T) {
 	require.Error(t, errors.Join(werr, ferr))
 	require.ErrorIs(t, errors.Join(werr, ferr), syscall.EBADF)
 	w.abort()
-}
-
-func TestAlignedBlock(t *testing.T) {
-	for range 100 {
-		b := *alignedBlock(directBlockSize)
-		require.Len(t, b, directBlockSize)
-		require.Zero(t, uintptr(unsafe.Pointer(unsafe.SliceData(b)))%directAlign)
-		runtime.KeepAlive(b)
-	}
 }
 
 func TestPutBlobDirectIO(t *testing.T) {

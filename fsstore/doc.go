@@ -108,7 +108,9 @@
 // Where the file system has direct I/O (O_DIRECT on Linux), the blob's
 // full 1 MiB blocks go to the disk around the page cache, each written by
 // a goroutine while the next one arrives, from two aligned blocks per
-// upload (pooled); the last, partial block goes through the cache. A
+// upload (pooled); the last, partial block goes through the cache. The
+// handler's uploads, which write their own aligned blocks from a goroutine
+// of their own, have them written where they are, without a copy. A
 // blob then costs no copy into the page cache and no cache memory, and
 // the fsync finds almost nothing left to write. Where O_DIRECT is refused,
 // or with WithoutDirectIO, the blob goes through the cache and PutBlob
