@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 	"sync/atomic"
 
 	"github.com/ciartifacts/jobartifacts/internal/blockio"
@@ -89,6 +90,12 @@ func (u *uploadReader) WriteTo(w io.Writer) (int64, error) {
 	return int64(n), rerr
 }
 
+// uploadBlockPool holds upload blocks (*[]byte, aligned) between uploads.
+var uploadBlockPool = sync.Pool{New: func() any {
+	b := blockio.Make(uploadBlockSize)
+	return &b
+}}
+
 // pipeline is WriteTo past a full first block.
 func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
 	write := w.Write
@@ -126,19 +133,25 @@ func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
 			wrote <- struct{}{}
 		}
 	}()
-	var queue, free [][]byte // blocks in flight, oldest first; blocks to read into
+	// queue holds the blocks in flight, oldest at head; free the blocks
+	// to read into.
+	var queue [inFlight][]byte
+	head, queued := 0, 0
+	free := make([][]byte, 0, uploadBlocks)
 	send := func(b []byte) {
-		queue = append(queue, b)
+		queue[(head+queued)%inFlight] = b
+		queued++
 		toHash <- b
 		toWrite <- b
 	}
 	retire := func() {
 		<-hashed
 		<-wrote
-		if b := queue[0]; cap(b) == uploadBlockSize {
+		if b := queue[head]; cap(b) == uploadBlockSize {
 			free = append(free, b[:uploadBlockSize])
 		}
-		queue = queue[1:]
+		queue[head] = nil
+		head, queued = (head+1)%inFlight, queued-1
 	}
 	send(first)
 	var rerr error
@@ -148,7 +161,7 @@ func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
 		case len(free) > 0:
 			b, free = free[len(free)-1], free[:len(free)-1]
 		case allocated < uploadBlocks:
-			b = blockio.Make(uploadBlockSize)
+			b = *uploadBlockPool.Get().(*[]byte)
 			allocated++
 		default:
 			retire()
@@ -169,8 +182,11 @@ func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
 	}
 	close(toHash)
 	close(toWrite)
-	for len(queue) > 0 {
+	for queued > 0 {
 		retire()
+	}
+	for _, b := range free {
+		uploadBlockPool.Put(&b)
 	}
 	// Every block's wrote came after its write: werr and written are
 	// the writer's no more.
