@@ -452,6 +452,7 @@ if want upload; then
 	row "handler, fsstore WithoutFsync" "$(ratio upload up-janf up-nginx)" "goal ≤ 1.0"
 	row "bare Go multipart to disk" "$(ratio upload up-bare up-nginx)" "(reference)"
 	row "bare Go multipart to disk with SHA-256" "$(ratio upload up-bare-sha256 up-nginx)" "(reference)"
+	row "  time, s: nginx / handler (fsync) / WithoutFsync" "$(value upload up-nginx) / $(value upload up-ja) / $(value upload up-janf)"
 	echo "upload, server CPU vs bare Go (lower is better)"
 	row "handler (fsync)" "$(ratio upload cpu-ja cpu-bare)" "goal ≤ 1.2"
 	row "handler, WithoutFsync" "$(ratio upload cpu-janf cpu-bare)" "goal ≤ 1.2"
