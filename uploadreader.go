@@ -90,6 +90,10 @@ func (u *uploadReader) WriteTo(w io.Writer) (int64, error) {
 	return int64(n), rerr
 }
 
+// errWritePanicked stops the reading once a write has panicked; the panic
+// itself is raised again on WriteTo's goroutine.
+var errWritePanicked = errors.New("jobartifacts: the store's write panicked")
+
 // uploadBlockPool holds upload blocks (*[]byte, aligned) between uploads.
 var uploadBlockPool = sync.Pool{New: func() any {
 	b := blockio.Make(uploadBlockSize)
@@ -110,9 +114,10 @@ func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
 	toHash, toWrite := make(chan []byte, inFlight), make(chan []byte, inFlight)
 	hashed, wrote := make(chan struct{}, inFlight), make(chan struct{}, inFlight)
 	var (
-		written int64
-		werr    error
-		failed  atomic.Bool // werr is set: read no more
+		written  int64
+		werr     error
+		panicked any         // what a write panicked with
+		failed   atomic.Bool // werr is set: read no more
 	)
 	go func() {
 		for b := range toHash {
@@ -123,12 +128,22 @@ func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
 	go func() {
 		for b := range toWrite {
 			if werr == nil {
-				n, err := write(b)
-				written += int64(n)
-				if err != nil {
-					werr = err
-					failed.Store(true)
-				}
+				func() {
+					// A store's panic is the request's, raised again on
+					// its goroutine, not the process's.
+					defer func() {
+						if p := recover(); p != nil {
+							panicked, werr = p, errWritePanicked
+							failed.Store(true)
+						}
+					}()
+					n, err := write(b)
+					written += int64(n)
+					if err != nil {
+						werr = err
+						failed.Store(true)
+					}
+				}()
 			}
 			wrote <- struct{}{}
 		}
@@ -188,8 +203,11 @@ func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
 	for _, b := range free {
 		uploadBlockPool.Put(&b)
 	}
-	// Every block's wrote came after its write: werr and written are
-	// the writer's no more.
+	// Every block's wrote came after its write: werr, panicked and
+	// written are the writer's no more.
+	if panicked != nil {
+		panic(panicked)
+	}
 	if werr != nil {
 		return written, werr
 	}

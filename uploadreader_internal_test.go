@@ -144,3 +144,22 @@ func TestUploadReaderWritesInPlace(t *testing.T) {
 		})
 	}
 }
+
+// panickingWriter panics on its second write.
+type panickingWriter struct{ writes int }
+
+func (w *panickingWriter) Write(p []byte) (int, error) {
+	if w.writes++; w.writes == 2 {
+		panic("store bug")
+	}
+	return len(p), nil
+}
+
+// TestUploadReaderWritePanics: a store whose write panics on the writing
+// goroutine panics the request's goroutine, which net/http recovers, not
+// the process; nothing is left running.
+func TestUploadReaderWritePanics(t *testing.T) {
+	data := make([]byte, 4*uploadBlockSize)
+	u := &uploadReader{r: bytes.NewReader(data), sum: sha256.New()}
+	require.PanicsWithValue(t, "store bug", func() { _, _ = u.WriteTo(&panickingWriter{}) })
+}

@@ -43,7 +43,9 @@ var directBlocks = sync.Pool{New: func() any {
 // tmpfs, or a device with larger blocks), it writes through the page cache,
 // starting the writeback of each window as PutBlob does (wb).
 //
-// Write, finish and abort are called from one goroutine.
+// Write, WriteInPlace, finish and abort are called one at a time, not
+// concurrently (the handler's uploads write from a goroutine of their
+// own, then finish from the request's).
 type directWriter struct {
 	f *os.File
 	// setDirect sets or clears O_DIRECT on f (tests replace it).
