@@ -18,8 +18,9 @@
 #   upload    runner upload of big.zip, time vs nginx DAV PUT; server CPU vs bare Go;
 #             both also vs bare Go that hashes the file part (SHA-256, as we must)
 #   download  whole big.zip, Go client, throughput vs nginx and bare Go
-#   small     tiny archive and 4 KiB entry req/s vs bare Go (wrk); the same
-#             entry as the last of 100k entries vs in the 10-entry zip
+#   small     tiny archive and 4 KiB entry req/s vs bare Go (wrk), and vs bare
+#             Go sending GitLab's headers too; the same entry as the last of
+#             100k entries vs in the 10-entry zip
 #   syscalls  strace -c of one whole download (is sendfile used?)
 #   lookup    last of 1M entries ×50, median time to first byte
 #   tree      first page of tree?recursive=true at 1M entries: time, memory
@@ -289,6 +290,9 @@ small() {
 	h-tiny) url=$JANF/$JOB/2/artifacts; hdr=(-H "$AUTH") ;;
 	h-entry) url=$JANF/$JOB/3/artifacts/dist/4k.bin; hdr=(-H "$AUTH") ;;
 	bare-entry) url=$BARE/files/4k.bin ;;
+	# Bare Go sending the handler's bytes: GitLab's download headers too.
+	bareh-tiny) url=$BARE/gitlab/tiny.zip ;;
+	bareh-entry) url=$BARE/gitlab/4k.bin ;;
 	esac
 	rps=$(wrk -t1 -c16 -d"${WRK_SECS}s" "${hdr[@]}" "$url" | awk '/Requests\/sec/ { print $2 }')
 	echo "$2 $1 $rps" >>"$WORK/results/small"
@@ -413,7 +417,7 @@ for r in $(seq "$rounds"); do
 		for v in $(rotate "$r" ja nginx bare); do download "$v" "$r"; done
 	fi
 	[ "$r" -le "$N" ] || continue
-	if want small; then for v in $(rotate "$r" ja-tiny bare-tiny ja-entry bare-entry ja-entry100k h-tiny h-entry); do small "$v" "$r"; done; fi
+	if want small; then for v in $(rotate "$r" ja-tiny bare-tiny ja-entry bare-entry ja-entry100k h-tiny h-entry bareh-tiny bareh-entry); do small "$v" "$r"; done; fi
 	if want lookup; then for v in $(rotate "$r" def alt); do lookup "$v" "$r"; done; fi
 	if want tree; then for v in $(rotate "$r" def alt); do tree "$v" "$r"; done; fi
 	if want cold; then for v in $(rotate "$r" def alt unzip); do cold "$v" "$r"; done; fi
@@ -477,6 +481,9 @@ if want small; then
 	row "example server: 4 KiB entry of a 10-entry zip vs bare Go 4 KiB" "$(ratio small ja-entry bare-entry)" "goal ≥ 0.8"
 	row "handler alone (New(fsstore, tokenauth)): tiny archive" "$(ratio small h-tiny bare-tiny)" "goal ≥ 0.8"
 	row "handler alone: 4 KiB entry of a 10-entry zip" "$(ratio small h-entry bare-entry)" "goal ≥ 0.8"
+	row "handler alone vs bare Go sending GitLab's headers too: tiny" "$(ratio small h-tiny bareh-tiny)" "(reference: the same bytes on the wire)"
+	row "handler alone vs bare Go sending GitLab's headers too: entry" "$(ratio small h-entry bareh-entry)" "(reference)"
+	row "bare Go with GitLab's headers vs without: tiny / entry" "$(ratio small bareh-tiny bare-tiny) / $(ratio small bareh-entry bare-entry)"
 	row "same entry, last of 100k entries, vs 10-entry zip" "$(ratio small ja-entry100k ja-entry)" "goal ≥ 0.9 (the same once warm)"
 	row "  req/s: last of 100k entries" "$(value small ja-entry100k)"
 	row "  req/s: 10-entry zip" "$(value small ja-entry)"

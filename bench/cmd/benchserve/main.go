@@ -3,7 +3,8 @@
 // downloads with a Go client, and turns interleaved rounds into ratios.
 //
 //	benchserve mkdata -dir D -size-mb N       big.zip (N MiB, one stored entry), tiny.zip, small10.zip, 4k.bin
-//	benchserve bare -addr A -dir D            GET /files/<name> (ServeContent of the file), POST /upload (multipart to disk),
+//	benchserve bare -addr A -dir D            GET /files/<name> (ServeContent of the file), GET /gitlab/<name> (the same with
+//	                                          GitLab's download headers), POST /upload (multipart to disk),
 //	                                          POST /upload-sha256 (the same, hashing each part as it is written)
 //	benchserve ja -addr A -data D -auth F     AccessLog(jobartifacts.New(fsstore, tokenauth)); -nofsync; -access-log=false: New alone
 //	                                          (bare and ja: -pprof A serves net/http/pprof on A too, for profiles under load)
@@ -89,8 +90,24 @@ func bare(args []string) error {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /files/{name}", func(w http.ResponseWriter, r *http.Request) {
-		f, err := os.Open(filepath.Join(*dir, filepath.Base(r.PathValue("name"))))
+	mux.HandleFunc("GET /files/{name}", serveBareFile(*dir, false))
+	mux.HandleFunc("GET /gitlab/{name}", serveBareFile(*dir, true))
+	// Multipart uploads to disk, removed again: what an upload costs
+	// without the handler, and without or with SHA-256.
+	mux.HandleFunc("POST /upload", bareupload.Handler(*dir, false))
+	mux.HandleFunc("POST /upload-sha256", bareupload.Handler(*dir, true))
+	return listen(*addr, mux)
+}
+
+// serveBareFile serves a file of dir with ServeContent. With gitlabHeaders
+// it also sends the headers GitLab sends with the same download (and the
+// handler with it), so that the bytes on the wire are the same as the
+// handler's: a whole archive's for a .zip, a single entry's otherwise. What
+// net/http costs for those headers is then part of the reference.
+func serveBareFile(dir string, gitlabHeaders bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := filepath.Base(r.PathValue("name"))
+		f, err := os.Open(filepath.Join(dir, name))
 		if err != nil {
 			http.NotFound(w, r)
 			return
@@ -101,14 +118,26 @@ func bare(args []string) error {
 			http.Error(w, "stat", http.StatusInternalServerError)
 			return
 		}
-		w.Header().Set("Content-Type", "application/octet-stream")
+		h := w.Header()
+		h.Set("Content-Type", "application/octet-stream")
+		if gitlabHeaders {
+			h.Set("Cache-Control", "private, no-cache")
+			h.Set("Vary", "Authorization, Job-Token, Private-Token, Origin")
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("X-Frame-Options", "SAMEORIGIN")
+			if strings.HasSuffix(name, ".zip") {
+				// Route 1: the archive's SHA-256 as its ETag.
+				h.Set("Content-Disposition", `attachment; filename="artifacts.zip"; filename*=UTF-8''artifacts.zip`)
+				h.Set("Content-Transfer-Encoding", "binary")
+				h.Set("Etag", `"`+strings.Repeat("5", 64)+`"`)
+			} else {
+				// Route 3: an entry's ETag is 32 hex digits.
+				h.Set("Content-Disposition", `attachment; filename="`+name+`"`)
+				h.Set("Etag", `"`+strings.Repeat("3", 32)+`"`)
+			}
+		}
 		http.ServeContent(w, r, "", fi.ModTime(), f)
-	})
-	// Multipart uploads to disk, removed again: what an upload costs
-	// without the handler, and without or with SHA-256.
-	mux.HandleFunc("POST /upload", bareupload.Handler(*dir, false))
-	mux.HandleFunc("POST /upload-sha256", bareupload.Handler(*dir, true))
-	return listen(*addr, mux)
+	}
 }
 
 // ja is the handler as the example server composes it, on a store opened
