@@ -28,6 +28,8 @@ type Handler struct {
 	archives *archiveIndexCache
 	// zstd lends zstd entries their decoders, a bounded number.
 	zstd *zstdDecoderPool
+	// uploads lends uploads their blocks, large ones within a budget.
+	uploads *uploadMemory
 	// buffers lends entry readers the memory of small verified entries
 	// and their copy buffers, reused from one request to the next.
 	buffers ziparchive.BufferPool
@@ -45,7 +47,7 @@ func New(store Store, authz Authorizer, opts ...Option) *Handler {
 		o(&cfg)
 	}
 	h := &Handler{store: store, authz: authz, cfg: cfg, archives: newArchiveIndexCache(cfg.archiveIndexBudget),
-		zstd: newZstdDecoderPool(cfg.zstdDecoders, cfg.zstdMemory)}
+		zstd: newZstdDecoderPool(cfg.zstdDecoders, cfg.zstdMemory), uploads: newUploadMemory(cfg.uploadMemory)}
 	h.projectJobs, _ = store.(ProjectJobReader)
 	h.router = h.routes()
 	return h

@@ -395,7 +395,7 @@ func (h *Handler) storeUploadedFile(ctx context.Context, project *Project, job *
 		ExpireAt:   params.expireAt,
 		Blob:       NewBlobKey(project.ID, job.ID, params.fileType),
 	}
-	src := &uploadReader{r: part, limit: h.cfg.maxUploadSize, sum: sha256.New()}
+	src := &uploadReader{r: part, limit: h.cfg.maxUploadSize, mem: h.uploads, sum: sha256.New()}
 	info, err := h.store.PutBlob(ctx, a.Blob, src)
 	if err != nil {
 		// PutBlob leaves nothing behind on error; deleting is for stores

@@ -2,6 +2,7 @@ package jobartifacts_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -284,5 +285,68 @@ func BenchmarkRunnerUpload(b *testing.B) {
 		b.StartTimer()
 		resp := f.runner.upload(b, jobID, token, generatedZip(size), runnerUploadOptions{artifactType: "archive", artifactFormat: "zip"})
 		require.Equal(b, http.StatusCreated, resp.status, string(resp.body))
+	}
+}
+
+// blockSizeStore is a memstore whose PutBlob notes the largest write the
+// upload makes to it, past the first.
+type blockSizeStore struct {
+	*memstore.Store
+	mu       sync.Mutex
+	largest  int
+	uploaded int
+}
+
+type blockSizeRecorder struct {
+	bytes.Buffer
+	writes, largest int
+}
+
+func (w *blockSizeRecorder) Write(p []byte) (int, error) {
+	if w.writes++; w.writes > 1 {
+		w.largest = max(w.largest, len(p))
+	}
+	return w.Buffer.Write(p)
+}
+
+func (s *blockSizeStore) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Reader) (jobartifacts.BlobInfo, error) {
+	var w blockSizeRecorder
+	if _, err := io.Copy(&w, r); err != nil { // the upload's WriteTo, as fsstore's
+		return jobartifacts.BlobInfo{}, err
+	}
+	s.mu.Lock()
+	s.largest, s.uploaded = max(s.largest, w.largest), s.uploaded+1
+	s.mu.Unlock()
+	return s.Store.PutBlob(ctx, key, &w.Buffer)
+}
+
+// TestUploadMemoryOption: the runner's upload reads into 1 MiB blocks
+// within WithUploadMemory's budget, into 64 KiB ones once it is spent.
+func TestUploadMemoryOption(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		opts    []jobartifacts.Option
+		largest int
+	}{
+		{name: "default budget", largest: 1 << 20},
+		{name: "no bound", opts: []jobartifacts.Option{jobartifacts.WithUploadMemory(0)}, largest: 1 << 20},
+		{name: "budget under a block", opts: []jobartifacts.Option{jobartifacts.WithUploadMemory(1<<20 - 1)}, largest: 64 << 10},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newRunnerFixture(t) // for its projects, authorizer and job helpers
+			store := &blockSizeStore{Store: f.store.Store}
+			srv := httptest.NewServer(jobartifacts.New(store, f.authz, tt.opts...))
+			t.Cleanup(srv.Close)
+			f.runner.apiURL = srv.URL + "/api/v4"
+			jobID, token := f.addJob(runnerProjectID, jobartifacts.StatusRunning)
+			archive := generatedZip(8 << 20)
+			resp := f.runner.upload(t, jobID, token, archive, runnerUploadOptions{artifactType: "archive", artifactFormat: "zip"})
+			require.Equal(t, http.StatusCreated, resp.status, string(resp.body))
+			a, ok := f.job(jobID).Archive()
+			require.True(t, ok)
+			require.Equal(t, archive.written(), a.Size)
+			require.Equal(t, 1, store.uploaded)
+			require.Equal(t, tt.largest, store.largest)
+		})
 	}
 }

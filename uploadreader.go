@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"sync"
 	"sync/atomic"
 
 	"github.com/ciartifacts/jobartifacts/internal/blockio"
@@ -27,8 +26,11 @@ const uploadFirstBlockSize = 32 << 10
 // replace the error it returns. It is a SHA256Reader, so that a store that
 // hashes for its ETag need not hash again.
 type uploadReader struct {
-	r        io.Reader
-	limit    int64 // <= 0: none
+	r     io.Reader
+	limit int64 // <= 0: none
+	// mem lends WriteTo its blocks: large ones while its budget lasts
+	// (nil: no budget).
+	mem      *uploadMemory
 	sum      hash.Hash
 	n        int64
 	tooLarge bool
@@ -58,14 +60,14 @@ func (u *uploadReader) read(p []byte) (int, error) {
 	return n, err
 }
 
-// uploadBlocks is how many blocks of uploadBlockSize an upload's WriteTo
-// uses: one being read into while the two before it are hashed and
-// written.
+// uploadBlocks is how many blocks an upload's WriteTo uses past the first:
+// one being read into while the two before it are hashed and written.
 const uploadBlocks = 3
 
-// WriteTo copies the upload to w in blocks of uploadBlockSize: each block
-// is hashed on one goroutine and written on another while the next is
-// read, and read into again once both are done with it. SHA-256 and the
+// WriteTo copies the upload to w in blocks of uploadBlockSize (of
+// uploadSmallBlockSize once u.mem's budget is spent): each block is hashed
+// on one goroutine and written on another while the next is read, and
+// read into again once both are done with it. SHA-256 and the
 // disk are the largest costs of an upload, and this takes both off the
 // request's path when a second core is free. The blocks are aligned for
 // direct I/O, and a w that is a blockio.InPlaceWriter (fsstore's) is
@@ -93,12 +95,6 @@ func (u *uploadReader) WriteTo(w io.Writer) (int64, error) {
 // errWritePanicked stops the reading once a write has panicked; the panic
 // itself is raised again on WriteTo's goroutine.
 var errWritePanicked = errors.New("jobartifacts: the store's write panicked")
-
-// uploadBlockPool holds upload blocks (*[]byte, aligned) between uploads.
-var uploadBlockPool = sync.Pool{New: func() any {
-	b := blockio.Make(uploadBlockSize)
-	return &b
-}}
 
 // pipeline is WriteTo past a full first block.
 func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
@@ -162,8 +158,8 @@ func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
 	retire := func() {
 		<-hashed
 		<-wrote
-		if b := queue[head]; cap(b) == uploadBlockSize {
-			free = append(free, b[:uploadBlockSize])
+		if b := queue[head]; cap(b) != uploadFirstBlockSize {
+			free = append(free, b[:cap(b)])
 		}
 		queue[head] = nil
 		head, queued = (head+1)%inFlight, queued-1
@@ -176,7 +172,7 @@ func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
 		case len(free) > 0:
 			b, free = free[len(free)-1], free[:len(free)-1]
 		case allocated < uploadBlocks:
-			b = *uploadBlockPool.Get().(*[]byte)
+			b = u.mem.block()
 			allocated++
 		default:
 			retire()
@@ -201,7 +197,7 @@ func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
 		retire()
 	}
 	for _, b := range free {
-		uploadBlockPool.Put(&b)
+		u.mem.putBlock(b)
 	}
 	// Every block's wrote came after its write: werr, panicked and
 	// written are the writer's no more.

@@ -256,12 +256,14 @@ func TestParseServeFlags(t *testing.T) {
 			require.Equal(t, int64(jobartifacts.DefaultArchiveIndexBudget), cfg.indexBudget)
 			require.Equal(t, jobartifacts.DefaultZstdDecoders, cfg.zstdDecoders)
 			require.Equal(t, int64(jobartifacts.DefaultZstdMemory), cfg.zstdMemory)
+			require.Equal(t, int64(jobartifacts.DefaultUploadMemory), cfg.uploadMemory)
 			require.Empty(t, cfg.corsOrigin)
 		}},
-		{name: "memory limits", args: []string{"-index-budget", "1048576", "-zstd-decoders", "2", "-zstd-memory", "16777216"}, check: func(t *testing.T, cfg serveConfig) {
+		{name: "memory limits", args: []string{"-index-budget", "1048576", "-zstd-decoders", "2", "-zstd-memory", "16777216", "-upload-memory", "8388608"}, check: func(t *testing.T, cfg serveConfig) {
 			require.Equal(t, int64(1<<20), cfg.indexBudget)
 			require.Equal(t, 2, cfg.zstdDecoders)
 			require.Equal(t, int64(16<<20), cfg.zstdMemory)
+			require.Equal(t, int64(8<<20), cfg.uploadMemory)
 		}},
 		{name: "demo generates tokens", args: []string{"-demo"}, check: func(t *testing.T, cfg serveConfig) {
 			require.True(t, strings.HasPrefix(cfg.token, "glpat-"), cfg.token)
