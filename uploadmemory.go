@@ -16,7 +16,7 @@ const DefaultUploadMemory = 64 << 20
 // the Handler's upload memory is spent: a multiple of blockio.Align, so
 // that fsstore still writes them in place with direct I/O, and small
 // enough that many uploads at once cost little (three of them and the first
-// block: 224 KiB an upload). An upload never waits for memory: a slow client
+// read: 224 KiB an upload). An upload never waits for memory: a slow client
 // holding blocks cannot hold up the others.
 const uploadSmallBlockSize = 64 << 10
 

@@ -11,10 +11,10 @@ import (
 )
 
 // uploadBlockSize is the size of the blocks uploadReader.WriteTo reads,
-// hashes and writes; the first is uploadFirstBlockSize.
+// hashes and writes past its first read (uploadFirstBlockSize).
 const uploadBlockSize = 1 << 20
 
-// uploadFirstBlockSize is the size of WriteTo's first block, the largest
+// uploadFirstBlockSize is the size of WriteTo's first read, the largest
 // of Go's small allocations: most uploads (reports, dotenv files, small
 // archives) fit in it, and need no more memory than that and no second
 // goroutine.
@@ -60,8 +60,9 @@ func (u *uploadReader) read(p []byte) (int, error) {
 	return n, err
 }
 
-// uploadBlocks is how many blocks an upload's WriteTo uses past the first:
-// one being read into while the two before it are hashed and written.
+// uploadBlocks is how many blocks an upload's WriteTo uses past its first
+// read: one being read into while the two before it are hashed and
+// written.
 const uploadBlocks = 3
 
 // WriteTo copies the upload to w in blocks of uploadBlockSize (of
@@ -72,7 +73,7 @@ const uploadBlocks = 3
 // request's path when a second core is free. The blocks are aligned for
 // direct I/O, and a w that is a blockio.InPlaceWriter (fsstore's) is
 // asked to write them where they are. An upload that fits in the first,
-// smaller block is hashed and written here, with no goroutine. A store
+// smaller read is hashed and written here, with no goroutine. A store
 // reaches WriteTo through io.Copy, or asks for it as fsstore does.
 func (u *uploadReader) WriteTo(w io.Writer) (int64, error) {
 	first := make([]byte, uploadFirstBlockSize)
@@ -96,7 +97,9 @@ func (u *uploadReader) WriteTo(w io.Writer) (int64, error) {
 // itself is raised again on WriteTo's goroutine.
 var errWritePanicked = errors.New("jobartifacts: the store's write panicked")
 
-// pipeline is WriteTo past a full first block.
+// pipeline is WriteTo past a full first read: first goes at the start of
+// the first block, so that every block is aligned and a store writes each
+// in place, none from a copy of its own.
 func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
 	write := w.Write
 	if ipw, ok := w.(blockio.InPlaceWriter); ok {
@@ -106,7 +109,7 @@ func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
 	// with each, so the oldest block in flight is free once each has said
 	// so once more. Every channel holds as many blocks as can be in
 	// flight: no send waits.
-	const inFlight = uploadBlocks + 1 // and the first
+	const inFlight = uploadBlocks
 	toHash, toWrite := make(chan []byte, inFlight), make(chan []byte, inFlight)
 	hashed, wrote := make(chan struct{}, inFlight), make(chan struct{}, inFlight)
 	var (
@@ -158,14 +161,12 @@ func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
 	retire := func() {
 		<-hashed
 		<-wrote
-		if b := queue[head]; cap(b) != uploadFirstBlockSize {
-			free = append(free, b[:cap(b)])
-		}
+		free = append(free, queue[head][:cap(queue[head])])
 		queue[head] = nil
 		head, queued = (head+1)%inFlight, queued-1
 	}
-	send(first)
 	var rerr error
+	pending := first // read already: the start of the next block
 	for allocated := 0; !failed.Load(); {
 		var b []byte
 		switch {
@@ -178,8 +179,10 @@ func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
 			retire()
 			continue
 		}
-		n, err := fillBlock(u.read, b)
-		if n > 0 {
+		n := copy(b, pending)
+		pending = nil
+		m, err := fillBlock(u.read, b[n:])
+		if n += m; n > 0 {
 			send(b[:n])
 		} else {
 			free = append(free, b)

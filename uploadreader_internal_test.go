@@ -92,7 +92,7 @@ func TestUploadReaderWriteTo(t *testing.T) {
 type inPlaceRecorder struct {
 	bytes.Buffer
 	copied, inPlace int
-	misaligned      int // blocks after the first whose address is not aligned
+	misaligned      int // blocks whose address is not aligned
 }
 
 func (w *inPlaceRecorder) Write(p []byte) (int, error) {
@@ -101,7 +101,7 @@ func (w *inPlaceRecorder) Write(p []byte) (int, error) {
 }
 
 func (w *inPlaceRecorder) WriteInPlace(p []byte) (int, error) {
-	if w.inPlace++; w.inPlace > 1 && !blockio.Aligned(p) {
+	if w.inPlace++; !blockio.Aligned(p) {
 		w.misaligned++
 	}
 	held := bytes.Clone(p)
@@ -113,8 +113,9 @@ func (w *inPlaceRecorder) WriteInPlace(p []byte) (int, error) {
 }
 
 // TestUploadReaderWritesInPlace: a store that can write blocks in place is
-// given every block that way, aligned, and none is read into again before
-// it is written and hashed; a small upload is written with Write.
+// given every block that way, aligned (the first read at the start of the
+// first block), and none is read into again before it is written and
+// hashed; a small upload is written with Write.
 func TestUploadReaderWritesInPlace(t *testing.T) {
 	data := make([]byte, 7*uploadBlockSize+12345)
 	for i := range data {
@@ -125,8 +126,9 @@ func TestUploadReaderWritesInPlace(t *testing.T) {
 		size            int
 		copied, inPlace int
 	}{
-		{name: "large", size: len(data), inPlace: 1 + 7}, // the first block, 7 MiB after it
-		{name: "two blocks", size: uploadFirstBlockSize + 1, inPlace: 2},
+		{name: "large", size: len(data), inPlace: 7 + 1}, // 7 MiB, then 12345 bytes
+		{name: "past the first read", size: uploadFirstBlockSize + 1, inPlace: 1},
+		{name: "a block and a byte", size: uploadBlockSize + 1, inPlace: 2},
 		{name: "small", size: 1000, copied: 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
