@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -349,4 +350,155 @@ func TestUploadMemoryOption(t *testing.T) {
 			require.Equal(t, tt.largest, store.largest)
 		})
 	}
+}
+
+// countingBlobStore is a memstore whose blobs are counted and dropped: its
+// PutBlob takes the upload's blocks (io.Copy: the upload's WriteTo) and
+// keeps nothing, so that the heap holds only what the uploads in flight
+// hold.
+type countingBlobStore struct {
+	*memstore.Store
+	mu      sync.Mutex
+	written map[jobartifacts.BlobKey]int64
+}
+
+type countingBlobWriter struct {
+	s   *countingBlobStore
+	key jobartifacts.BlobKey
+}
+
+func (w countingBlobWriter) Write(p []byte) (int, error) {
+	w.s.mu.Lock()
+	w.s.written[w.key] += int64(len(p))
+	w.s.mu.Unlock()
+	return len(p), nil
+}
+
+func (s *countingBlobStore) PutBlob(_ context.Context, key jobartifacts.BlobKey, r io.Reader) (jobartifacts.BlobInfo, error) {
+	n, err := io.Copy(countingBlobWriter{s, key}, r)
+	return jobartifacts.BlobInfo{Size: n}, err
+}
+
+// writtenAtLeast reports whether n blobs have had at least min bytes
+// written each.
+func (s *countingBlobStore) writtenAtLeast(n int, min int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range s.written {
+		if w >= min {
+			n--
+		}
+	}
+	return n <= 0
+}
+
+// pausedBody returns first bytes, then blocks until release is closed,
+// then ends.
+type pausedBody struct {
+	first   int64
+	release <-chan struct{}
+	buf     []byte
+}
+
+func (b *pausedBody) Read(p []byte) (int, error) {
+	if b.first == 0 {
+		<-b.release
+		return 0, io.EOF
+	}
+	n := copy(p[:min(int64(len(p)), b.first)], b.buf)
+	b.first -= int64(n)
+	return n, nil
+}
+
+// TestUploadMemoryBoundsHeap: many uploads in flight at once, each paused
+// by its client past its third block, hold the upload memory budget and
+// a few hundred KiB each beyond it (their small blocks, both ends of the
+// connection: 19 MiB in all here), not three 1 MiB blocks each (102 MiB
+// without the bound).
+func TestUploadMemoryBoundsHeap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: 144 MiB of uploads")
+	}
+	const (
+		uploads = 32
+		budget  = 8 << 20
+		sent    = 4<<20 + 512<<10 // past three blocks, large or small
+		allowed = budget + uploads*(512<<10)
+	)
+	f := newRunnerFixture(t) // for its projects, authorizer and jobs
+	store := &countingBlobStore{Store: f.store.Store, written: make(map[jobartifacts.BlobKey]int64)}
+	srv := httptest.NewServer(jobartifacts.New(store, f.authz, jobartifacts.WithUploadMemory(budget)))
+	t.Cleanup(srv.Close)
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: uploads}}
+	t.Cleanup(client.CloseIdleConnections)
+
+	var jobs []int64
+	var tokens []string
+	for range uploads {
+		id, token := f.addJob(runnerProjectID, jobartifacts.StatusRunning)
+		jobs, tokens = append(jobs, id), append(tokens, token)
+	}
+	piece := make([]byte, 64<<10)
+	runtime.GC()
+	runtime.GC() // pooled blocks of earlier tests gone
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	statuses := make([]int, uploads)
+	errs := make([]error, uploads)
+	for i := range uploads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pr, pw := io.Pipe()
+			mpw := multipart.NewWriter(pw)
+			go func() {
+				part, err := mpw.CreateFormFile("file", "artifacts.zip")
+				if err == nil {
+					_, err = io.Copy(part, &pausedBody{first: sent, release: release, buf: piece})
+				}
+				if err == nil {
+					err = mpw.Close()
+				}
+				pw.CloseWithError(err)
+			}()
+			req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v4/jobs/%d/artifacts", srv.URL, jobs[i]), pr)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			req.Header.Set("Content-Type", mpw.FormDataContentType())
+			req.Header.Set("JOB-TOKEN", tokens[i])
+			resp, err := client.Do(req)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		}()
+	}
+	defer func() {
+		close(release)
+		wg.Wait()
+		for i := range uploads {
+			require.NoError(t, errs[i])
+			// Answered once the whole body is in: the store kept no
+			// blob for the archive's check to find.
+			require.Equal(t, http.StatusNotFound, statuses[i])
+		}
+	}()
+
+	// Every upload has had all but its last block written: it holds its
+	// three blocks, waiting for its client.
+	require.Eventually(t, func() bool { return store.writtenAtLeast(uploads, sent-1<<20) }, 30*time.Second, 10*time.Millisecond)
+	runtime.GC()
+	var during runtime.MemStats
+	runtime.ReadMemStats(&during)
+	grown := int64(during.HeapInuse) - int64(before.HeapInuse)
+	t.Logf("heap in use grew %.1f MiB with %d uploads paused (budget %d MiB)", float64(grown)/(1<<20), uploads, budget>>20)
+	require.Less(t, grown, int64(allowed))
 }
