@@ -277,9 +277,11 @@ download() {
 	echo "$2 dl-$1 ${t%% *}" >>"$WORK/results/download"
 }
 
-# small VARIANT ROUND: wrk -t1 -c16, requests per second.
+# small VARIANT ROUND: wrk -t1 -c16, requests per second, and the server's
+# CPU per request in µs (user+system, from /proc: steadier than req/s,
+# which wrk's own CPU on the same two cores shares).
 small() {
-	local url hdr=() rps
+	local url hdr=() rps pid out before after
 	case $1 in
 	ja-tiny) url=$JA/$JOB/2/artifacts; hdr=(-H "$AUTH") ;;
 	bare-tiny) url=$BARE/files/tiny.zip ;;
@@ -294,8 +296,17 @@ small() {
 	bareh-tiny) url=$BARE/gitlab/tiny.zip ;;
 	bareh-entry) url=$BARE/gitlab/4k.bin ;;
 	esac
-	rps=$(wrk -t1 -c16 -d"${WRK_SECS}s" "${hdr[@]}" "$url" | awk '/Requests\/sec/ { print $2 }')
+	case $1 in
+	ja-*) pid=$ja_pid ;;
+	h-*) pid=$janf_pid ;;
+	*) pid=$bare_pid ;;
+	esac
+	before=$(cpu_ms "$pid")
+	out=$(wrk -t1 -c16 -d"${WRK_SECS}s" "${hdr[@]}" "$url")
+	after=$(cpu_ms "$pid")
+	rps=$(awk '/Requests\/sec/ { print $2 }' <<<"$out")
 	echo "$2 $1 $rps" >>"$WORK/results/small"
+	awk -v ms=$((after - before)) -v r="$2" -v v="$1" '/requests in/ { printf "%s %s %.1f\n", r, v, ms * 1000 / $1 }' <<<"$out" >>"$WORK/results/smallcpu"
 }
 
 # lookup VARIANT ROUND: the last of 1M entries ×50 on a warm server, median
@@ -484,6 +495,10 @@ if want small; then
 	row "handler alone vs bare Go sending GitLab's headers too: tiny" "$(ratio small h-tiny bareh-tiny)" "(reference: the same bytes on the wire)"
 	row "handler alone vs bare Go sending GitLab's headers too: entry" "$(ratio small h-entry bareh-entry)" "(reference)"
 	row "bare Go with GitLab's headers vs without: tiny / entry" "$(ratio small bareh-tiny bare-tiny) / $(ratio small bareh-entry bare-entry)"
+	row "server CPU per request, µs: handler alone, tiny" "$(value smallcpu h-tiny)"
+	row "  bare Go / with GitLab's headers, tiny" "$(value smallcpu bare-tiny) / $(value smallcpu bareh-tiny)"
+	row "server CPU per request, µs: handler alone, entry" "$(value smallcpu h-entry)"
+	row "  bare Go / with GitLab's headers, entry" "$(value smallcpu bare-entry) / $(value smallcpu bareh-entry)"
 	row "same entry, last of 100k entries, vs 10-entry zip" "$(ratio small ja-entry100k ja-entry)" "goal ≥ 0.9 (the same once warm)"
 	row "  req/s: last of 100k entries" "$(value small ja-entry100k)"
 	row "  req/s: 10-entry zip" "$(value small ja-entry)"
