@@ -34,7 +34,11 @@
 //
 // PutBlob streams its reader in parts of an explicit size (WithPartSize,
 // 16 MiB by default), holding one part in memory: minio-go's own default
-// for a body of unknown length would allocate about 537 MiB. A blob smaller
+// for a body of unknown length would allocate about 537 MiB. Its first MiB
+// goes into a small buffer, so a blob that ends there (most do) takes no
+// part, and the part buffers of all uploads in flight stay within
+// WithPartMemory (256 MiB by default): an upload that finds no room waits
+// for it, in turn, under its context. A blob smaller
 // than one part is one PUT; a larger one is a multipart upload, which S3
 // makes visible only when completed and which PutBlob aborts on any error
 // or cancellation. AbortIncompleteUploads removes the uploads that could not

@@ -19,7 +19,10 @@ import (
 const abortTimeout = time.Minute
 
 // PutBlob reads r one part (WithPartSize) at a time into a buffer, so an
-// upload holds one part in memory whatever its length. A blob smaller than
+// upload holds one part in memory whatever its length, and the uploads in
+// flight no more than WithPartMemory together: a blob's first MiB is read
+// into a small buffer, and a blob that ends there is stored from it; a
+// larger one waits, under ctx, for a part buffer. A blob smaller than
 // one part is stored with a single PUT; a larger one with a multipart
 // upload, which S3 makes visible only on completion and which PutBlob
 // aborts on any error, including ctx ending. An upload it could not abort
@@ -37,20 +40,7 @@ func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Read
 	if err := ctx.Err(); err != nil {
 		return jobartifacts.BlobInfo{}, fmt.Errorf("s3store: put blob %q: %w", key, err)
 	}
-	bufp := s.parts.Get().(*[]byte)
-	defer s.parts.Put(bufp)
-	buf := *bufp
-
-	n, err := readFull(ctx, r, buf)
-	var up minio.UploadInfo
-	switch {
-	case errors.Is(err, io.EOF):
-		up, err = s.putSingle(ctx, key, buf[:n])
-	case err != nil:
-		err = fmt.Errorf("reading: %w", err)
-	default:
-		up, err = s.putMultipart(ctx, key, buf, r)
-	}
+	up, err := s.put(ctx, key, r)
 	if err != nil {
 		if isConditionalConflict(err) {
 			return jobartifacts.BlobInfo{}, fmt.Errorf("s3store: put blob %q: %w (%w)", key, jobartifacts.ErrConflict, err)
@@ -58,6 +48,65 @@ func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Read
 		return jobartifacts.BlobInfo{}, fmt.Errorf("s3store: put blob %q: %w", key, err)
 	}
 	return s.putInfo(ctx, key, up), nil
+}
+
+// put reads the blob's first MiB into a head buffer and stores a blob
+// that ends there; a larger one continues in a part buffer.
+func (s *Store) put(ctx context.Context, key jobartifacts.BlobKey, r io.Reader) (minio.UploadInfo, error) {
+	headp := s.heads.Get().(*[]byte)
+	defer func() {
+		if headp != nil {
+			s.heads.Put(headp)
+		}
+	}()
+	head := *headp
+	n, err := readFull(ctx, r, head)
+	switch {
+	case errors.Is(err, io.EOF):
+		return s.putSingle(ctx, key, head[:n])
+	case err != nil:
+		return minio.UploadInfo{}, fmt.Errorf("reading: %w", err)
+	}
+
+	if err := s.takePart(ctx); err != nil {
+		return minio.UploadInfo{}, fmt.Errorf("waiting for part memory: %w", err)
+	}
+	defer s.givePart()
+	bufp := s.parts.Get().(*[]byte)
+	defer s.parts.Put(bufp)
+	buf := *bufp
+	copy(buf, head[:n])
+	s.heads.Put(headp)
+	headp = nil
+	m, err := readFull(ctx, r, buf[n:])
+	n += m
+	switch {
+	case errors.Is(err, io.EOF):
+		return s.putSingle(ctx, key, buf[:n])
+	case err != nil:
+		return minio.UploadInfo{}, fmt.Errorf("reading: %w", err)
+	}
+	return s.putMultipart(ctx, key, buf, r)
+}
+
+// takePart waits for room for one more part buffer, or for ctx to end.
+func (s *Store) takePart(ctx context.Context) error {
+	if s.partTokens == nil {
+		return nil
+	}
+	select {
+	case s.partTokens <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// givePart says a part buffer from takePart is free again.
+func (s *Store) givePart() {
+	if s.partTokens != nil {
+		<-s.partTokens
+	}
 }
 
 // putOptions are the options of a PUT and of a multipart completion.

@@ -25,6 +25,9 @@ const (
 	minPartSize = 5 << 20
 	maxPartSize = 5 << 30
 	maxParts    = 10_000
+	// headSize is how much PutBlob reads before it takes a part buffer:
+	// most uploads (reports, dotenv files, small archives) end within it.
+	headSize = 1 << 20
 )
 
 // Defaults of the options.
@@ -32,6 +35,9 @@ const (
 	// DefaultPartSize is the part size of multipart uploads: 16 MiB parts
 	// allow objects of 156 GiB within S3's 10,000 parts.
 	DefaultPartSize = 16 << 20
+	// DefaultPartMemory bounds the part buffers of the uploads in flight
+	// (WithPartMemory): 16 parts of DefaultPartSize.
+	DefaultPartMemory = 256 << 20
 	// DefaultURLExpiry is how long a signed URL stays valid when
 	// SignedURLOptions.Expiry is zero.
 	DefaultURLExpiry = 5 * time.Minute
@@ -51,14 +57,18 @@ type Store struct {
 	core   minio.Core
 	bucket string
 	cfg    config
-	// parts recycles PutBlob's part buffers.
-	parts sync.Pool
+	// parts recycles PutBlob's part buffers, heads its first reads'.
+	parts, heads sync.Pool
+	// partTokens holds a token for each part buffer in use (nil: no
+	// bound); an upload that needs one waits for room, in order.
+	partTokens chan struct{}
 }
 
 // config is what the options set; its zero value is completed by New.
 type config struct {
 	prefix                     string
 	partSize                   int64
+	partMemory                 int64
 	readAheadMin, readAheadMax int
 	createOnly                 bool
 	logger                     *slog.Logger
@@ -80,6 +90,16 @@ func WithPrefix(prefix string) Option {
 // kept within S3's limits of 5 MiB and 5 GiB.
 func WithPartSize(bytes int64) Option {
 	return func(c *config) { c.partSize = min(max(bytes, minPartSize), maxPartSize) }
+}
+
+// WithPartMemory bounds, in bytes, the memory of the part buffers of the
+// uploads in flight (DefaultPartMemory if not set; at least one part). A
+// blob's first MiB is read into a small buffer of its own, so a blob that
+// ends there never takes a part buffer; a larger one waits for room, first
+// come first served, under its context, while its client waits too.
+// bytes <= 0 lifts the bound: each upload in flight may then hold a part.
+func WithPartMemory(bytes int64) Option {
+	return func(c *config) { c.partMemory = bytes }
 }
 
 // WithReadAhead sets the window of Blob.ReadAt: a read missing the window
@@ -115,6 +135,7 @@ func WithLogger(l *slog.Logger) Option {
 func New(client *minio.Client, bucket string, opts ...Option) *Store {
 	cfg := config{
 		partSize:     DefaultPartSize,
+		partMemory:   DefaultPartMemory,
 		readAheadMin: defaultReadAheadMin,
 		readAheadMax: defaultReadAheadMax,
 		createOnly:   true,
@@ -129,6 +150,13 @@ func New(client *minio.Client, bucket string, opts ...Option) *Store {
 	s.parts.New = func() any {
 		b := make([]byte, cfg.partSize)
 		return &b
+	}
+	s.heads.New = func() any {
+		b := make([]byte, headSize)
+		return &b
+	}
+	if cfg.partMemory > 0 {
+		s.partTokens = make(chan struct{}, max(cfg.partMemory/cfg.partSize, 1))
 	}
 	return s
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/ciartifacts/jobartifacts/fsstore"
 	"github.com/ciartifacts/jobartifacts/memstore"
 	"github.com/ciartifacts/jobartifacts/pgstore"
+	"github.com/ciartifacts/jobartifacts/s3store"
 )
 
 func TestParseStoreFlags(t *testing.T) {
@@ -43,17 +44,17 @@ func TestParseStoreFlags(t *testing.T) {
 		{name: "postgres and s3", args: []string{
 			"-postgres", "host=/run/postgresql dbname=ci", "-postgres-schema", "ci_artifacts",
 			"-s3-bucket", "artifacts", "-s3-endpoint", "127.0.0.1:7070", "-s3-region", "eu-west-1",
-			"-s3-addressing", "path", "-s3-tls=false", "-s3-prefix", "ja/",
+			"-s3-addressing", "path", "-s3-tls=false", "-s3-prefix", "ja/", "-s3-part-memory", "67108864",
 			"-blob-grace", "0", "-orphan-age", "2h",
 		}, check: func(t *testing.T, cfg serveConfig) {
 			require.Equal(t, "host=/run/postgresql dbname=ci", cfg.postgresDSN)
 			require.Equal(t, "ci_artifacts", cfg.postgresSchema)
-			require.Equal(t, s3Config{endpoint: "127.0.0.1:7070", bucket: "artifacts", region: "eu-west-1", prefix: "ja/", addressing: "path", tls: false}, cfg.s3)
+			require.Equal(t, s3Config{endpoint: "127.0.0.1:7070", bucket: "artifacts", region: "eu-west-1", prefix: "ja/", addressing: "path", tls: false, partMemory: 64 << 20}, cfg.s3)
 			require.Zero(t, cfg.blobGrace)
 			require.Equal(t, 2*time.Hour, cfg.orphanAge)
 		}},
 		{name: "s3 defaults", args: []string{"-s3-bucket", "b"}, check: func(t *testing.T, cfg serveConfig) {
-			require.Equal(t, s3Config{endpoint: "s3.amazonaws.com", bucket: "b", addressing: "auto", tls: true}, cfg.s3)
+			require.Equal(t, s3Config{endpoint: "s3.amazonaws.com", bucket: "b", addressing: "auto", tls: true, partMemory: s3store.DefaultPartMemory}, cfg.s3)
 		}},
 		{name: "schema without postgres", args: []string{"-postgres-schema", "x"}, wantErr: "-postgres-schema goes with -postgres"},
 		{name: "prefix without bucket", args: []string{"-s3-prefix", "x/"}, wantErr: "-s3-prefix goes with -s3-bucket"},
