@@ -97,8 +97,8 @@ func WithPartSize(bytes int64) Option {
 // blob's first MiB is read into a small buffer of its own, so a blob that
 // ends there never takes a part buffer; a larger one waits for room, first
 // come first served, under its context, holding its first MiB while its
-// client waits too.
-// bytes <= 0 lifts the bound: each upload in flight may then hold a part.
+// client waits too. bytes <= 0 lifts the bound: each upload in flight may
+// then hold a part.
 func WithPartMemory(bytes int64) Option {
 	return func(c *config) { c.partMemory = bytes }
 }
