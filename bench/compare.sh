@@ -26,7 +26,8 @@
 #   tree      first page of tree?recursive=true at 1M entries: time, memory
 #   cold      first request of a fresh server for the last of 1M vs unzip -p
 #   decode    ENTRY_MB deflate entry over HTTP vs in-process decode
-#   mem       memory per in-flight request: deflate, whole archive, zstd
+#   mem       memory per in-flight request: deflate, whole archive, zstd; and
+#             per in-flight runner upload, with and without -upload-memory
 #
 # Servers, all on 127.0.0.1: the example server (fsstore with fsync,
 # tokenauth, its access log and limits; -max-upload-size 0 -sweep-interval 0)
@@ -136,7 +137,7 @@ want small && { imp 1 2 success "$F/tiny.zip"; imp 1 3 success "$F/small10.zip";
 want lookup tree cold && imp 1 5 success "$F/big1m.zip"
 want decode mem && imp 1 6 success "$F/deflate.zip"
 want mem && imp 1 7 success "$F/zstd.zip"
-want upload && imp 2 1000 running "$F/big.zip" # uploads of the same bytes: stored, hashed, validated, found identical, deleted
+want upload mem && imp 2 1000 running "$F/big.zip" # uploads of the same bytes: stored, hashed, validated, found identical, deleted
 cat >"$WORK/auth.json" <<EOF
 {"users": [{"name": "bench", "tokens": ["$TOKEN"], "roles": {"1": "maintainer"}}], "job_tokens": {"$JOB_TOKEN": 1000}}
 EOF
@@ -379,6 +380,15 @@ mem() {
 	esac
 	local args=(-n "$MEM_N" -first $((1 << 20)) -pause 1s -total "$total")
 	case $1 in
+	upload | upload-unbounded)
+		# Runner uploads: 4 MiB, a pause, on to 8 MiB (not a zip:
+		# refused at its end, after what is measured).
+		local flags=()
+		[ "$1" = upload-unbounded ] && flags=(-upload-memory 0)
+		start_server fresh "$FRESH_PORT" "${flags[@]}"
+		out=$("$bs" upconc -pids "$started_pid" -n "$MEM_N" -first $((4 << 20)) -pause 1s -total $((8 << 20)) \
+			"$FRESH/api/v4/jobs/1000/artifacts" "JOB-TOKEN: $JOB_TOKEN")
+		stop "$started_pid" ;;
 	bare-whole)
 		"$bs" bare -addr "127.0.0.1:$FRESH_BARE_PORT" -dir "$F" &
 		pid=$!
@@ -433,7 +443,7 @@ for r in $(seq "$rounds"); do
 	if want tree; then for v in $(rotate "$r" def alt); do tree "$v" "$r"; done; fi
 	if want cold; then for v in $(rotate "$r" def alt unzip); do cold "$v" "$r"; done; fi
 	if want decode; then for v in $(rotate "$r" http inproc); do decode "$v" "$r"; done; fi
-	if want mem; then for v in $(rotate "$r" deflate whole zstd bare-whole nginx-whole); do mem "$v" "$r"; done; fi
+	if want mem; then for v in $(rotate "$r" deflate whole zstd bare-whole nginx-whole upload upload-unbounded); do mem "$v" "$r"; done; fi
 done
 echo "# load after: $(uptime)"
 
@@ -546,6 +556,9 @@ if want mem; then
 	row "handler, whole ${SIZE_MB} MiB archive" "$(value mem mem-whole)" "goal ≤ 1024"
 	row "bare Go ServeContent, whole archive" "$(value mem mem-bare-whole)" "(reference)"
 	row "nginx, whole archive (its workers)" "$(value mem mem-nginx-whole)" "(reference)"
+	echo "memory per in-flight runner upload: $MEM_N at once on a fresh server; each sends 4 MiB, pauses 1 s, sends on to 8 MiB; KiB"
+	row "handler, default -upload-memory (64 MiB of 1 MiB blocks)" "$(value mem mem-upload)" "(bounded: 64 MiB in all, then 64 KiB blocks)"
+	row "handler, -upload-memory 0 (no bound)" "$(value mem mem-upload-unbounded)" "(reference: three 1 MiB blocks an upload)"
 fi
 if want syscalls; then
 	echo

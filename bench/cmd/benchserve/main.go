@@ -13,6 +13,7 @@
 //	benchserve stat FILE A [SCALE]            values of A (times SCALE) over the rounds: median [min–max]
 //	benchserve ttfb [-n N] [-pid P] URL …     repeated GETs: median time to first byte and to the end
 //	benchserve conc -pids P URL …             N GETs at once: server memory per in-flight request
+//	benchserve upconc -pids P URL …           N runner uploads at once: server memory per in-flight upload
 //	benchserve decode ZIP NAME                one entry read to its end in process; prints seconds
 package main
 
@@ -66,6 +67,8 @@ func main() {
 		err = ttfb(args)
 	case "conc":
 		err = conc(args)
+	case "upconc":
+		err = upconc(args)
 	case "decode":
 		err = decode(args)
 	default:
