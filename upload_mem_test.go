@@ -289,36 +289,64 @@ func BenchmarkRunnerUpload(b *testing.B) {
 	}
 }
 
-// blockSizeStore is a memstore whose PutBlob notes the largest write the
-// upload makes to it, past the first.
-type blockSizeStore struct {
+// writeRecordingStore is a memstore whose PutBlob takes the upload's
+// blocks (io.Copy: the upload's WriteTo, as fsstore's does) and notes, for
+// each blob, the bytes written and the largest write past the first; it
+// keeps the blob, or with drop keeps nothing, so that the heap holds only
+// what the uploads in flight hold.
+type writeRecordingStore struct {
 	*memstore.Store
-	mu       sync.Mutex
-	largest  int
-	uploaded int
+	drop    bool
+	mu      sync.Mutex
+	written map[jobartifacts.BlobKey]int64
+	largest int
+	puts    int
 }
 
-type blockSizeRecorder struct {
-	bytes.Buffer
-	writes, largest int
+// recordingBlobWriter is one PutBlob's writer of a writeRecordingStore.
+type recordingBlobWriter struct {
+	s      *writeRecordingStore
+	key    jobartifacts.BlobKey
+	writes int
+	kept   bytes.Buffer
 }
 
-func (w *blockSizeRecorder) Write(p []byte) (int, error) {
+func (w *recordingBlobWriter) Write(p []byte) (int, error) {
+	w.s.mu.Lock()
 	if w.writes++; w.writes > 1 {
-		w.largest = max(w.largest, len(p))
+		w.s.largest = max(w.s.largest, len(p))
 	}
-	return w.Buffer.Write(p)
+	w.s.written[w.key] += int64(len(p))
+	w.s.mu.Unlock()
+	if w.s.drop {
+		return len(p), nil
+	}
+	return w.kept.Write(p)
 }
 
-func (s *blockSizeStore) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Reader) (jobartifacts.BlobInfo, error) {
-	var w blockSizeRecorder
-	if _, err := io.Copy(&w, r); err != nil { // the upload's WriteTo, as fsstore's
-		return jobartifacts.BlobInfo{}, err
-	}
+func (s *writeRecordingStore) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Reader) (jobartifacts.BlobInfo, error) {
+	w := &recordingBlobWriter{s: s, key: key}
+	n, err := io.Copy(w, r)
 	s.mu.Lock()
-	s.largest, s.uploaded = max(s.largest, w.largest), s.uploaded+1
+	s.puts++
 	s.mu.Unlock()
-	return s.Store.PutBlob(ctx, key, &w.Buffer)
+	if err != nil || s.drop {
+		return jobartifacts.BlobInfo{Size: n}, err
+	}
+	return s.Store.PutBlob(ctx, key, &w.kept)
+}
+
+// writtenAtLeast reports whether n blobs have had at least min bytes
+// written each.
+func (s *writeRecordingStore) writtenAtLeast(n int, min int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range s.written {
+		if w >= min {
+			n--
+		}
+	}
+	return n <= 0
 }
 
 // TestUploadMemoryOption: the runner's upload reads into 1 MiB blocks
@@ -335,7 +363,7 @@ func TestUploadMemoryOption(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newRunnerFixture(t) // for its projects, authorizer and job helpers
-			store := &blockSizeStore{Store: f.store.Store}
+			store := &writeRecordingStore{Store: f.store.Store, written: make(map[jobartifacts.BlobKey]int64)}
 			srv := httptest.NewServer(jobartifacts.New(store, f.authz, tt.opts...))
 			t.Cleanup(srv.Close)
 			f.runner.apiURL = srv.URL + "/api/v4"
@@ -346,50 +374,10 @@ func TestUploadMemoryOption(t *testing.T) {
 			a, ok := f.job(jobID).Archive()
 			require.True(t, ok)
 			require.Equal(t, archive.written(), a.Size)
-			require.Equal(t, 1, store.uploaded)
+			require.Equal(t, 1, store.puts)
 			require.Equal(t, tt.largest, store.largest)
 		})
 	}
-}
-
-// countingBlobStore is a memstore whose blobs are counted and dropped: its
-// PutBlob takes the upload's blocks (io.Copy: the upload's WriteTo) and
-// keeps nothing, so that the heap holds only what the uploads in flight
-// hold.
-type countingBlobStore struct {
-	*memstore.Store
-	mu      sync.Mutex
-	written map[jobartifacts.BlobKey]int64
-}
-
-type countingBlobWriter struct {
-	s   *countingBlobStore
-	key jobartifacts.BlobKey
-}
-
-func (w countingBlobWriter) Write(p []byte) (int, error) {
-	w.s.mu.Lock()
-	w.s.written[w.key] += int64(len(p))
-	w.s.mu.Unlock()
-	return len(p), nil
-}
-
-func (s *countingBlobStore) PutBlob(_ context.Context, key jobartifacts.BlobKey, r io.Reader) (jobartifacts.BlobInfo, error) {
-	n, err := io.Copy(countingBlobWriter{s, key}, r)
-	return jobartifacts.BlobInfo{Size: n}, err
-}
-
-// writtenAtLeast reports whether n blobs have had at least min bytes
-// written each.
-func (s *countingBlobStore) writtenAtLeast(n int, min int64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, w := range s.written {
-		if w >= min {
-			n--
-		}
-	}
-	return n <= 0
 }
 
 // pausedBody returns first bytes, then blocks until release is closed,
@@ -426,7 +414,7 @@ func TestUploadMemoryBoundsHeap(t *testing.T) {
 		allowed = budget + uploads*(512<<10)
 	)
 	f := newRunnerFixture(t) // for its projects, authorizer and jobs
-	store := &countingBlobStore{Store: f.store.Store, written: make(map[jobartifacts.BlobKey]int64)}
+	store := &writeRecordingStore{Store: f.store.Store, drop: true, written: make(map[jobartifacts.BlobKey]int64)}
 	srv := httptest.NewServer(jobartifacts.New(store, f.authz, jobartifacts.WithUploadMemory(budget)))
 	t.Cleanup(srv.Close)
 	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: uploads}}
