@@ -44,25 +44,35 @@ func conc(args []string) error {
 	}
 	// No idle connections kept: every request dials its own.
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	before, err := resetPeak(pids)
+	kib, err := peakPerRequest(pids, *n, func() error { return partialGet(client, req, *first, *pause, *total) })
 	if err != nil {
 		return err
 	}
+	fmt.Printf("%d %d\n", kib, *n)
+	return nil
+}
+
+// peakPerRequest resets the peak RSS of pids, runs do n times at once and
+// returns (VmHWM − RSS before)/n in KiB, summed over pids.
+func peakPerRequest(pids []int, n int, do func() error) (int64, error) {
+	before, err := resetPeak(pids)
+	if err != nil {
+		return 0, err
+	}
 	var wg sync.WaitGroup
-	errs := make([]error, *n)
-	for i := range *n {
-		wg.Go(func() { errs[i] = partialGet(client, req, *first, *pause, *total) })
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { errs[i] = do() })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return err
+		return 0, err
 	}
 	peak, err := procStatus(pids, "VmHWM")
 	if err != nil {
-		return err
+		return 0, err
 	}
-	fmt.Printf("%d %d\n", (peak-before)/int64(*n), *n)
-	return nil
+	return (peak - before) / int64(n), nil
 }
 
 // partialGet reads first bytes of req's body, pauses, then reads on to

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
-	"sync"
 	"time"
 )
 
@@ -49,24 +48,11 @@ func upconc(args []string) error {
 		piece[i] = byte(rand.Uint32())
 	}
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	before, err := resetPeak(pids)
+	kib, err := peakPerRequest(pids, *n, func() error { return pausedUpload(client, req, piece, *first, *pause, *total) })
 	if err != nil {
 		return err
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, *n)
-	for i := range *n {
-		wg.Go(func() { errs[i] = pausedUpload(client, req, piece, *first, *pause, *total) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	peak, err := procStatus(pids, "VmHWM")
-	if err != nil {
-		return err
-	}
-	fmt.Printf("%d %d\n", (peak-before)/int64(*n), *n)
+	fmt.Printf("%d %d\n", kib, *n)
 	return nil
 }
 
