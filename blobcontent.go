@@ -69,7 +69,10 @@ func newBlobContent(b Blob, size int64) *blobContent {
 // serve answers r with the blob through http.ServeContent.
 func (c *blobContent) serve(w http.ResponseWriter, r *http.Request, modtime time.Time) {
 	rs := c.readSeeker()
-	c.out = copyWriter{ResponseWriter: w, content: c, readSeeker: rs}
+	// A pooled buffer may be written only over HTTP/1, where a Write has
+	// sent or failed with its bytes when it returns (see entryBuffers).
+	small := rs == io.ReadSeeker(&c.viaFile) && r.ProtoMajor == 1
+	c.out = copyWriter{ResponseWriter: w, content: c, readSeeker: rs, small: small}
 	http.ServeContent(&c.out, r, "", modtime, rs)
 }
 
@@ -195,12 +198,19 @@ type copyWriter struct {
 	http.ResponseWriter
 	content    *blobContent
 	readSeeker io.ReadSeeker // what ServeContent was given
+	// small: a copy of at most smallCopyLimit bytes goes through
+	// copySmall (a FileBlob, over HTTP/1).
+	small bool
 }
 
 // ReadFrom passes the copy's length to the content, then the copy to the
-// ResponseWriter's own ReadFrom (sendfile for a FileBlob), if any.
+// ResponseWriter's own ReadFrom (sendfile for a FileBlob), if any; a short
+// copy from a file is read in one piece and written instead.
 func (w *copyWriter) ReadFrom(src io.Reader) (int64, error) {
 	if lr, ok := src.(*io.LimitedReader); ok && lr.R == w.readSeeker {
+		if w.small && lr.N <= smallCopyLimit {
+			return w.content.copySmall(w.ResponseWriter, lr)
+		}
 		w.content.copying(lr.N)
 		defer w.content.copying(0)
 	}

@@ -189,3 +189,74 @@ func TestArchiveSendfileShortBlob(t *testing.T) {
 	require.Contains(t, f.logs.String(), `level=WARN msg="jobartifacts: stream aborted"`)
 	require.Contains(t, f.logs.String(), "blob ended at 1048576 of 1053576 bytes")
 }
+
+// TestArchiveSmallCopy: a copy of at most 32 KiB from a FileBlob (a small
+// archive, or a short range of a large one) is read in one piece and
+// written, not sent with sendfile (the file's offset never moves); one
+// byte longer, sendfile again. The bytes and AccessLog's count are the
+// same either way.
+func TestArchiveSmallCopy(t *testing.T) {
+	const limit = 32 << 10
+	data := make([]byte, 3<<20)
+	_, _ = rand.Read(data)
+	tests := []struct {
+		name       string
+		size       int // of the archive
+		rangeHdr   string
+		want       []byte
+		wantOffset int64
+	}{
+		{"tiny archive", 4250, "", data[:4250], 0},
+		{"archive at the limit", limit, "", data[:limit], 0},
+		{"archive over the limit", limit + 1, "", data[:limit+1], limit + 1},
+		{"range at the limit", len(data), fmt.Sprintf("bytes=1000-%d", 1000+limit-1), data[1000 : 1000+limit], 0},
+		{"range over the limit", len(data), fmt.Sprintf("bytes=1000-%d", 1000+limit), data[1000 : 1000+limit+1], 1000 + limit + 1},
+		{"last bytes", len(data), "bytes=-100", data[len(data)-100:], 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := &logtest.Buffer{}
+			f, store := newFileBlobFixture(t, data[:tt.size], int64(tt.size), logs)
+			req, err := http.NewRequest(http.MethodGet, f.server.URL+"/api/v4/projects/1/jobs/100/artifacts", nil)
+			require.NoError(t, err)
+			req.Header.Set("PRIVATE-TOKEN", apiTokenReporter)
+			if tt.rangeHdr != "" {
+				req.Header.Set("Range", tt.rangeHdr)
+			}
+			resp, err := f.client.Do(req)
+			require.NoError(t, err)
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			require.True(t, bytes.Equal(tt.want, body), "body: %d bytes, want %d", len(body), len(tt.want))
+			require.Equal(t, tt.wantOffset, store.lastOffset(t), "file offset after the response (moved only by sendfile)")
+			require.Contains(t, logs.String(), fmt.Sprintf("bytes=%d", len(tt.want)))
+			require.NotContains(t, f.logs.String(), "stream aborted")
+		})
+	}
+}
+
+// TestArchiveSmallCopyShortBlob: a small FileBlob whose file holds fewer
+// bytes than its size sends what it has; the response is cut and the
+// blob's failure logged, as on the sendfile and copying paths.
+func TestArchiveSmallCopyShortBlob(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789"), 1024) // 10,240 bytes
+	f, store := newFileBlobFixture(t, data, int64(len(data))+2048, &logtest.Buffer{})
+	req, err := http.NewRequest(http.MethodGet, f.server.URL+"/api/v4/projects/1/jobs/100/artifacts", nil)
+	require.NoError(t, err)
+	req.Header.Set("PRIVATE-TOKEN", apiTokenReporter)
+	resp, err := f.client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	body, err := io.ReadAll(resp.Body)
+	require.Error(t, err, "the transfer must be seen as cut")
+	require.True(t, bytes.Equal(data, body), "what the file holds is sent: %d bytes", len(body))
+	require.Equal(t, int64(0), store.lastOffset(t), "copied, not sent with sendfile")
+
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(f.logs.String(), "stream aborted") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.Contains(t, f.logs.String(), "blob ended at 10240 of 12288 bytes")
+}
