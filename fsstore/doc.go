@@ -51,8 +51,9 @@
 //     sync.RWMutex queues goroutines before they take meta.lock.
 //   - meta.lock's content, 8 bytes, is the store's generation: every write
 //     replaces it with a fresh random value, under the exclusive lock and
-//     before it changes anything. A read first reads the generation (one
-//     pread(2), no lock) and, if it is the one its Store last read the
+//     before it changes anything. A read first reads the generation (on
+//     Linux a load from a shared mapping of the file's first page, else one
+//     pread(2); no lock) and, if it is the one its Store last read the
 //     files at, answers from the records it kept (a bounded cache of
 //     decoded files and of blobinfo/), opening and locking nothing; else
 //     it reads the files under the shared lock, as above, and keeps them.

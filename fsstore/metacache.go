@@ -15,7 +15,7 @@ import (
 // The first 8 bytes of meta.lock are the store's generation: every write,
 // in any process, replaces them with a fresh random value under the
 // exclusive lock, before it changes anything else. A read first reads the
-// generation (one pread, no lock); if its records of that generation are
+// generation (a load from a shared mapping of the file, else one pread; no lock); if its records of that generation are
 // all in memory, it answers from them without opening or locking anything.
 // Otherwise it runs as before, under the shared lock, reading the files and
 // keeping what it decoded, tagged with the generation read under that lock.
@@ -118,14 +118,9 @@ func (m *recentMap[K, V]) put(key K, v V) {
 	m.cur[key] = v
 }
 
-// generation returns the store's generation, or 0 when there is none.
-func (s *Store) generation() uint64 {
-	var b [8]byte
-	if n, _ := s.genFile.ReadAt(b[:], 0); n < len(b) {
-		return 0
-	}
-	return binary.LittleEndian.Uint64(b[:])
-}
+// generation returns the store's generation, or 0 when there is none. s.mu
+// must be held (Close unmaps it).
+func (s *Store) generation() uint64 { return s.genFile.load() }
 
 // newGeneration replaces the generation in meta.lock, open as f with the
 // exclusive lock held; if it cannot, it empties the file (no generation,

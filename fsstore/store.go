@@ -44,7 +44,7 @@ type Store struct {
 	metaLock *lockFile
 	// genFile is meta.lock, open to read the store's generation, and
 	// records the metadata read at that generation (metacache.go).
-	genFile *os.File
+	genFile *generationFile
 	records recordCache
 	// blobInfos keeps the blob records OpenBlob read.
 	blobInfos blobInfos
@@ -191,7 +191,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("fsstore: open: lock: %w", err)
 	}
 	s.openLock = lock
-	if s.genFile, err = os.OpenFile(filepath.Join(abs, "meta.lock"), os.O_RDONLY|os.O_CREATE, 0o644); err != nil {
+	if s.genFile, err = openGenerationFile(filepath.Join(abs, "meta.lock")); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("fsstore: open: %w", err)
 	}
@@ -220,7 +220,7 @@ func (s *Store) Close() error {
 	}
 	s.metaLock.closeIdle()
 	s.blobFiles.close()
-	s.genFile.Close()
+	s.genFile.close()
 	return s.openLock.Close() // closing the last descriptor releases the flock
 }
 
