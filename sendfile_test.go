@@ -91,6 +91,24 @@ func newFileBlobFixture(t *testing.T, data []byte, size int64, accessLogs *logte
 	return f, s
 }
 
+// getArchiveRange GETs job 100's archive as a reporter, with a Range
+// header unless rangeHdr is empty, and reads the whole body.
+func getArchiveRange(t *testing.T, f *apiFixture, rangeHdr string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, f.server.URL+"/api/v4/projects/1/jobs/100/artifacts", nil)
+	require.NoError(t, err)
+	req.Header.Set("PRIVATE-TOKEN", apiTokenReporter)
+	if rangeHdr != "" {
+		req.Header.Set("Range", rangeHdr)
+	}
+	resp, err := f.client.Do(req)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	return resp, body
+}
+
 func (s *fileBlobStore) lastOffset(t *testing.T) int64 {
 	t.Helper()
 	select {
@@ -128,17 +146,7 @@ func TestArchiveSendfile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodGet, url, nil)
-			require.NoError(t, err)
-			req.Header.Set("PRIVATE-TOKEN", apiTokenReporter)
-			if tt.rangeHdr != "" {
-				req.Header.Set("Range", tt.rangeHdr)
-			}
-			resp, err := f.client.Do(req)
-			require.NoError(t, err)
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			require.NoError(t, err)
+			resp, body := getArchiveRange(t, f, tt.rangeHdr)
 			require.Equal(t, tt.wantStatus, resp.StatusCode)
 			require.True(t, bytes.Equal(tt.want, body), "body: %d bytes, want %d", len(body), len(tt.want))
 			require.Equal(t, tt.wantOffset, store.lastOffset(t), "file offset after the response")
@@ -163,31 +171,6 @@ func TestArchiveSendfile(t *testing.T) {
 
 	require.Contains(t, logs.String(), fmt.Sprintf("status=200 bytes=%d", len(data)), "AccessLog counts what sendfile sent")
 	require.NotContains(t, f.logs.String(), "stream aborted")
-}
-
-// TestArchiveSendfileShortBlob: a FileBlob whose file holds fewer bytes
-// than its size stops sendfile early; that is recorded as the blob's
-// failure, logged, and the response is cut, as on the copying path.
-func TestArchiveSendfileShortBlob(t *testing.T) {
-	data := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
-	f, store := newFileBlobFixture(t, data, int64(len(data))+5000, &logtest.Buffer{})
-	req, err := http.NewRequest(http.MethodGet, f.server.URL+"/api/v4/projects/1/jobs/100/artifacts", nil)
-	require.NoError(t, err)
-	req.Header.Set("PRIVATE-TOKEN", apiTokenReporter)
-	resp, err := f.client.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	_, err = io.ReadAll(resp.Body)
-	require.Error(t, err, "the transfer must be seen as cut")
-	require.Equal(t, int64(len(data)), store.lastOffset(t), "sent by sendfile up to the file's end")
-
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(f.logs.String(), "stream aborted") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	require.Contains(t, f.logs.String(), `level=WARN msg="jobartifacts: stream aborted"`)
-	require.Contains(t, f.logs.String(), "blob ended at 1048576 of 1053576 bytes")
 }
 
 // TestArchiveSmallCopy: a copy of at most 32 KiB from a FileBlob (a small
@@ -217,17 +200,7 @@ func TestArchiveSmallCopy(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			logs := &logtest.Buffer{}
 			f, store := newFileBlobFixture(t, data[:tt.size], int64(tt.size), logs)
-			req, err := http.NewRequest(http.MethodGet, f.server.URL+"/api/v4/projects/1/jobs/100/artifacts", nil)
-			require.NoError(t, err)
-			req.Header.Set("PRIVATE-TOKEN", apiTokenReporter)
-			if tt.rangeHdr != "" {
-				req.Header.Set("Range", tt.rangeHdr)
-			}
-			resp, err := f.client.Do(req)
-			require.NoError(t, err)
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			require.NoError(t, err)
+			_, body := getArchiveRange(t, f, tt.rangeHdr)
 			require.True(t, bytes.Equal(tt.want, body), "body: %d bytes, want %d", len(body), len(tt.want))
 			require.Equal(t, tt.wantOffset, store.lastOffset(t), "file offset after the response (moved only by sendfile)")
 			require.Contains(t, logs.String(), fmt.Sprintf("bytes=%d", len(tt.want)))
@@ -236,27 +209,42 @@ func TestArchiveSmallCopy(t *testing.T) {
 	}
 }
 
-// TestArchiveSmallCopyShortBlob: a small FileBlob whose file holds fewer
-// bytes than its size sends what it has; the response is cut and the
-// blob's failure logged, as on the sendfile and copying paths.
-func TestArchiveSmallCopyShortBlob(t *testing.T) {
-	data := bytes.Repeat([]byte("0123456789"), 1024) // 10,240 bytes
-	f, store := newFileBlobFixture(t, data, int64(len(data))+2048, &logtest.Buffer{})
-	req, err := http.NewRequest(http.MethodGet, f.server.URL+"/api/v4/projects/1/jobs/100/artifacts", nil)
-	require.NoError(t, err)
-	req.Header.Set("PRIVATE-TOKEN", apiTokenReporter)
-	resp, err := f.client.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	body, err := io.ReadAll(resp.Body)
-	require.Error(t, err, "the transfer must be seen as cut")
-	require.True(t, bytes.Equal(data, body), "what the file holds is sent: %d bytes", len(body))
-	require.Equal(t, int64(0), store.lastOffset(t), "copied, not sent with sendfile")
-
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(f.logs.String(), "stream aborted") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+// TestArchiveShortBlob: a FileBlob whose file holds fewer bytes than its
+// size sends what the file has, by sendfile (1 MiB) or by the short copy
+// (10 KiB); either way that is recorded as the blob's failure, logged, and
+// the response is cut, as on the copying path.
+func TestArchiveShortBlob(t *testing.T) {
+	tests := []struct {
+		name       string
+		data       []byte
+		missing    int64
+		wantOffset int64 // the file's offset when the Blob is closed
+		wantLog    string
+	}{
+		{"sendfile", bytes.Repeat([]byte("0123456789abcdef"), 64<<10), 5000, 1 << 20, "blob ended at 1048576 of 1053576 bytes"},
+		{"short copy", bytes.Repeat([]byte("0123456789"), 1024), 2048, 0, "blob ended at 10240 of 12288 bytes"},
 	}
-	require.Contains(t, f.logs.String(), "blob ended at 10240 of 12288 bytes")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, store := newFileBlobFixture(t, tt.data, int64(len(tt.data))+tt.missing, &logtest.Buffer{})
+			req, err := http.NewRequest(http.MethodGet, f.server.URL+"/api/v4/projects/1/jobs/100/artifacts", nil)
+			require.NoError(t, err)
+			req.Header.Set("PRIVATE-TOKEN", apiTokenReporter)
+			resp, err := f.client.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			body, err := io.ReadAll(resp.Body)
+			require.Error(t, err, "the transfer must be seen as cut")
+			require.True(t, bytes.Equal(tt.data, body), "what the file holds is sent: %d bytes", len(body))
+			require.Equal(t, tt.wantOffset, store.lastOffset(t), "moved only by sendfile")
+
+			deadline := time.Now().Add(10 * time.Second)
+			for !strings.Contains(f.logs.String(), "stream aborted") && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			require.Contains(t, f.logs.String(), `level=WARN msg="jobartifacts: stream aborted"`)
+			require.Contains(t, f.logs.String(), tt.wantLog)
+		})
+	}
 }
