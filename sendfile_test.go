@@ -203,7 +203,10 @@ func TestArchiveSmallCopy(t *testing.T) {
 			_, body := getArchiveRange(t, f, tt.rangeHdr)
 			require.True(t, bytes.Equal(tt.want, body), "body: %d bytes, want %d", len(body), len(tt.want))
 			require.Equal(t, tt.wantOffset, store.lastOffset(t), "file offset after the response (moved only by sendfile)")
-			require.Contains(t, logs.String(), fmt.Sprintf("bytes=%d", len(tt.want)))
+			// AccessLog writes its line after the handler returns.
+			want := fmt.Sprintf("bytes=%d", len(tt.want))
+			require.Eventually(t, func() bool { return strings.Contains(logs.String(), want) }, 10*time.Second, time.Millisecond,
+				"access log: %s", logs.String())
 			require.NotContains(t, f.logs.String(), "stream aborted")
 		})
 	}
@@ -246,5 +249,55 @@ func TestArchiveShortBlob(t *testing.T) {
 			require.Contains(t, f.logs.String(), `level=WARN msg="jobartifacts: stream aborted"`)
 			require.Contains(t, f.logs.String(), tt.wantLog)
 		})
+	}
+}
+
+// TestArchiveSmallCopyOverHTTP2: small archives from a FileBlob, 32 at
+// once over one HTTP/2 connection, each get every byte. (The short copy's
+// pooled buffer is used over HTTP/1 only: an HTTP/2 Write that returns on a
+// reset stream may leave its bytes queued, see entryBuffers. This test
+// cannot reset streams at the right instant, so it checks the bytes, not
+// the guard.)
+func TestArchiveSmallCopyOverHTTP2(t *testing.T) {
+	data := make([]byte, 20000)
+	_, _ = rand.Read(data)
+	path := filepath.Join(t.TempDir(), "blob")
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	s := &fileBlobStore{path: path, size: int64(len(data)), offsets: make(chan int64, 64)}
+	f := newAPIFixture(t, apiFixtureConfig{
+		tls: true, http2: true,
+		wrapStore: func(m *memstore.Store) jobartifacts.Store { s.Store = m; return s },
+	})
+	errs := make(chan error, 32)
+	for range 32 {
+		go func() {
+			defer func() { <-s.offsets }() // every Blob is closed
+			req, err := http.NewRequest(http.MethodGet, f.server.URL+"/api/v4/projects/1/jobs/100/artifacts", nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			req.Header.Set("PRIVATE-TOKEN", apiTokenReporter)
+			resp, err := f.client.Do(req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			switch {
+			case err != nil:
+				errs <- err
+			case resp.Proto != "HTTP/2.0":
+				errs <- fmt.Errorf("proto %s", resp.Proto)
+			case !bytes.Equal(data, body):
+				errs <- fmt.Errorf("body: %d bytes differ from the archive's %d", len(body), len(data))
+			default:
+				errs <- nil
+			}
+		}()
+	}
+	for range 32 {
+		require.NoError(t, <-errs)
 	}
 }
