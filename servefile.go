@@ -136,9 +136,12 @@ func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, na
 	}
 	defer content.Close()
 
+	etag := entryETag(info.ETag, entry.Name)
 	// A small entry is proven whole before the first header (an empty one
-	// too: ServeContent never reads it).
-	if content.Size() <= verifyBeforeHeadersLimit {
+	// too: ServeContent never reads it), unless the answer is a 304 or a
+	// 412, which sends none of it: a client holding this ETag was sent
+	// bytes proven whole, and they cannot have changed under it.
+	if content.Size() <= verifyBeforeHeadersLimit && !answeredByPreconditions(r, etag, info.ModTime) {
 		if err := content.VerifyWhole(); err != nil {
 			return archiveError(err)
 		}
@@ -152,7 +155,7 @@ func serveArchiveEntryWith(w http.ResponseWriter, r *http.Request, blob Blob, na
 	set("Content-Type", contentType)
 	set("Content-Disposition", entryDisposition(entryBaseName(entry.Name)))
 	set("X-Content-Type-Options", "nosniff")
-	if etag := entryETag(info.ETag, entry.Name); etag != "" {
+	if etag != "" {
 		set("Etag", etag)
 	}
 	ew := &entryResponseWriter{ResponseWriter: w, r: r, content: content,
