@@ -16,7 +16,10 @@
 #
 # Rows (ROWS, comma-separated, default all):
 #   upload    runner upload of big.zip, time vs nginx DAV PUT; server CPU vs bare Go;
-#             both also vs bare Go that hashes the file part (SHA-256, as we must)
+#             both also vs bare Go that hashes the file part (SHA-256, as we must);
+#             the upload is of the same bytes again (compared with the job's
+#             archive, found identical, deleted: the same work every round), and
+#             for reference a job's first upload (recorded)
 #   download  whole big.zip, Go client, throughput vs nginx and bare Go
 #   small     tiny archive and 4 KiB entry req/s vs bare Go (wrk), and vs bare
 #             Go sending GitLab's headers too; the same entry as the last of
@@ -138,8 +141,20 @@ want lookup tree cold && imp 1 5 success "$F/big1m.zip"
 want decode mem && imp 1 6 success "$F/deflate.zip"
 want mem && imp 1 7 success "$F/zstd.zip"
 want upload mem && imp 2 1000 running "$F/big.zip" # uploads of the same bytes: stored, hashed, validated, found identical, deleted
+# A job's first upload (ja-first, janf-first): a running job without an
+# archive for each round and server, 2000+round and 3000+round, token
+# first-<job>. The upload records the archive: nothing is compared or deleted.
+first_tokens=""
+if want upload; then
+	for r in $(seq 0 "$UPLOAD_N"); do
+		for job in $((2000 + r)) $((3000 + r)); do
+			"$WORK/bin/server" import -data "$WORK/store" -project bench/app -project-id 1 -pipeline 3 -job-id "$job" -status running -no-archive >/dev/null
+			first_tokens+=", \"first-$job\": $job"
+		done
+	done
+fi
 cat >"$WORK/auth.json" <<EOF
-{"users": [{"name": "bench", "tokens": ["$TOKEN"], "roles": {"1": "maintainer"}}], "job_tokens": {"$JOB_TOKEN": 1000}}
+{"users": [{"name": "bench", "tokens": ["$TOKEN"], "roles": {"1": "maintainer"}}], "job_tokens": {"$JOB_TOKEN": 1000$first_tokens}}
 EOF
 
 cat >"$WORK/nginx/nginx.conf" <<EOF
@@ -240,15 +255,17 @@ upload() {
 		curl -s -o /dev/null -X DELETE "$NGINX/dav/up.zip"
 		read -r code t <<<"$out"; check "$code" 201 "nginx PUT"
 		echo "$2 up-nginx $t" >>"$WORK/results/upload" ;;
-	ja | janf | bare | bare-sha256)
-		local url=$JA/api/v4/jobs/1000/artifacts
+	ja | janf | ja-first | janf-first | bare | bare-sha256)
+		local url=$JA/api/v4/jobs/1000/artifacts token=$JOB_TOKEN
 		pid=$ja_pid
 		[ "$1" = janf ] && { url=$JANF/api/v4/jobs/1000/artifacts; pid=$janf_pid; }
+		[ "$1" = ja-first ] && { url=$JA/api/v4/jobs/$((2000 + $2))/artifacts; token=first-$((2000 + $2)); }
+		[ "$1" = janf-first ] && { url=$JANF/api/v4/jobs/$((3000 + $2))/artifacts; token=first-$((3000 + $2)); pid=$janf_pid; }
 		[ "$1" = bare ] && { url=$BARE/upload; pid=$bare_pid; }
 		[ "$1" = bare-sha256 ] && { url=$BARE/upload-sha256; pid=$bare_pid; }
 		before=$(cpu_ms "$pid")
 		out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -H 'Transfer-Encoding: chunked' \
-			-H "JOB-TOKEN: $JOB_TOKEN" -F "file=@$F/big.zip" "$url")
+			-H "JOB-TOKEN: $token" -F "file=@$F/big.zip" "$url")
 		after=$(cpu_ms "$pid")
 		read -r code t <<<"$out"; check "$code" 201 "upload to $1"
 		echo "$2 up-$1 $t" >>"$WORK/results/upload"
@@ -417,7 +434,7 @@ rotate() {
 echo "# rows: $ROWS"
 echo "# load before: $(uptime)"
 # One warm-up of each, not counted.
-if want upload; then upload ja 0; upload janf 0; upload bare 0; upload bare-sha256 0; upload nginx 0; fi
+if want upload; then upload ja 0; upload janf 0; upload ja-first 0; upload janf-first 0; upload bare 0; upload bare-sha256 0; upload nginx 0; fi
 if want download; then download ja 0; download nginx 0; download bare 0; fi
 if want small; then
 	for job in 2 3 4; do curl -s -o /dev/null -H "$AUTH" "$JA/$JOB/$job/artifacts/dist/4k.bin"; done
@@ -432,7 +449,7 @@ want download && [ "$DOWNLOAD_N" -gt "$rounds" ] && rounds=$DOWNLOAD_N
 for r in $(seq "$rounds"); do
 	echo "# round $r/$rounds" >&2
 	if want upload && [ "$r" -le "$UPLOAD_N" ]; then
-		for v in $(rotate "$r" nginx ja janf bare bare-sha256); do upload "$v" "$r"; done
+		for v in $(rotate "$r" nginx ja janf ja-first janf-first bare bare-sha256); do upload "$v" "$r"; done
 	fi
 	if want download && [ "$r" -le "$DOWNLOAD_N" ]; then
 		for v in $(rotate "$r" ja nginx bare); do download "$v" "$r"; done
@@ -478,6 +495,10 @@ if want upload; then
 	row "bare Go multipart to disk" "$(ratio upload up-bare up-nginx)" "(reference)"
 	row "bare Go multipart to disk with SHA-256" "$(ratio upload up-bare-sha256 up-nginx)" "(reference)"
 	row "  time, s: nginx / handler (fsync) / WithoutFsync" "$(value upload up-nginx) / $(value upload up-ja) / $(value upload up-janf)"
+	echo "the same, a job's first upload (recorded: nothing compared or deleted, as a runner's upload)"
+	row "handler (example server, fsync)" "$(ratio upload up-ja-first up-nginx)" "(reference)"
+	row "handler, fsstore WithoutFsync" "$(ratio upload up-janf-first up-nginx)" "(reference)"
+	row "  time, s: handler (fsync) / WithoutFsync" "$(value upload up-ja-first) / $(value upload up-janf-first)"
 	echo "upload, server CPU vs bare Go (lower is better)"
 	row "handler (fsync)" "$(ratio upload cpu-ja cpu-bare)" "goal ≤ 1.2"
 	row "handler, WithoutFsync" "$(ratio upload cpu-janf cpu-bare)" "goal ≤ 1.2"
