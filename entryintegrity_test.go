@@ -83,6 +83,33 @@ func TestEntryIntegrityRoute3(t *testing.T) {
 	require.Equal(t, "5242880", res.header.Get("Content-Length"), "HEAD still tells the size")
 }
 
+// TestEntryIntegrityRoute3Revalidation: a revalidation that ends in 304
+// does not read the entry, so a small entry whose damage only its data
+// shows answers it as a good one would; any request that would send the
+// entry still gets the 422, and so does an entry whose central record
+// alone proves it bad.
+func TestEntryIntegrityRoute3Revalidation(t *testing.T) {
+	f, _ := newIntegrityFixture(t)
+	base := "/api/v4/projects/1/jobs/103/artifacts/"
+	for _, tc := range []struct {
+		name, ifNoneMatch string
+		status            int
+	}{
+		{"small-bad.txt", "*", http.StatusNotModified},
+		{"small-bad.txt", `"other"`, http.StatusUnprocessableEntity},
+		{"huge.bin", "*", http.StatusUnprocessableEntity},
+	} {
+		header := headerOf("Private-Token", apiTokenReporter, "If-None-Match", tc.ifNoneMatch)
+		res := f.do(t, http.MethodGet, base+tc.name, header)
+		require.Equal(t, tc.status, res.status, "%s, If-None-Match: %s", tc.name, tc.ifNoneMatch)
+		if tc.status == http.StatusNotModified {
+			require.Empty(t, res.body)
+		} else {
+			require.Contains(t, string(res.body), "422 Unprocessable Entity")
+		}
+	}
+}
+
 // TestEntryIntegrityCurl: curl fails (exit 18, partial file) on the cut
 // chunked transfer of a damaged large entry, and with --fail on the 422.
 func TestEntryIntegrityCurl(t *testing.T) {
