@@ -407,8 +407,10 @@ func errTaken(key jobartifacts.BlobKey) error {
 // that this store could never hold (ErrInvalidKey for OpenBlob and PutBlob),
 // since no blob has it. Blobs opened before keep reading their bytes; the
 // Store's idle files of the blob are closed. Directories left empty are
-// removed. Once space is freed, a reserve given
-// back to a full file system is made again.
+// removed. The key is gone when DeleteBlob returns; the space of a blob of
+// 4 MiB or more is freed in the background just after (see
+// backgroundfree.go), and Close waits for it. Once space is freed, a
+// reserve given back to a full file system is made again.
 func (s *Store) DeleteBlob(ctx context.Context, key jobartifacts.BlobKey) error {
 	if err := s.checkOpen(ctx); err != nil {
 		return err
@@ -417,21 +419,35 @@ func (s *Store) DeleteBlob(ctx context.Context, key jobartifacts.BlobKey) error 
 		return nil
 	}
 	path := s.blobFile(key)
-	if fi, err := os.Lstat(path); err == nil && fi.IsDir() {
-		return nil // a directory of other keys: no blob has this one
+	var held *os.File // keeps the blob's blocks past the unlink
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.IsDir() {
+			return nil // a directory of other keys: no blob has this one
+		}
+		if fi.Size() >= backgroundFreeMinSize {
+			held, _ = os.Open(path) // without it, the unlink frees them
+		}
 	}
+	// Best effort: without room yet, a later delete tries again.
+	restoreReserve := func() { _ = s.restoreReserve(context.WithoutCancel(ctx)) }
 	if err := s.removeFile(path); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+		if held != nil {
+			held.Close()
+		}
 		return fmt.Errorf("fsstore: delete blob %q: %w", key, err)
 	}
 	s.blobFiles.drop(key)
+	if held != nil {
+		s.frees.free(held, restoreReserve)
+		restoreReserve = func() {}
+	}
 	infoPath := s.blobInfoFile(key)
 	if err := s.removeFile(infoPath); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 		return fmt.Errorf("fsstore: delete blob %q: %w", key, err)
 	}
 	s.removeEmptyDirs(filepath.Dir(path), filepath.Join(s.dir, "blobs"))
 	s.removeEmptyDirs(filepath.Dir(infoPath), filepath.Join(s.dir, "blobinfo"))
-	// Best effort: without room yet, a later delete tries again.
-	_ = s.restoreReserve(context.WithoutCancel(ctx))
+	restoreReserve()
 	return nil
 }
 

@@ -104,7 +104,14 @@
 // the store's clock (WithClock), fsyncs it and links it into place; on any
 // error, including a cancelled context, the temporary file is removed and
 // nothing is visible under the key. DeleteBlob of a missing key, or of a
-// key the store could never hold, succeeds.
+// key the store could never hold, succeeds. Freeing a large file's blocks
+// is slow (~0.3 s per GiB on ext4, more when mounted with discard), so
+// DeleteBlob of a blob of 4 MiB or more unlinks it and returns, the key
+// gone, while a descriptor it opened first holds the blocks; a goroutine
+// closes that descriptor, which frees them (at most 16 at once; past that,
+// DeleteBlob frees before it returns). Close waits for those goroutines.
+// The handler's answer to an upload it discards (the same bytes again, a
+// conflict) thus does not wait for the file system.
 //
 // Where the file system has direct I/O (O_DIRECT on Linux), the blob's
 // full 1 MiB blocks go to the disk around the page cache, each written by
@@ -182,9 +189,9 @@
 // FinishBlobDeletions and DeleteBlob only remove files: they need no space.
 // So on a full file system the API's deletes and the Sweeper still work,
 // and space comes back once the Sweeper deletes the queued blobs after
-// their grace period. DeleteBlob, and the next Open, make the reserve again
-// when there is room for it. Uploads and seeding never use the reserve:
-// they fail with ENOSPC. Once released, the reserve's space is free for any
+// their grace period. DeleteBlob (once the blob's space is freed), and the
+// next Open, make the reserve again when there is room for it. Uploads and
+// seeding never use the reserve: they fail with ENOSPC. Once released, the reserve's space is free for any
 // writer until it is made again, and it holds a bounded number of record
 // rewrites and queue entries (about one file-system block each): a sweep
 // of a larger backlog than the reserve holds fails part way, with what it

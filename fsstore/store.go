@@ -50,6 +50,8 @@ type Store struct {
 	blobInfos blobInfos
 	// blobFiles keeps closed Blobs' files open for the next OpenBlob.
 	blobFiles *blobFiles
+	// frees frees deleted blobs' blocks after DeleteBlob returns.
+	frees *backgroundFrees
 	// openLock is LOCK, held shared for the Store's lifetime.
 	openLock *os.File
 	closed   atomic.Bool
@@ -168,6 +170,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		reserveSize: cfg.reserveSize,
 		metaLock:    newLockFile(filepath.Join(abs, "meta.lock")),
 		blobFiles:   newBlobFiles(cfg.idleBlobFiles),
+		frees:       newBackgroundFrees(),
 	}
 	lock, err := os.OpenFile(filepath.Join(abs, "LOCK"), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -208,11 +211,13 @@ func (s *Store) Dir() string { return s.dir }
 // where the file system allows it: true unless Open had WithoutDirectIO.
 func (s *Store) DirectIO() bool { return s.directIO }
 
-// Close waits for the metadata operations in progress, closes the idle
-// blob files and releases the directory. Blobs opened before stay readable
-// until they are closed, which closes their files. Later calls fail with
-// ErrClosed.
+// Close waits for the metadata operations in progress and for the space of
+// deleted blobs to be freed, closes the idle blob files and releases the
+// directory. Blobs opened before stay readable until they are closed,
+// which closes their files. Later calls fail with ErrClosed.
 func (s *Store) Close() error {
+	// Before mu: a free ends by making the reserve again, which takes it.
+	s.frees.close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Swap(true) {
