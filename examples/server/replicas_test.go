@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"html"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -221,12 +223,14 @@ func testReplicasAnswerAlike(t *testing.T, bin string) {
 
 // comparable is what must be alike in two replicas' answers: the status,
 // the headers but Date, the body; a redirect's URL without the parts of its
-// signature that depend on the second it was made, and the bytes behind it
-// (the status, for a HEAD).
+// signature that depend on the second it was made, in the Location header
+// and in the body's link alike, and the bytes behind it (the status, for a
+// HEAD).
 func comparable(t *testing.T, method string, got answer) shownAnswer {
 	t.Helper()
 	h := got.header.Clone()
 	h.Del("Date")
+	body := string(got.body)
 	if loc := h.Get("Location"); loc != "" {
 		u, err := url.Parse(loc)
 		require.NoError(t, err)
@@ -237,11 +241,16 @@ func comparable(t *testing.T, method string, got answer) shownAnswer {
 		}
 		u.RawQuery = q.Encode()
 		h.Set("Location", u.String())
+		if method == http.MethodGet { // http.Redirect links to it in a GET's body
+			link := html.EscapeString(loc)
+			require.Contains(t, body, link, "the body links to the redirect")
+			body = strings.Replace(body, link, html.EscapeString(u.String()), 1)
+		}
 		behind := do(t, testClient(), method, loc, nil, nil)
 		require.Equal(t, http.StatusOK, behind.status, "%s %s: %s", method, loc, behind.body)
 		h.Set("X-Test-Redirected-Sha256", fmt.Sprintf("%x", sha256.Sum256(behind.body)))
 	}
-	return shownAnswer{status: got.status, header: h, body: string(got.body)}
+	return shownAnswer{status: got.status, header: h, body: body}
 }
 
 // shownAnswer is an answer whose differences read well.
