@@ -38,7 +38,10 @@
 // goes into a small buffer, so a blob that ends there (most do) takes no
 // part, and the part buffers of all uploads in flight stay within
 // WithPartMemory (256 MiB by default): an upload that finds no room waits
-// for it, in turn, under its context. A blob smaller
+// for it, in turn, under its context. The first-MiB buffers are bounded to
+// a quarter of that (64 at the default); an upload that finds none, and no
+// part buffer either, waits for either before it reads a byte, so the
+// uploads in flight hold at most 1.25 × WithPartMemory. A blob smaller
 // than one part is one PUT; a larger one is a multipart upload, which S3
 // makes visible only when completed and which PutBlob aborts on any error
 // or cancellation. AbortIncompleteUploads removes the uploads that could not

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -72,9 +73,11 @@ func putAsync(ctx context.Context, s *s3store.Store, key jobartifacts.BlobKey, r
 	return done
 }
 
-// With room for one part: a blob that ends within its first MiB never
-// waits; a larger one waits, reading nothing past that MiB, until the part
-// in use is free, then stores every byte; one whose context ends while it
+// With room for one part, and so for one first-MiB buffer: a blob that
+// ends within its first MiB does not wait while that buffer is free; a
+// larger one waits, reading nothing past that MiB, until the part in use is
+// free, then stores every byte. With both taken, an upload waits before it
+// reads a byte, for whichever frees first; one whose context ends while it
 // waits fails with the context's error and leaves nothing.
 func TestPutBlobPartMemory(t *testing.T) {
 	const part = 5 << 20
@@ -109,19 +112,75 @@ func TestPutBlobPartMemory(t *testing.T) {
 	default:
 	}
 
+	// The holder has the part, the waiter the first-MiB buffer.
 	ctx, cancel := context.WithCancel(t.Context())
 	quitter := newCountingReader(pseudoRandom(53, part+3), 0)
 	quitterDone := putAsync(ctx, f.store, quitterKey, quitter)
-	require.Eventually(t, func() bool { return quitter.read() == 1<<20 }, 30*time.Second, time.Millisecond)
+	late := newCountingReader(pseudoRandom(55, 1000), 0)
+	lateKey := blobKey("late")
+	lateDone := putAsync(t.Context(), f.store, lateKey, late)
+	time.Sleep(200 * time.Millisecond)
+	require.Zero(t, quitter.read(), "an upload read without memory to read into")
+	require.Zero(t, late.read(), "an upload read without memory to read into")
 	cancel()
 	require.ErrorIs(t, <-quitterDone, context.Canceled)
 
 	close(holder.release)
 	require.NoError(t, <-holderDone)
 	require.NoError(t, <-waiterDone)
+	require.NoError(t, <-lateDone)
 	require.Equal(t, big, f.read(t, holderKey))
 	require.Equal(t, waiter.data, f.read(t, waiterKey))
+	require.Equal(t, late.data, f.read(t, lateKey))
 	requireNothingUnder(t, f, quitterKey)
+}
+
+// With every part and every first-MiB buffer taken (two each), a small
+// upload reads nothing until one of either frees, then stores its bytes.
+func TestPutBlobWaitsForHeadOrPart(t *testing.T) {
+	const part = 5 << 20
+	f := newFixture(t, s3store.WithPartSize(part), s3store.WithPartMemory(2*part)) // two parts, two heads
+	holder := newCountingReader(pseudoRandom(60, part+(2<<20)), part+(1<<20))
+	holderKey := blobKey("holder")
+	holderDone := putAsync(t.Context(), f.store, holderKey, holder)
+	<-holder.paused // holds a part
+	var waiters []*countingReader
+	var waiterKeys []jobartifacts.BlobKey
+	var waitersDone []<-chan error
+	for i := range 3 {
+		w := newCountingReader(pseudoRandom(byte(61+i), part+(2<<20)), part+(1<<20))
+		waiters = append(waiters, w)
+		waiterKeys = append(waiterKeys, blobKey("waiter"))
+		waitersDone = append(waitersDone, putAsync(t.Context(), f.store, waiterKeys[i], w))
+	}
+	// One waiter takes the other part and pauses in it; the two others
+	// hold a first-MiB buffer each and wait for a part.
+	require.Eventually(t, func() bool {
+		read := []int{waiters[0].read(), waiters[1].read(), waiters[2].read()}
+		slices.Sort(read)
+		return slices.Equal(read, []int{1 << 20, 1 << 20, part + (1 << 20)})
+	}, 30*time.Second, time.Millisecond)
+
+	small := newCountingReader(pseudoRandom(64, 1000), 0)
+	smallKey := blobKey("small")
+	smallDone := putAsync(t.Context(), f.store, smallKey, small)
+	time.Sleep(200 * time.Millisecond)
+	require.Zero(t, small.read(), "an upload read without memory to read into")
+
+	close(holder.release) // a part frees, then the rest in turn
+	for _, w := range waiters {
+		close(w.release)
+	}
+	require.NoError(t, <-holderDone)
+	for _, done := range waitersDone {
+		require.NoError(t, <-done)
+	}
+	require.NoError(t, <-smallDone)
+	require.Equal(t, small.data, f.read(t, smallKey))
+	require.Equal(t, holder.data, f.read(t, holderKey))
+	for i, w := range waiters {
+		require.Equal(t, w.data, f.read(t, waiterKeys[i]))
+	}
 }
 
 // A small blob costs its first read's buffer (1 MiB), not a part's, even

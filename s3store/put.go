@@ -22,7 +22,9 @@ const abortTimeout = time.Minute
 // upload holds one part in memory whatever its length, and the uploads in
 // flight no more than WithPartMemory together: a blob's first MiB is read
 // into a small buffer, and a blob that ends there is stored from it; a
-// larger one waits, under ctx, for a part buffer. A blob smaller than
+// larger one waits, under ctx, for a part buffer. The small buffers are
+// bounded too (a quarter of WithPartMemory): without one free, PutBlob
+// waits for one or for a part buffer, reading nothing meanwhile. A blob smaller than
 // one part is stored with a single PUT; a larger one with a multipart
 // upload, which S3 makes visible only on completion and which PutBlob
 // aborts on any error, including ctx ending. An upload it could not abort
@@ -51,33 +53,53 @@ func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Read
 }
 
 // put reads the blob's first MiB into a head buffer and stores a blob
-// that ends there; a larger one continues in a part buffer.
+// that ends there; a larger one continues in a part buffer. Without a
+// head buffer free, it starts in a part buffer if one frees up first.
 func (s *Store) put(ctx context.Context, key jobartifacts.BlobKey, r io.Reader) (minio.UploadInfo, error) {
-	headp := s.heads.Get().(*[]byte)
-	defer func() {
-		if headp != nil {
-			s.heads.Put(headp)
-		}
-	}()
-	head := *headp
-	n, err := readFull(ctx, r, head)
-	switch {
-	case errors.Is(err, io.EOF):
-		return s.putSingle(ctx, key, head[:n])
-	case err != nil:
-		return minio.UploadInfo{}, fmt.Errorf("reading: %w", err)
+	withHead, err := s.takeHeadOrPart(ctx)
+	if err != nil {
+		return minio.UploadInfo{}, fmt.Errorf("waiting for upload memory: %w", err)
 	}
-
-	if err := s.takePart(ctx); err != nil {
-		return minio.UploadInfo{}, fmt.Errorf("waiting for part memory: %w", err)
+	n := 0
+	if withHead {
+		headp := s.heads.Get().(*[]byte)
+		held := true
+		release := func() {
+			if held {
+				held = false
+				s.heads.Put(headp)
+				s.giveHead()
+			}
+		}
+		defer release()
+		head := *headp
+		n, err = readFull(ctx, r, head)
+		switch {
+		case errors.Is(err, io.EOF):
+			return s.putSingle(ctx, key, head[:n])
+		case err != nil:
+			return minio.UploadInfo{}, fmt.Errorf("reading: %w", err)
+		}
+		if err := s.takePart(ctx); err != nil {
+			return minio.UploadInfo{}, fmt.Errorf("waiting for part memory: %w", err)
+		}
+		defer s.givePart()
+		bufp := s.parts.Get().(*[]byte)
+		defer s.parts.Put(bufp)
+		copy(*bufp, head[:n])
+		release()
+		return s.putFromPart(ctx, key, *bufp, n, r)
 	}
 	defer s.givePart()
 	bufp := s.parts.Get().(*[]byte)
 	defer s.parts.Put(bufp)
-	buf := *bufp
-	copy(buf, head[:n])
-	s.heads.Put(headp)
-	headp = nil
+	return s.putFromPart(ctx, key, *bufp, 0, r)
+}
+
+// putFromPart reads on into buf, whose first n bytes are the blob's, and
+// stores the blob with one PUT if it ends within buf, else as a multipart
+// upload.
+func (s *Store) putFromPart(ctx context.Context, key jobartifacts.BlobKey, buf []byte, n int, r io.Reader) (minio.UploadInfo, error) {
 	m, err := readFull(ctx, r, buf[n:])
 	n += m
 	switch {
@@ -87,6 +109,35 @@ func (s *Store) put(ctx context.Context, key jobartifacts.BlobKey, r io.Reader) 
 		return minio.UploadInfo{}, fmt.Errorf("reading: %w", err)
 	}
 	return s.putMultipart(ctx, key, buf, r)
+}
+
+// takeHeadOrPart waits for room for a head buffer (true) or, should one
+// free up first, a part buffer (false), or for ctx to end; a head when
+// both are free. Without a bound it is always a head.
+func (s *Store) takeHeadOrPart(ctx context.Context) (bool, error) {
+	if s.headTokens == nil {
+		return true, nil
+	}
+	select {
+	case s.headTokens <- struct{}{}:
+		return true, nil
+	default:
+	}
+	select {
+	case s.headTokens <- struct{}{}:
+		return true, nil
+	case s.partTokens <- struct{}{}:
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// giveHead says a head buffer from takeHeadOrPart is free again.
+func (s *Store) giveHead() {
+	if s.headTokens != nil {
+		<-s.headTokens
+	}
 }
 
 // takePart waits for room for one more part buffer, or for ctx to end.

@@ -62,6 +62,9 @@ type Store struct {
 	// partTokens holds a token for each part buffer in use (nil: no
 	// bound); an upload that needs one waits for room, in order.
 	partTokens chan struct{}
+	// headTokens holds a token for each head buffer in use, a quarter of
+	// the part memory's worth (at least one); nil when partTokens is.
+	headTokens chan struct{}
 }
 
 // config is what the options set; its zero value is completed by New.
@@ -97,8 +100,12 @@ func WithPartSize(bytes int64) Option {
 // blob's first MiB is read into a small buffer of its own, so a blob that
 // ends there never takes a part buffer; a larger one waits for room, first
 // come first served, under its context, holding its first MiB while its
-// client waits too. bytes <= 0 lifts the bound: each upload in flight may
-// then hold a part.
+// client waits too. Those first-MiB buffers are bounded as well, to a
+// quarter of bytes (at least one): an upload that finds none free and no
+// part buffer either waits for whichever comes first, holding nothing. So
+// the uploads in flight hold at most 1.25 × bytes, however many there are.
+// bytes <= 0 lifts both bounds: each upload in flight may then hold a
+// part.
 func WithPartMemory(bytes int64) Option {
 	return func(c *config) { c.partMemory = bytes }
 }
@@ -158,6 +165,7 @@ func New(client *minio.Client, bucket string, opts ...Option) *Store {
 	}
 	if cfg.partMemory > 0 {
 		s.partTokens = make(chan struct{}, max(cfg.partMemory/cfg.partSize, 1))
+		s.headTokens = make(chan struct{}, max(cfg.partMemory/(4*headSize), 1))
 	}
 	return s
 }

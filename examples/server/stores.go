@@ -60,7 +60,7 @@ func addStoreFlags(fs *flag.FlagSet, c *storeConfig) {
 	fs.StringVar(&c.s3.prefix, "s3-prefix", "", "with -s3-bucket: a prefix of every object name, to share the bucket (e.g. jobartifacts/)")
 	fs.StringVar(&c.s3.addressing, "s3-addressing", "auto", "with -s3-bucket: how requests name the bucket: path (endpoint/bucket/key), virtual (bucket.endpoint/key) or auto")
 	fs.BoolVar(&c.s3.tls, "s3-tls", true, "with -s3-bucket: connect with HTTPS (-s3-tls=false for a plain-HTTP service on loopback)")
-	fs.Int64Var(&c.s3.partMemory, "s3-part-memory", s3store.DefaultPartMemory, "with -s3-bucket: memory, in bytes, for the 16 MiB part buffers of uploads in flight; past it an upload larger than 1 MiB waits for one (0: no bound)")
+	fs.Int64Var(&c.s3.partMemory, "s3-part-memory", s3store.DefaultPartMemory, "with -s3-bucket: memory, in bytes, for the 16 MiB part buffers of uploads in flight; past it an upload larger than 1 MiB waits for one; their 1 MiB first buffers take at most a quarter as much again (0: no bound)")
 }
 
 // check refuses flags that cannot work together.
