@@ -10,7 +10,7 @@
 #
 # N rounds for every row, except the noisiest: UPLOAD_N rounds of upload,
 # max(N, 5) unless set (a round of upload is about 5 × SIZE_MB through the
-# disk), and DOWNLOAD_N of download, max(N, 9) unless set (a round is three
+# disk), and DOWNLOAD_N of download, max(N, 9) unless set (a round is four
 # downloads of about half a second each, whose spread, ±10 %, is as wide as
 # the differences between the servers).
 #
@@ -20,7 +20,8 @@
 #             the upload is of the same bytes again (compared with the job's
 #             archive, found identical, deleted: the same work every round), and
 #             for reference a job's first upload (recorded)
-#   download  whole big.zip, Go client, throughput vs nginx and bare Go
+#   download  whole big.zip, Go client, throughput vs nginx and bare Go (and
+#             the handler alone vs bare Go, bare Go vs nginx, for reference)
 #   small     tiny archive and 4 KiB entry req/s vs bare Go (wrk), and vs bare
 #             Go sending GitLab's headers too; the same entry as the last of
 #             100k entries vs in the 10-entry zip
@@ -291,6 +292,7 @@ download() {
 	local t cmd
 	case $1 in
 	ja) cmd=("$bs" get "$JA/$JOB/1/artifacts" "$AUTH") ;;
+	janf) cmd=("$bs" get "$JANF/$JOB/1/artifacts" "$AUTH") ;;
 	nginx) cmd=("$bs" get "$NGINX/big.zip") ;;
 	bare) cmd=("$bs" get "$BARE/files/big.zip") ;;
 	esac
@@ -439,7 +441,7 @@ echo "# rows: $ROWS"
 echo "# load before: $(uptime)"
 # One warm-up of each, not counted.
 if want upload; then upload ja 0; upload janf 0; upload ja-first 0; upload janf-first 0; upload bare 0; upload bare-sha256 0; upload nginx 0; fi
-if want download; then download ja 0; download nginx 0; download bare 0; fi
+if want download; then download ja 0; download janf 0; download nginx 0; download bare 0; fi
 if want small; then
 	for job in 2 3 4; do curl -s -o /dev/null -H "$AUTH" "$JA/$JOB/$job/artifacts/dist/4k.bin"; done
 	wrk -t1 -c16 -d1s -H "$AUTH" "$JA/$JOB/4/artifacts/dist/4k.bin" >/dev/null
@@ -456,7 +458,7 @@ for r in $(seq "$rounds"); do
 		for v in $(rotate "$r" nginx ja janf ja-first janf-first bare bare-sha256); do upload "$v" "$r"; done
 	fi
 	if want download && [ "$r" -le "$DOWNLOAD_N" ]; then
-		for v in $(rotate "$r" ja nginx bare); do download "$v" "$r"; done
+		for v in $(rotate "$r" ja janf nginx bare); do download "$v" "$r"; done
 	fi
 	[ "$r" -le "$N" ] || continue
 	if want small; then for v in $(rotate "$r" ja-tiny bare-tiny ja-entry bare-entry ja-entry100k h-tiny h-entry bareh-tiny bareh-entry); do small "$v" "$r"; done; fi
@@ -519,6 +521,8 @@ if want download; then
 	echo "whole archive (${SIZE_MB} MiB), Go client, throughput (higher is better)"
 	row "handler vs nginx" "$(ratio download dl-nginx dl-ja)" "goal ≥ 1.0"
 	row "handler vs bare ServeContent" "$(ratio download dl-bare dl-ja)" "goal ≥ 0.95"
+	row "handler alone (New(fsstore, tokenauth)) vs bare ServeContent" "$(ratio download dl-bare dl-janf)" "(reference)"
+	row "bare ServeContent vs nginx" "$(ratio download dl-nginx dl-bare)" "(reference)"
 fi
 if want small; then
 	echo
