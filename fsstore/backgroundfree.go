@@ -1,8 +1,10 @@
 package fsstore
 
 import (
+	"errors"
 	"os"
 	"sync"
+	"syscall"
 )
 
 // A deleted file's blocks are freed when its last descriptor is closed, or
@@ -36,7 +38,9 @@ type backgroundFrees struct {
 	mu      sync.Mutex
 	done    *sync.Cond // signalled when pending drops to zero
 	pending int
+	freed   uint64 // frees done so far
 	closed  bool
+	waits   int // writes that waited for frees (tests)
 }
 
 func newBackgroundFrees() *backgroundFrees {
@@ -63,6 +67,7 @@ func (b *backgroundFrees) free(f *os.File, after func()) bool {
 		after()
 		b.mu.Lock()
 		b.pending--
+		b.freed++
 		if b.pending == 0 {
 			b.done.Broadcast()
 		}
@@ -87,4 +92,49 @@ func (b *backgroundFrees) close() {
 	b.closed = true
 	b.mu.Unlock()
 	b.wait()
+}
+
+// A write that meets a full file system just after a DeleteBlob would
+// succeed a moment later, once the deleted blob's blocks are free: PutBlob
+// writes through a spaceWaitingFile, which then waits for this Store's
+// frees and tries once more. Frees of other processes cannot be waited for.
+
+// spaceWaitingFile is a new blob's file whose WriteAt, refused for lack of
+// space (ENOSPC) while frees are under way or just done, waits for them and
+// writes the rest once more.
+type spaceWaitingFile struct {
+	*os.File
+	frees *backgroundFrees
+}
+
+func (f spaceWaitingFile) WriteAt(p []byte, off int64) (int, error) {
+	mark := f.frees.mark()
+	n, err := f.File.WriteAt(p, off)
+	if err == nil || !errors.Is(err, syscall.ENOSPC) || !f.frees.waitSince(mark) {
+		return n, err
+	}
+	m, err := f.File.WriteAt(p[n:], off+int64(n))
+	return n + m, err
+}
+
+// mark returns the count of frees done, for waitSince.
+func (b *backgroundFrees) mark() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.freed
+}
+
+// waitSince waits for the frees under way, and reports whether space may
+// have come back since mark: frees were under way, or some ended since.
+func (b *backgroundFrees) waitSince(mark uint64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pending == 0 && b.freed == mark {
+		return false
+	}
+	b.waits++
+	for b.pending > 0 {
+		b.done.Wait()
+	}
+	return true
 }

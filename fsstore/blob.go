@@ -234,7 +234,9 @@ func (s *Store) writeBlobRecord(key jobartifacts.BlobKey, rec blobRecord) error 
 // fsyncs it and links it into place with link(2), which fails atomically if the key exists
 // (ErrConflict, the old blob untouched); then it records the hash. On any
 // error, including ctx ending between reads of r, the temporary file is
-// removed and nothing is left under key.
+// removed and nothing is left under key. A write refused for lack of space
+// while this Store frees a deleted blob's blocks in the background waits
+// for those frees and is tried once more.
 func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Reader) (jobartifacts.BlobInfo, error) {
 	if err := s.checkOpen(ctx); err != nil {
 		return jobartifacts.BlobInfo{}, err
@@ -260,12 +262,14 @@ func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Read
 	if s.sync {
 		wb = &writeback{start: func(off, n int64) { startWriteback(f, off, n) }}
 	}
-	var out io.Writer = f
+	at := spaceWaitingFile{File: f, frees: s.frees}
+	var out io.Writer = io.NewOffsetWriter(at, 0)
 	var dw *directWriter
 	if s.directIO {
 		// The direct writer starts the writeback of what it writes
 		// through the page cache; the blockWriter has none to start.
 		dw = newDirectWriter(f, wb)
+		dw.at = at
 		defer dw.abort()
 		out, wb = dw, nil
 	}

@@ -2,6 +2,7 @@ package fsstore
 
 import (
 	"errors"
+	"io"
 	"os"
 	"sync"
 	"syscall"
@@ -48,6 +49,8 @@ var directBlocks = sync.Pool{New: func() any {
 // own, then finish from the request's).
 type directWriter struct {
 	f *os.File
+	// at writes f: f itself, or a spaceWaitingFile of it.
+	at io.WriterAt
 	// setDirect sets or clears O_DIRECT on f (tests replace it).
 	setDirect func(f *os.File, on bool) error
 	wb        *writeback // buffered writes only; nil: none
@@ -82,7 +85,7 @@ type directBlock struct {
 }
 
 func newDirectWriter(f *os.File, wb *writeback) *directWriter {
-	return &directWriter{f: f, setDirect: setDirect, wb: wb, spare: 2}
+	return &directWriter{f: f, at: f, setDirect: setDirect, wb: wb, spare: 2}
 }
 
 func (w *directWriter) Write(p []byte) (int, error) {
@@ -212,7 +215,7 @@ func (w *directWriter) startDirect() bool {
 // the alignment (EINVAL) gets the block through the page cache, and the
 // next block tries O_DIRECT again.
 func (w *directWriter) writeDirect(b []byte, off int64) error {
-	_, err := w.f.WriteAt(b, off)
+	_, err := w.at.WriteAt(b, off)
 	if err == nil {
 		if !w.cached {
 			w.directBlocks++
@@ -222,7 +225,7 @@ func (w *directWriter) writeDirect(b []byte, off int64) error {
 	if w.cached || !errors.Is(err, syscall.EINVAL) || w.setDirect(w.f, false) != nil {
 		return err
 	}
-	if _, err := w.f.WriteAt(b, off); err != nil {
+	if _, err := w.at.WriteAt(b, off); err != nil {
 		return err
 	}
 	w.cached = w.setDirect(w.f, true) != nil
@@ -232,7 +235,7 @@ func (w *directWriter) writeDirect(b []byte, off int64) error {
 // writeBuffered writes p through the page cache at the end of what is
 // written, starting the writeback of every full window.
 func (w *directWriter) writeBuffered(p []byte) (int, error) {
-	n, err := w.f.WriteAt(p, w.off)
+	n, err := w.at.WriteAt(p, w.off)
 	w.off += int64(n)
 	w.wb.wrote(n)
 	if err != nil {

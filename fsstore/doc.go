@@ -191,8 +191,11 @@
 // and space comes back once the Sweeper deletes the queued blobs after
 // their grace period. DeleteBlob (once the blob's space is freed), and the
 // next Open, make the reserve again when there is room for it. Uploads and
-// seeding never use the reserve: they fail with ENOSPC. Once released, the reserve's space is free for any
-// writer until it is made again, and it holds a bounded number of record
+// seeding never use the reserve: they fail with ENOSPC, except that a blob
+// write refused while this Store is still freeing a deleted blob's blocks
+// (see DeleteBlob) waits for those frees and tries once more. Once
+// released, the reserve's space is free for any writer until it is made
+// again, and it holds a bounded number of record
 // rewrites and queue entries (about one file-system block each): a sweep
 // of a larger backlog than the reserve holds fails part way, with what it
 // removed so far.
