@@ -91,18 +91,21 @@ func (s *Store) checkOpen(ctx context.Context) error {
 // It keeps ctx: once ctx is done, its reads fail with ctx's error.
 //
 // The file of a closed Blob stays open a while (WithIdleBlobFiles): the
-// next OpenBlob of its key takes it if a stat(2) of the key's path finds
+// next OpenBlob of its key takes it if no Store on the directory has
+// removed a blob file since the file was found at the key's path (the
+// removal counter, on Linux), else if a stat(2) of the key's path finds
 // that very file, with the same size and modification time. A blob
-// deleted, or deleted and put again, by any process is therefore never
-// served from an idle file.
+// deleted, or deleted and put again, by any Store in any process is
+// therefore never served from an idle file.
 func (s *Store) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobartifacts.Blob, error) {
 	if err := s.checkOpen(ctx); err != nil {
 		return nil, err
 	}
-	// Before the file is found: a delete from here on changes it.
+	// Before the file is found: a delete from here on changes them.
 	drops := s.blobFiles.drops.Load()
+	removals, counted := s.removals.load()
 	// Only a key that was valid has idle files: its check can wait.
-	if bf := s.takeIdleBlobFile(key); bf != nil {
+	if bf := s.takeIdleBlobFile(key, removals, counted); bf != nil {
 		bf.drops = drops
 		return &fileBlob{bf: bf, ctx: ctx, idle: s.blobFiles}, nil
 	}
@@ -119,24 +122,46 @@ func (s *Store) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobarti
 		return nil, err
 	}
 	bf.drops = drops
+	bf.removals, bf.counted = removals, counted
 	return &fileBlob{bf: bf, ctx: ctx, idle: s.blobFiles}, nil
 }
 
 // takeIdleBlobFile returns an idle file of key that the key's path still
 // names, or nil. Idle files of key that it no longer names are closed.
-func (s *Store) takeIdleBlobFile(key jobartifacts.BlobKey) *blobFile {
+// removals is the removal counter read before this OpenBlob looked: if it
+// is the count read before the file was found at the path, the path still
+// names it; else a stat(2) of the path tells.
+func (s *Store) takeIdleBlobFile(key jobartifacts.BlobKey, removals uint64, counted bool) *blobFile {
 	bf := s.blobFiles.take(key)
 	if bf == nil {
 		return nil
 	}
-	id, err := statPath(bf.f.Name()) // the key's path, made by the open
+	if counted && bf.counted && bf.removals == removals {
+		return bf
+	}
+	id, err := statBlobPath(bf.f.Name()) // the key's path, made by the open
 	for ; bf != nil; bf = s.blobFiles.take(key) {
 		if err == nil && bf.id.sameFile(id) {
+			bf.removals, bf.counted = removals, counted
 			return bf
 		}
 		bf.f.Close()
 	}
 	return nil
+}
+
+// statBlobPath is statPath; tests count its calls.
+var statBlobPath = statPath
+
+// removeBlobFile removes key's file (path) and counts the removal for
+// every Store on the directory (removalcounter.go), then closes this
+// Store's idle files of key. ErrClosed once the Store is closed.
+func (s *Store) removeBlobFile(key jobartifacts.BlobKey, path string) error {
+	err := s.removals.remove(func() error { return s.removeFile(path) })
+	if !errors.Is(err, ErrClosed) {
+		s.blobFiles.drop(key)
+	}
+	return err
 }
 
 // openBlobFile opens a blob's file to read. The runtime's poller never
@@ -305,8 +330,7 @@ func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Read
 		// The key is ours (the link made it) and no record names it yet:
 		// take the blob back, so that a failed put leaves nothing, then
 		// any info an OpenBlob wrote back meanwhile (restoreBlobRecord).
-		_ = s.removeFile(path)
-		s.blobFiles.drop(key)
+		_ = s.removeBlobFile(key, path)
 		s.removeBlobRecord(key)
 		return jobartifacts.BlobInfo{}, fmt.Errorf("fsstore: put blob %q: %w", key, err)
 	}
@@ -434,13 +458,15 @@ func (s *Store) DeleteBlob(ctx context.Context, key jobartifacts.BlobKey) error 
 	}
 	// Best effort: without room yet, a later delete tries again.
 	restoreReserve := func() { _ = s.restoreReserve(context.WithoutCancel(ctx)) }
-	if err := s.removeFile(path); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+	if err := s.removeBlobFile(key, path); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 		if held != nil {
 			held.Close()
 		}
+		if errors.Is(err, ErrClosed) {
+			return err
+		}
 		return fmt.Errorf("fsstore: delete blob %q: %w", key, err)
 	}
-	s.blobFiles.drop(key)
 	if held != nil {
 		s.frees.free(held, restoreReserve)
 		restoreReserve = func() {}

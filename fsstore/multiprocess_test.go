@@ -95,6 +95,17 @@ func runRaceHelper(ctx context.Context, s *Store, mode string) (bool, error) {
 				}
 			}
 		}
+	case "delete-blob":
+		// Deletes the blob named by the environment, from another
+		// process than the one holding its file idle.
+		run = func() error {
+			key := jobartifacts.BlobKey(os.Getenv(helperKeyEnv))
+			if err := s.DeleteBlob(ctx, key); err != nil {
+				return err
+			}
+			fmt.Printf("deleted %s\n", key)
+			return nil
+		}
 	default:
 		return false, nil
 	}
@@ -111,7 +122,7 @@ func runRaceHelper(ctx context.Context, s *Store, mode string) (bool, error) {
 // runChildren runs n children in mode on dir, starts them together and
 // returns each one's report lines, "done" left out. It fails the test if a
 // child fails or does not finish its report.
-func runChildren(t *testing.T, mode, dir string, n int) [][]string {
+func runChildren(t *testing.T, mode, dir string, n int, env ...string) [][]string {
 	t.Helper()
 	type child struct {
 		cmd   *exec.Cmd
@@ -121,7 +132,7 @@ func runChildren(t *testing.T, mode, dir string, n int) [][]string {
 	children := make([]child, n)
 	for w := range children {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
-		cmd.Env = append(os.Environ(), helperModeEnv+"="+mode, helperDirEnv+"="+dir, helperWorkerEnv+"="+strconv.Itoa(w))
+		cmd.Env = append(os.Environ(), append(env, helperModeEnv+"="+mode, helperDirEnv+"="+dir, helperWorkerEnv+"="+strconv.Itoa(w))...)
 		cmd.Stderr = os.Stderr
 		stdin, err := cmd.StdinPipe()
 		require.NoError(t, err)

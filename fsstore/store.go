@@ -50,6 +50,10 @@ type Store struct {
 	blobInfos blobInfos
 	// blobFiles keeps closed Blobs' files open for the next OpenBlob.
 	blobFiles *blobFiles
+	// removals counts blob files removed from their paths by any Store
+	// on the directory, so that an idle file is taken without a stat
+	// while none has been (removalcounter.go).
+	removals *removalCounter
 	// frees frees deleted blobs' blocks after DeleteBlob returns.
 	frees *backgroundFrees
 	// openLock is LOCK, held shared for the Store's lifetime.
@@ -198,6 +202,11 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		lock.Close()
 		return nil, fmt.Errorf("fsstore: open: %w", err)
 	}
+	if s.removals, err = openRemovalCounter(filepath.Join(abs, "removals")); err != nil {
+		s.genFile.close()
+		lock.Close()
+		return nil, fmt.Errorf("fsstore: open: %w", err)
+	}
 	// A full file system must not keep the store from opening: the reserve
 	// comes back once space is freed (see DeleteBlob).
 	_ = s.restoreReserve(context.Background())
@@ -226,6 +235,7 @@ func (s *Store) Close() error {
 	s.metaLock.closeIdle()
 	s.blobFiles.close()
 	s.genFile.close()
+	s.removals.close()
 	return s.openLock.Close() // closing the last descriptor releases the flock
 }
 
