@@ -3,7 +3,6 @@ package fsstore
 import (
 	"bytes"
 	"context"
-	"io"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -69,11 +68,7 @@ func TestPutBlobWaitsForFreesOnFullDisk(t *testing.T) {
 	}
 	held.releaseAll()
 	require.NoError(t, <-done)
-	b, err := s.OpenBlob(ctx, "new")
-	require.NoError(t, err)
-	got, err := io.ReadAll(io.NewSectionReader(b, 0, b.Info().Size))
-	b.Close()
-	require.NoError(t, err)
+	got, _ := readBlob(t, s, "new")
 	require.True(t, bytes.Equal(want, got), "the new blob holds its bytes")
 
 	// Full again with nothing being freed: ENOSPC at once, no wait.

@@ -14,18 +14,7 @@ import (
 // Linux has one page cache: an atomic add through one process's mapping
 // is seen through every other's at once.
 func mapCounter(f *os.File) []byte {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	var mapped []byte
-	_ = rc.Control(func(fd uintptr) {
-		m, err := syscall.Mmap(int(fd), 0, 8, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
-		if err == nil {
-			mapped = m
-		}
-	})
-	return mapped
+	return mapShared(f, syscall.PROT_READ|syscall.PROT_WRITE)
 }
 
 // counterWord is the count in the mapping: its first 8 bytes, aligned as
@@ -53,4 +42,4 @@ func addCounter(m []byte) {
 	atomic.AddUint64(counterWord(m), 1)
 }
 
-func unmapCounter(m []byte) { _ = syscall.Munmap(m) }
+func unmapCounter(m []byte) { unmapShared(m) }
