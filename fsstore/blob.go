@@ -93,7 +93,7 @@ func (s *Store) checkOpen(ctx context.Context) error {
 // The file of a closed Blob stays open a while (WithIdleBlobFiles): the
 // next OpenBlob of its key takes it if no Store on the directory has
 // removed a blob file since the file was found at the key's path (the
-// removal counter, on Linux), else if a stat(2) of the key's path finds
+// removal generation), else if a stat(2) of the key's path finds
 // that very file, with the same size and modification time. A blob
 // deleted, or deleted and put again, by any Store in any process is
 // therefore never served from an idle file.
@@ -103,7 +103,7 @@ func (s *Store) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobarti
 	}
 	// Before the file is found: a delete from here on changes them.
 	drops := s.blobFiles.drops.Load()
-	removals, counted := s.removals.load()
+	removals, counted := s.removals.load() // counted: there is one
 	// Only a key that was valid has idle files: its check can wait.
 	if bf := s.takeIdleBlobFile(key, removals, counted); bf != nil {
 		bf.drops = drops
@@ -128,8 +128,8 @@ func (s *Store) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobarti
 
 // takeIdleBlobFile returns an idle file of key that the key's path still
 // names, or nil. Idle files of key that it no longer names are closed.
-// removals is the removal counter read before this OpenBlob looked: if it
-// is the count read before the file was found at the path, the path still
+// removals is the removal generation read before this OpenBlob looked: if
+// it is the one read before the file was found at the path, the path still
 // names it; else a stat(2) of the path tells.
 func (s *Store) takeIdleBlobFile(key jobartifacts.BlobKey, removals uint64, counted bool) *blobFile {
 	bf := s.blobFiles.take(key)
@@ -153,9 +153,10 @@ func (s *Store) takeIdleBlobFile(key jobartifacts.BlobKey, removals uint64, coun
 // statBlobPath is statPath; tests count its calls.
 var statBlobPath = statPath
 
-// removeBlobFile removes key's file (path) and counts the removal for
-// every Store on the directory (removalcounter.go), then closes this
-// Store's idle files of key. ErrClosed once the Store is closed.
+// removeBlobFile removes key's file (path) and replaces the removal
+// generation for every Store on the directory (removalgeneration.go), then
+// closes this Store's idle files of key. ErrClosed once the Store is
+// closed.
 func (s *Store) removeBlobFile(key jobartifacts.BlobKey, path string) error {
 	err := s.removals.remove(func() error { return s.removeFile(path) })
 	if !errors.Is(err, ErrClosed) {

@@ -28,8 +28,8 @@ type blobFile struct {
 	// drops is blobFiles.drops when the file was opened or taken: a put
 	// that finds it changed closes the file, which may be a deleted blob's.
 	drops uint64
-	// removals is the Store's removal counter read before the file was
-	// last found at the key's path (counted: there was one to read).
+	// removals is the removal generation read before the file was last
+	// found at the key's path (counted: there was one).
 	removals uint64
 	counted  bool
 

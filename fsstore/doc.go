@@ -16,7 +16,7 @@
 //
 //	LOCK                                    held shared by every open Store
 //	meta.lock                               flock for metadata reads (shared) and writes (exclusive); the generation
-//	removals                                8 bytes: how many blob files any Store has removed (idle files, below)
+//	removals                                8 bytes: a generation replaced by every removal of a blob file (idle files, below)
 //	reserve                                 preallocated space for a full file system (see below)
 //	projects/<pid>/project.json             a Project
 //	projects/<pid>/pipelines/<plid>.json    a Pipeline
@@ -140,21 +140,22 @@
 // each for at most 5 seconds; WithIdleBlobFiles), which takes it if a
 // stat(2) of the key's path finds that very file (device and inode, which
 // cannot be reused while the file is open) with the same size and
-// modification time: one syscall instead of open, fstat and close. On
-// Linux not even that while no blob file has been removed: every Store
-// that removes one from its key's path (DeleteBlob, or PutBlob taking back
-// a blob whose record it could not write) adds one to the count in
-// "removals", an atomic add through a shared mapping of the file that
-// every process on the directory sees at once, and an idle file found at
-// its path when the count was what it still is needs no stat. So a
-// blob deleted, or deleted and put again, by any Store in any process is
-// never read from an idle file (as with the generation, every process on
-// a directory must run a version that counts; a file removed by hand,
-// not through a Store, can be served from an idle file for those 5
-// seconds); a blob another process deletes keeps its disk space until the
-// idle file's time is up. DeleteBlob and Close close the Store's idle
-// files at once, and a Blob open while its Store deleted its key does not
-// keep its file idle.
+// modification time: one syscall instead of open, fstat and close; and
+// not even that while no blob file has been removed: every Store that
+// removes one from its key's path (DeleteBlob, or PutBlob taking back a
+// blob whose record it could not write) then replaces the random value in
+// "removals", as every metadata write replaces meta.lock's generation, and
+// an idle file found at its path when that value was what it still is
+// needs no stat (the value is read as the generation is: on Linux a load
+// from a shared mapping). So a blob deleted, or deleted and put again, by
+// any Store in any process is never read from an idle file (as with the
+// generation, every process on a directory must run a version that writes
+// it; a file removed by hand, not through a Store, or by a process that
+// died before writing the new value, can be served from an idle file for
+// those 5 seconds); a blob another process deletes keeps its disk space
+// until the idle file's time is up. DeleteBlob and Close close the Store's
+// idle files at once, and a Blob open while its Store deleted its key does
+// not keep its file idle.
 //
 // The ETag is the quoted hex SHA-256 of the bytes, computed while PutBlob
 // streams them and kept in blobinfo/ together with the inode, size and

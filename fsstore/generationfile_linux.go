@@ -13,18 +13,14 @@ import (
 // (loads then pread). Linux has one page cache: a generation another
 // process writes with pwrite(2) is in the mapping as soon as its write
 // returns, as a pread would have read it.
-func mapGeneration(f *os.File) []byte { return mapShared(f, syscall.PROT_READ) }
-
-// mapShared maps the first 8 bytes of f (its first page) shared with prot,
-// or returns nil if it cannot.
-func mapShared(f *os.File, prot int) []byte {
+func mapGeneration(f *os.File) []byte {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return nil
 	}
 	var mapped []byte
 	_ = rc.Control(func(fd uintptr) {
-		m, err := syscall.Mmap(int(fd), 0, 8, prot, syscall.MAP_SHARED)
+		m, err := syscall.Mmap(int(fd), 0, 8, syscall.PROT_READ, syscall.MAP_SHARED)
 		if err == nil {
 			mapped = m
 		}
@@ -49,6 +45,4 @@ func loadMapped(m []byte) (gen uint64) {
 	return binary.LittleEndian.Uint64(m[:8])
 }
 
-func unmapGeneration(m []byte) { unmapShared(m) }
-
-func unmapShared(m []byte) { _ = syscall.Munmap(m) }
+func unmapGeneration(m []byte) { _ = syscall.Munmap(m) }

@@ -50,10 +50,10 @@ type Store struct {
 	blobInfos blobInfos
 	// blobFiles keeps closed Blobs' files open for the next OpenBlob.
 	blobFiles *blobFiles
-	// removals counts blob files removed from their paths by any Store
-	// on the directory, so that an idle file is taken without a stat
-	// while none has been (removalcounter.go).
-	removals *removalCounter
+	// removals is replaced whenever any Store on the directory removes
+	// a blob file from its path, so that an idle file is taken without a
+	// stat while none has been (removalgeneration.go).
+	removals *removalGeneration
 	// frees frees deleted blobs' blocks after DeleteBlob returns.
 	frees *backgroundFrees
 	// openLock is LOCK, held shared for the Store's lifetime.
@@ -202,7 +202,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		lock.Close()
 		return nil, fmt.Errorf("fsstore: open: %w", err)
 	}
-	if s.removals, err = openRemovalCounter(filepath.Join(abs, "removals")); err != nil {
+	if s.removals, err = openRemovalGeneration(filepath.Join(abs, "removals")); err != nil {
 		s.genFile.close()
 		lock.Close()
 		return nil, fmt.Errorf("fsstore: open: %w", err)

@@ -2,6 +2,8 @@ package fsstore
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,9 +26,9 @@ func countStats(t *testing.T) *atomic.Int64 {
 	return &n
 }
 
-// TestIdleBlobFileWithoutRemovals: where the removal counter is mapped
-// (Linux), an idle file is taken without a stat(2) while no blob file has
-// been removed from its path by any Store on the directory; after a
+// TestIdleBlobFileWithoutRemovals: an idle file is taken without a
+// stat(2) while no blob file has been removed from its path by any Store
+// on the directory (the removal generation is unchanged); after a
 // removal, by another Store, of another key, one stat finds the file still
 // at its path, and the next open needs none again; after the removal of
 // its own key, the key is not found.
@@ -34,9 +36,8 @@ func TestIdleBlobFileWithoutRemovals(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	a := openTestStore(t, dir, WithoutFsync())
-	if _, ok := a.removals.load(); !ok {
-		t.Skip("the removal counter is not mapped here: every idle file is checked with stat(2) (TestIdleBlobFileUncounted)")
-	}
+	_, ok := a.removals.load()
+	require.True(t, ok, "a new store has a removal generation")
 	b := openTestStore(t, dir, WithoutFsync())
 	stats := countStats(t)
 	for _, key := range []string{"kept", "other", "again"} {
@@ -66,26 +67,74 @@ func TestIdleBlobFileWithoutRemovals(t *testing.T) {
 	openAndClose(t, a, "again", []byte("new bytes"))
 }
 
-// TestIdleBlobFileUncounted: without a mapped counter (other systems, or a
-// file system that refuses the mapping), every idle file is checked with
-// stat(2), and a blob another Store deletes is not served.
-func TestIdleBlobFileUncounted(t *testing.T) {
+// TestIdleBlobFileWithoutGeneration: with no removal generation (one that
+// could not be written on a full file system is removed), every idle file
+// is checked with stat(2) until a removal writes one, and a blob another
+// Store deletes is not served.
+func TestIdleBlobFileWithoutGeneration(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	a := openTestStore(t, dir, WithoutFsync())
 	b := openTestStore(t, dir, WithoutFsync())
-	unmapCounter(a.removals.mapped)
-	a.removals.mapped = nil
 	stats := countStats(t)
-	_, err := a.PutBlob(ctx, "k", strings.NewReader("k bytes"))
-	require.NoError(t, err)
-	openAndClose(t, a, "k", []byte("k bytes"))
-	openAndClose(t, a, "k", []byte("k bytes"))
-	openAndClose(t, a, "k", []byte("k bytes"))
+	for _, key := range []jobartifacts.BlobKey{"k", "other"} {
+		_, err := a.PutBlob(ctx, key, strings.NewReader("bytes"))
+		require.NoError(t, err)
+	}
+	require.NoError(t, os.Truncate(filepath.Join(dir, "removals"), 0))
+	_, ok := a.removals.load()
+	require.False(t, ok, "no generation")
+	openAndClose(t, a, "k", []byte("bytes"))
+	openAndClose(t, a, "k", []byte("bytes"))
+	openAndClose(t, a, "k", []byte("bytes"))
 	require.EqualValues(t, 2, stats.Load(), "a stat for every idle file taken")
+
+	require.NoError(t, b.DeleteBlob(ctx, "other")) // writes a generation
+	_, ok = a.removals.load()
+	require.True(t, ok, "a removal writes a generation")
+	openAndClose(t, a, "k", []byte("bytes"))
+	openAndClose(t, a, "k", []byte("bytes"))
+	require.EqualValues(t, 3, stats.Load(), "one stat, then none")
 	require.NoError(t, b.DeleteBlob(ctx, "k"))
-	_, err = a.OpenBlob(ctx, "k")
+	_, err := a.OpenBlob(ctx, "k")
 	require.ErrorIs(t, err, jobartifacts.ErrNotFound)
+}
+
+// TestRemovalGenerationShared: a removal through one Store's generation
+// file is seen by another's at once, whatever the removal returned; an
+// emptied file has no generation; a closed one removes nothing.
+func TestRemovalGenerationShared(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "removals")
+	a, err := openRemovalGeneration(path)
+	require.NoError(t, err)
+	b, err := openRemovalGeneration(path)
+	require.NoError(t, err)
+	defer b.close()
+	first, ok := a.load()
+	require.True(t, ok, "a new file gets a generation")
+	again, _ := b.load()
+	require.Equal(t, first, again, "the second Open keeps it")
+
+	removed := 0
+	require.NoError(t, a.remove(func() error { removed++; return nil }))
+	second, ok := b.load()
+	require.True(t, ok)
+	require.NotEqual(t, first, second, "a removal through a is seen by b")
+	require.ErrorIs(t, b.remove(func() error { removed++; return os.ErrNotExist }), os.ErrNotExist, "rm's error, a new generation all the same")
+	third, _ := a.load()
+	require.NotEqual(t, second, third)
+	require.Equal(t, 2, removed)
+
+	// A generation that cannot be written is removed (newGeneration
+	// empties the file): none to trust.
+	require.NoError(t, b.w.Truncate(0))
+	_, ok = a.load()
+	require.False(t, ok, "emptied: none")
+
+	require.NoError(t, a.close())
+	_, ok = a.load()
+	require.False(t, ok, "closed: none")
+	require.ErrorIs(t, a.remove(func() error { t.Fatal("removed after close"); return nil }), ErrClosed)
 }
 
 // TestIdleBlobFileRemovedByAnotherProcess: a blob deleted by another
