@@ -138,8 +138,8 @@ func TestRemovalGenerationShared(t *testing.T) {
 }
 
 // TestIdleBlobFileRemovedByAnotherProcess: a blob deleted by another
-// process is not served from this one's idle file, whose check the removal
-// counter skips until then; another key's idle file is still served.
+// process is not served from this one's idle file, whose stat the removal
+// generation skips until then; another key's idle file is still served.
 func TestIdleBlobFileRemovedByAnotherProcess(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -157,9 +157,9 @@ func TestIdleBlobFileRemovedByAnotherProcess(t *testing.T) {
 	openAndClose(t, s, "stays", []byte("stays bytes"))
 }
 
-// TestDeleteBlobAfterCloseRemovesNothing: a Store closed while it deletes
-// counts the removal before its counter closes, and a delete after Close
-// removes nothing (ErrClosed).
+// TestDeleteBlobAfterCloseRemovesNothing: a delete after Close removes
+// nothing (ErrClosed), neither through the Store nor through its removal
+// generation.
 func TestDeleteBlobAfterCloseRemovesNothing(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
