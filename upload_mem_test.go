@@ -401,8 +401,8 @@ func (b *pausedBody) Read(p []byte) (int, error) {
 // TestUploadMemoryBoundsHeap: many uploads in flight at once, each paused
 // by its client past its third block, hold the upload memory budget and
 // a few hundred KiB each beyond it (their small blocks, both ends of the
-// connection: 19 MiB in all here), not three 1 MiB blocks each (102 MiB
-// without the bound).
+// connection: 19 MiB in all here), not 1 MiB blocks each (three to
+// eight, 102 MiB and more without the bound).
 func TestUploadMemoryBoundsHeap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: 144 MiB of uploads")

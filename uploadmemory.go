@@ -9,7 +9,9 @@ import (
 
 // DefaultUploadMemory bounds the memory of the large blocks that a
 // Handler's uploads in flight read into, hash and write (WithUploadMemory):
-// 64 blocks of 1 MiB, enough for 21 uploads at full speed at once.
+// 64 blocks of 1 MiB. An upload takes three, and spare ones up to eight
+// while half of the budget is free: at least 14 uploads at once read into
+// large blocks.
 const DefaultUploadMemory = 64 << 20
 
 // uploadSmallBlockSize is the size of the blocks an upload reads into when
@@ -53,6 +55,20 @@ func (m *uploadMemory) block() []byte {
 		if m.used.Add(uploadBlockSize) > m.budget {
 			m.used.Add(-uploadBlockSize)
 			return *uploadSmallBlockPool.Get().(*[]byte)
+		}
+	}
+	return *uploadBlockPool.Get().(*[]byte)
+}
+
+// spareBlock returns a large block for an upload that has its first
+// uploadBlocks already, or nil: only while half of the budget is free, so
+// that one upload's spare blocks never leave the next ones small blocks
+// to start with. Without a budget there is always one.
+func (m *uploadMemory) spareBlock() []byte {
+	if m != nil && m.budget > 0 {
+		if m.used.Add(uploadBlockSize) > m.budget/2 {
+			m.used.Add(-uploadBlockSize)
+			return nil
 		}
 	}
 	return *uploadBlockPool.Get().(*[]byte)

