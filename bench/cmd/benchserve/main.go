@@ -45,7 +45,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchserve mkdata|bare|ja|get|ratio|stat|ttfb|conc|decode …")
+		fmt.Fprintln(os.Stderr, "usage: benchserve mkdata|bare|ja|get|ratio|stat|ttfb|conc|upconc|decode|hash …")
 		os.Exit(2)
 	}
 	var err error
@@ -71,6 +71,8 @@ func main() {
 		err = upconc(args)
 	case "decode":
 		err = decode(args)
+	case "hash":
+		err = hash(args)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
