@@ -314,8 +314,12 @@ download() {
 	bare) cmd=("$bs" get "$BARE/files/big.zip") ;;
 	esac
 	warm "${cmd[@]}"
+	local before after
+	before=$(busy_ms)
 	t=$("${cmd[@]}")
+	after=$(busy_ms)
 	echo "$2 dl-$1 ${t%% *}" >>"$WORK/results/download"
+	echo "$2 busy-$1 $((after - before))" >>"$WORK/results/download"
 }
 
 # small VARIANT ROUND: wrk -t1 -c16, requests per second, and the server's
@@ -544,6 +548,8 @@ if want download; then
 	row "handler vs bare ServeContent" "$(ratio download dl-bare dl-ja)" "goal ≥ 0.95"
 	row "handler alone (New(fsstore, tokenauth)) vs bare ServeContent" "$(ratio download dl-bare dl-janf)" "(reference)"
 	row "bare ServeContent vs nginx" "$(ratio download dl-nginx dl-bare)" "(reference)"
+	row "  seconds: handler / nginx / bare ServeContent" "$(value download dl-ja) / $(value download dl-nginx) / $(value download dl-bare)"
+	row "  machine CPU, ms (all $ncpu cores): handler / nginx / bare" "$(value download busy-ja) / $(value download busy-nginx) / $(value download busy-bare)"
 fi
 if want small; then
 	echo
