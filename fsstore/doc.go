@@ -143,17 +143,18 @@
 // modification time: one syscall instead of open, fstat and close; and
 // not even that while no blob file has been removed: every Store that
 // removes one from its key's path (DeleteBlob, or PutBlob taking back a
-// blob whose record it could not write) then replaces the random value in
-// "removals", as every metadata write replaces meta.lock's generation, and
-// an idle file found at its path when that value was what it still is
-// needs no stat (the value is read as the generation is: on Linux a load
+// blob whose record it could not write) replaces the random value in
+// "removals" before the unlink and again after it, as every metadata write
+// replaces meta.lock's generation, and an idle file found at its path when
+// that value was what it still is needs no stat (the value is read as the generation is: on Linux a load
 // from a shared mapping). So a blob deleted, or deleted and put again, by
 // any Store in any process is never read from an idle file (as with the
 // generation, every process on a directory must run a version that writes
-// it; a file removed by hand, not through a Store, or by a process that
-// died before writing the new value, can be served from an idle file for
-// those 5 seconds); a blob another process deletes keeps its disk space
-// until the idle file's time is up. DeleteBlob and Close close the Store's
+// it; a file removed by hand, not through a Store, can be served from an
+// idle file for those 5 seconds, and so can one found in the instant
+// between a removal's first value and its unlink by a process that died
+// before writing the second); a blob another process deletes keeps its
+// disk space until the idle file's time is up. DeleteBlob and Close close the Store's
 // idle files at once, and a Blob open while its Store deleted its key does
 // not keep its file idle.
 //

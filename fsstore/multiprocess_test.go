@@ -106,6 +106,21 @@ func runRaceHelper(ctx context.Context, s *Store, mode string) (bool, error) {
 			fmt.Printf("deleted %s\n", key)
 			return nil
 		}
+	case "delete-blob-dies":
+		// Removes the blob named by the environment as DeleteBlob does
+		// and dies right after the unlink, before the generation after
+		// it is written.
+		run = func() error {
+			key := jobartifacts.BlobKey(os.Getenv(helperKeyEnv))
+			return s.removals.remove(func() error {
+				if err := s.removeFile(s.blobFile(key)); err != nil {
+					return err
+				}
+				fmt.Printf("unlinked %s\ndone\n", key)
+				os.Exit(0)
+				return nil
+			})
+		}
 	default:
 		return false, nil
 	}

@@ -20,9 +20,11 @@ import (
 // unlink: OpenBlob and DeleteBlob run concurrently then. A generation that
 // cannot be written (a full file system) is removed instead: none, and
 // every idle file is checked with stat until the next removal writes one.
-// A process that dies between an unlink and the write leaves the old
-// generation: other processes may take an idle file of that blob for the
-// rest of its 5 s.
+// A removal replaces the generation twice, before its unlink and after it:
+// a process that dies between the two leaves a generation that no idle
+// file found before the removal began was found under. Only a file found
+// in the instant between the first write and the unlink could then be
+// taken unchecked, for the rest of its 5 s.
 
 // removalGeneration is the file "removals", read as meta.lock is
 // (generationFile: a load from a shared mapping on Linux, else a pread)
@@ -65,19 +67,23 @@ func (g *removalGeneration) load() (uint64, bool) {
 	return n, n != 0
 }
 
-// remove runs rm, the removal of a blob file from its path, then replaces
-// the generation, whatever rm returns (a path already gone was someone's
-// removal, and a new generation costs only a stat). Once closed it removes
-// nothing: ErrClosed. close waits for a removal under way, so none goes
-// without its new generation.
+// remove runs rm, the removal of a blob file from its path, between two
+// new generations: the one before, in case this process dies before the
+// one after; the one after, which readers that loaded the first see,
+// whatever rm returns (a path already gone was someone's removal, and a
+// new generation costs only a stat). Once closed it removes nothing:
+// ErrClosed. close waits for a removal under way, so none goes without its
+// new generations.
 func (g *removalGeneration) remove(rm func() error) error {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	if g.closed {
 		return ErrClosed
 	}
+	// Failing both to write and to empty the file leaves nothing to do.
+	_ = newGeneration(g.w)
 	err := rm()
-	_ = newGeneration(g.w) // failing both to write and to empty the file leaves nothing to do
+	_ = newGeneration(g.w)
 	return err
 }
 

@@ -157,6 +157,25 @@ func TestIdleBlobFileRemovedByAnotherProcess(t *testing.T) {
 	openAndClose(t, s, "stays", []byte("stays bytes"))
 }
 
+// TestIdleBlobFileRemoverDies: a process that dies between a blob's unlink
+// and the removal generation after it has written the one before it, so
+// the blob is not served from this process's idle file.
+func TestIdleBlobFileRemoverDies(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openTestStore(t, dir, WithoutFsync())
+	_, err := s.PutBlob(ctx, "gone", strings.NewReader("gone bytes"))
+	require.NoError(t, err)
+	openAndClose(t, s, "gone", []byte("gone bytes"))
+	openAndClose(t, s, "gone", []byte("gone bytes"))
+	reports := runChildren(t, "delete-blob-dies", dir, 1, helperKeyEnv+"=gone")
+	require.Equal(t, [][]string{{"unlinked gone"}}, reports)
+	_, err = os.Lstat(s.blobFile("gone"))
+	require.ErrorIs(t, err, os.ErrNotExist, "the child unlinked the file")
+	_, err = s.OpenBlob(ctx, "gone")
+	require.ErrorIs(t, err, jobartifacts.ErrNotFound)
+}
+
 // TestDeleteBlobAfterCloseRemovesNothing: a delete after Close removes
 // nothing (ErrClosed), neither through the Store nor through its removal
 // generation.
