@@ -21,7 +21,8 @@
 #             archive, found identical, deleted: the same work every round), and
 #             for reference a job's first upload (recorded)
 #   download  whole big.zip, Go client, throughput vs nginx and bare Go (and
-#             the handler alone vs bare Go, bare Go vs nginx, for reference)
+#             the handler alone vs bare Go, bare Go vs nginx, and bare Go
+#             copying through user space instead of sendfile, for reference)
 #   small     tiny archive and 4 KiB entry req/s vs bare Go (wrk), and vs bare
 #             Go sending GitLab's headers too; the same entry as the last of
 #             100k entries vs in the 10-entry zip
@@ -42,9 +43,9 @@
 # and with -index-budget ALT_INDEX_BUDGET on JA_ALT_PORT (lookup, tree,
 # decode); fresh example servers on FRESH_PORT, one per measurement (cold,
 # mem); nginx (sendfile on, 2 workers, DAV PUT) on NGINX_PORT; a bare Go
-# net/http server (ServeContent of the file; multipart to disk through a
-# 1 MiB buffer, without or with SHA-256 of the file part) on BARE_PORT, and
-# a fresh one on FRESH_BARE_PORT (mem).
+# net/http server (ServeContent of the file, by sendfile or through 32 KiB
+# copies; multipart to disk through a 1 MiB buffer, without or with SHA-256
+# of the file part) on BARE_PORT, and a fresh one on FRESH_BARE_PORT (mem).
 # Needs go, curl, wrk, nginx, strace and unzip (apt-get install -y
 # nginx-light wrk strace curl unzip), and root for /proc/PID/clear_refs
 # (mem, tree). Everything it writes is under WORK (default /tmp/ja-bench):
@@ -241,8 +242,15 @@ JOB=api/v4/projects/1/jobs
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$1/stat"; }
 
 # busy_ms: CPU time the whole machine has spent busy so far (every core,
-# every process and the kernel: /proc/stat less idle and iowait), in ms.
-busy_ms() { awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { print int(($2 + $3 + $4 + $7 + $8 + $9) * 1000 / hz); exit }' /proc/stat; }
+# every process and the kernel: /proc/stat less idle, iowait and steal), in
+# ms. Steal, the time a VM's host gave its CPUs to others, is no work done
+# here; steal_pct says how much of a run's time it took.
+busy_ms() { awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { print int(($2 + $3 + $4 + $7 + $8) * 1000 / hz); exit }' /proc/stat; }
+# cpu_ticks: all of /proc/stat's CPU time so far and its steal, in ticks.
+cpu_ticks() { awk '$1 == "cpu" { for (i = 2; i <= 9; i++) t += $i; print t, $9; exit }' /proc/stat; }
+# steal_pct "TOTAL STEAL" (from cpu_ticks, earlier): steal since then, in %
+# of all CPU time since then.
+steal_pct() { awk -v a="$1" -v b="$(cpu_ticks)" 'BEGIN { split(a, x, " "); split(b, y, " "); t = y[1] - x[1]; printf "%.1f", (t > 0 ? 100 * (y[2] - x[2]) / t : 0) }'; }
 ncpu=$(getconf _NPROCESSORS_ONLN)
 
 # check CODE WANT WHAT: fail loudly on an unexpected status.
@@ -312,6 +320,7 @@ download() {
 	janf) cmd=("$bs" get "$JANF/$JOB/1/artifacts" "$AUTH") ;;
 	nginx) cmd=("$bs" get "$NGINX/big.zip") ;;
 	bare) cmd=("$bs" get "$BARE/files/big.zip") ;;
+	bare-copy) cmd=("$bs" get "$BARE/copy/big.zip") ;;
 	esac
 	warm "${cmd[@]}"
 	local before after
@@ -462,7 +471,7 @@ echo "# rows: $ROWS"
 echo "# load before: $(uptime)"
 # One warm-up of each, not counted.
 if want upload; then upload ja 0; upload janf 0; upload ja-first 0; upload janf-first 0; upload bare 0; upload bare-sha256 0; upload nginx 0; fi
-if want download; then download ja 0; download janf 0; download nginx 0; download bare 0; fi
+if want download; then download ja 0; download janf 0; download nginx 0; download bare 0; download bare-copy 0; fi
 if want small; then
 	for job in 2 3 4; do curl -s -o /dev/null -H "$AUTH" "$JA/$JOB/$job/artifacts/dist/4k.bin"; done
 	wrk -t1 -c16 -d1s -H "$AUTH" "$JA/$JOB/4/artifacts/dist/4k.bin" >/dev/null
@@ -470,6 +479,7 @@ fi
 if want cold; then cat "$F/big1m.zip" >/dev/null; cold def 0; cold unzip 0; fi
 if want decode; then decode http 0; decode inproc 0; fi
 rm -f "$WORK/results/"*
+ticks_before=$(cpu_ticks)
 rounds=$N
 want upload && [ "$UPLOAD_N" -gt "$rounds" ] && rounds=$UPLOAD_N
 want download && [ "$DOWNLOAD_N" -gt "$rounds" ] && rounds=$DOWNLOAD_N
@@ -479,7 +489,7 @@ for r in $(seq "$rounds"); do
 		for v in $(rotate "$r" nginx ja janf ja-first janf-first bare bare-sha256); do upload "$v" "$r"; done
 	fi
 	if want download && [ "$r" -le "$DOWNLOAD_N" ]; then
-		for v in $(rotate "$r" ja janf nginx bare); do download "$v" "$r"; done
+		for v in $(rotate "$r" ja janf nginx bare bare-copy); do download "$v" "$r"; done
 	fi
 	[ "$r" -le "$N" ] || continue
 	if want small; then for v in $(rotate "$r" ja-tiny bare-tiny ja-entry bare-entry ja-entry100k h-tiny h-entry bareh-tiny bareh-entry); do small "$v" "$r"; done; fi
@@ -490,6 +500,7 @@ for r in $(seq "$rounds"); do
 	if want mem; then for v in $(rotate "$r" deflate whole zstd bare-whole nginx-whole upload upload-unbounded); do mem "$v" "$r"; done; fi
 done
 echo "# load after: $(uptime)"
+steal=$(steal_pct "$ticks_before")
 
 # sendfile: system calls of one whole download, per server.
 syscalls() {
@@ -513,6 +524,7 @@ row() {
 altflag="-index-budget $((ALT_INDEX_BUDGET >> 20)) MiB"
 echo
 echo "## Results: N=$N rounds (upload $UPLOAD_N, download $DOWNLOAD_N); median [min–max] of per-round values or ratios; issue 12's goals on the right"
+echo "(steal during the rounds: $steal % of the CPUs' time went to the VM host's other guests; a quiet machine has about 0)"
 if want upload; then
 	echo
 	echo "upload of big.zip (${SIZE_MB} MiB), chunked multipart, time vs nginx DAV PUT (lower is better)"
@@ -548,8 +560,11 @@ if want download; then
 	row "handler vs bare ServeContent" "$(ratio download dl-bare dl-ja)" "goal ≥ 0.95"
 	row "handler alone (New(fsstore, tokenauth)) vs bare ServeContent" "$(ratio download dl-bare dl-janf)" "(reference)"
 	row "bare ServeContent vs nginx" "$(ratio download dl-nginx dl-bare)" "(reference)"
+	row "bare ServeContent without sendfile (32 KiB copies) vs nginx" "$(ratio download dl-nginx dl-bare-copy)" "(reference: over loopback, sendfile leaves the copy from the page cache to the client)"
 	row "  seconds: handler / nginx / bare ServeContent" "$(value download dl-ja) / $(value download dl-nginx) / $(value download dl-bare)"
+	row "  seconds: bare without sendfile" "$(value download dl-bare-copy)"
 	row "  machine CPU, ms (all $ncpu cores): handler / nginx / bare" "$(value download busy-ja) / $(value download busy-nginx) / $(value download busy-bare)"
+	row "  machine CPU, ms: bare without sendfile" "$(value download busy-bare-copy)"
 fi
 if want small; then
 	echo

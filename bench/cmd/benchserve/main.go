@@ -4,7 +4,8 @@
 //
 //	benchserve mkdata -dir D -size-mb N       big.zip (N MiB, one stored entry), tiny.zip, small10.zip, 4k.bin
 //	benchserve bare -addr A -dir D            GET /files/<name> (ServeContent of the file), GET /gitlab/<name> (the same with
-//	                                          GitLab's download headers), POST /upload (multipart to disk),
+//	                                          GitLab's download headers), GET /copy/<name> (ServeContent without
+//	                                          sendfile: 32 KiB reads and writes), POST /upload (multipart to disk),
 //	                                          POST /upload-sha256 (the same, hashing each part as it is written)
 //	benchserve ja -addr A -data D -auth F     AccessLog(jobartifacts.New(fsstore, tokenauth)); -nofsync; -access-log=false: New alone
 //	                                          (bare and ja: -pprof A serves net/http/pprof on A too, for profiles under load)
@@ -97,6 +98,12 @@ func bare(args []string) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /files/{name}", serveBareFile(*dir, false))
 	mux.HandleFunc("GET /gitlab/{name}", serveBareFile(*dir, true))
+	// The same file copied through user space: on loopback the client
+	// shares the machine, and who does the copying decides the time.
+	files := serveBareFile(*dir, false)
+	mux.HandleFunc("GET /copy/{name}", func(w http.ResponseWriter, r *http.Request) {
+		files(withoutReadFrom{w}, r)
+	})
 	// Multipart uploads to disk, removed again: what an upload costs
 	// without the handler, and without or with SHA-256.
 	mux.HandleFunc("POST /upload", bareupload.Handler(*dir, false))
@@ -144,6 +151,11 @@ func serveBareFile(dir string, gitlabHeaders bool) http.HandlerFunc {
 		http.ServeContent(w, r, "", fi.ModTime(), f)
 	}
 }
+
+// withoutReadFrom hides the response's ReadFrom (and with it net's
+// sendfile): io.Copy inside ServeContent then reads and writes 32 KiB at a
+// time.
+type withoutReadFrom struct{ http.ResponseWriter }
 
 // ja is the handler as the example server composes it, on a store opened
 // with or without fsync.
