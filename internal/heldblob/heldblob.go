@@ -29,6 +29,8 @@ func New(s jobartifacts.Store) *Store {
 	return &Store{Store: s, reading: make(chan struct{})}
 }
 
+// OpenBlob opens the blob as the wrapped store does; the second blob
+// opened is held (see Store).
 func (s *Store) OpenBlob(ctx context.Context, key jobartifacts.BlobKey) (jobartifacts.Blob, error) {
 	b, err := s.Store.OpenBlob(ctx, key)
 	if err != nil || s.opens.Add(1) != 2 {

@@ -63,9 +63,9 @@ const (
 // Directory is where the central directory lies and what the end
 // record says about it.
 type Directory struct {
-	Start, End int64 // byte range holding the records
-	BaseOffset int64 // added to every local header offset (prepended data)
-	Records    uint64
+	Start, End int64  // byte range holding the records
+	BaseOffset int64  // added to every local header offset (prepended data)
+	Records    uint64 // how many records the end record says there are
 	// Zip64 is set when Records came from the zip64 end record; otherwise
 	// only its low 16 bits are trustworthy (old writers wrap the count).
 	Zip64 bool
