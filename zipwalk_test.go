@@ -346,6 +346,17 @@ func TestFindZipEntryByWalkBuiltArchives(t *testing.T) {
 			sameAsZipReader: true,
 		},
 		{
+			// Found by FuzzWalk: a record past the count that cannot be
+			// parsed ends the records for the zip reader, and the count
+			// then holds.
+			name: "zip64 extra field too short in a record past the count",
+			archive: rawZipArchive{entries: []rawZipEntry{{name: "a.txt", data: "alpha"},
+				{name: "b.txt", data: "bravo", zip64: true, shortZip64: true}}, extraRecords: -1}.bytes(),
+			valid:           true,
+			lookups:         []lookup{{name: "a.txt", wantBody: "alpha"}, {name: "b.txt", findErr: ErrNotFound}},
+			sameAsZipReader: true,
+		},
+		{
 			name:            "comment with the end signature inside, its length running past the end",
 			archive:         rawZipArchive{entries: abc, comment: "note PK\x05\x06" + string(make([]byte, 16)) + "\xff\xff and more text after it"}.bytes(),
 			valid:           true,

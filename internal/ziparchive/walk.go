@@ -82,6 +82,9 @@ type directoryWalk struct {
 	at   int64  // the archive offset of buf[w]: where the next read starts
 	read uint64 // records read so far
 	rec  Record
+	// unparsed is why the record after the last one read could not be
+	// parsed, if that ended the records (see next).
+	unparsed error
 }
 
 func newDirectoryWalk(ra io.ReaderAt, size int64) (*directoryWalk, error) {
@@ -138,9 +141,10 @@ func (w *directoryWalk) skip(n int) {
 }
 
 // next reads the next record; its nameBytes are valid until the next call.
-// io.EOF means there are no more records: the directory ended or the next
-// bytes are not a central-directory header (as the zip reader, which then
-// relies on the count).
+// io.EOF means there are no more records: the directory ended, the next
+// bytes are not a central-directory header, or they are one whose zip64
+// field is too short (as the zip reader, which then relies on the count;
+// checkCount reports the field if the count disagrees).
 func (w *directoryWalk) next(ctx context.Context) (rec Record, err error) {
 	if w.read%walkContextEvery == walkContextEvery-1 {
 		if err := ctx.Err(); err != nil {
@@ -179,7 +183,8 @@ func (w *directoryWalk) next(ctx context.Context) (rec Record, err error) {
 	extra := w.buf[nameStart+nameLen : nameStart+nameLen+extraLen]
 	if compressed32 == math.MaxUint32 || uncompressed32 == math.MaxUint32 || offset32 == math.MaxUint32 {
 		if err := applyZip64Extra(&rec, extra, compressed32, uncompressed32, offset32); err != nil {
-			return rec, fmt.Errorf("central directory record %d: %w", w.read, err)
+			w.unparsed = fmt.Errorf("central directory record %d: %w", w.read, err)
+			return rec, io.EOF
 		}
 	}
 	total := CentralHeaderLen + nameLen + extraLen + commentLen
@@ -209,6 +214,9 @@ func (w *directoryWalk) checkCount() error {
 		want, got = uint64(uint16(want)), uint64(uint16(got))
 	}
 	if want != got {
+		if w.unparsed != nil {
+			return w.unparsed
+		}
 		return fmt.Errorf("%w: the end record declares %d entries, the central directory holds %d",
 			ErrFormat, w.dir.Records, w.read)
 	}
