@@ -139,6 +139,9 @@ type rawZipEntry struct {
 	// real values in a zip64 extra field (shortZip64 leaves its last 8 bytes
 	// out).
 	zip64, shortZip64 bool
+	// saturated saturates the central record's sizes and offset with no
+	// zip64 extra field to replace them.
+	saturated         bool
 	badLocalSignature bool
 	offsetPastEnd     bool
 }
@@ -200,6 +203,9 @@ func (a rawZipArchive) bytes() []byte {
 				extra = extra[:len(extra)-8]
 				le.PutUint16(extra[2:], 16)
 			}
+			size32, offset32 = math.MaxUint32, math.MaxUint32
+		}
+		if e.saturated {
 			size32, offset32 = math.MaxUint32, math.MaxUint32
 		}
 		dir = le.AppendUint32(dir, zipCentralHeaderSignature)
@@ -349,6 +355,21 @@ func TestFindZipEntryByWalkBuiltArchives(t *testing.T) {
 			// Found by FuzzWalk: a record past the count that cannot be
 			// parsed ends the records for the zip reader, and the count
 			// then holds.
+			// archive/zip (Workhorse's reader, FuzzWalk's reference) takes
+			// such a record for the directory's end; klauspost's reader,
+			// this table's, keeps it.
+			name:    "saturated sizes and offset without a zip64 extra field",
+			archive: rawZipArchive{entries: []rawZipEntry{{name: "a.txt", data: "alpha", saturated: true}}}.bytes(),
+			lookups: []lookup{{name: "a.txt", findErr: ErrInvalidArchive}},
+		},
+		{
+			name: "saturated sizes and offset without a zip64 extra field, in a record past the count",
+			archive: rawZipArchive{entries: []rawZipEntry{{name: "a.txt", data: "alpha"},
+				{name: "b.txt", data: "bravo", saturated: true}}, extraRecords: -1}.bytes(),
+			valid:   true,
+			lookups: []lookup{{name: "a.txt", wantBody: "alpha"}, {name: "b.txt", findErr: ErrNotFound}},
+		},
+		{
 			name: "zip64 extra field too short in a record past the count",
 			archive: rawZipArchive{entries: []rawZipEntry{{name: "a.txt", data: "alpha"},
 				{name: "b.txt", data: "bravo", zip64: true, shortZip64: true}}, extraRecords: -1}.bytes(),

@@ -1,21 +1,20 @@
 package ziparchive_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"errors"
 	"slices"
 	"testing"
 
-	"github.com/klauspost/compress/zip"
-
 	"github.com/ciartifacts/jobartifacts/internal/ziparchive"
 	"github.com/ciartifacts/jobartifacts/internal/ziptest"
 )
 
-// FuzzWalk compares the central-directory walk with the reference reader
-// (klauspost/compress/zip.NewReader, archive/zip's rules) on any bytes:
-// neither panics; whatever the reader opens, the walk validates, with the
+// FuzzWalk compares the central-directory walk with the reference reader,
+// archive/zip.NewReader (what GitLab's Workhorse opens artifacts with), on
+// any bytes: neither panics; whatever the reader opens, the walk validates, with the
 // same names in the same order, unless a record runs past the directory
 // into the end record (ErrTruncatedRecord: the reader reads on, the walk
 // refuses); a walk failure is ErrFormat. The walk never accepts what the

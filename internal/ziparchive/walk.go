@@ -142,9 +142,9 @@ func (w *directoryWalk) skip(n int) {
 
 // next reads the next record; its nameBytes are valid until the next call.
 // io.EOF means there are no more records: the directory ended, the next
-// bytes are not a central-directory header, or they are one whose zip64
-// field is too short (as the zip reader, which then relies on the count;
-// checkCount reports the field if the count disagrees).
+// bytes are not a central-directory header, or they are one that cannot be
+// parsed (see applyZip64Extra): as the zip reader, which then relies on
+// the count; checkCount reports why if the count disagrees.
 func (w *directoryWalk) next(ctx context.Context) (rec Record, err error) {
 	if w.read%walkContextEvery == walkContextEvery-1 {
 		if err := ctx.Err(); err != nil {
@@ -224,8 +224,16 @@ func (w *directoryWalk) checkCount() error {
 }
 
 // applyZip64Extra takes from the zip64 extra fields the 64-bit values of the
-// 32-bit fields that are saturated, in the order APPNOTE 4.5.3 gives them.
+// 32-bit fields that are saturated, in the order APPNOTE 4.5.3 gives them,
+// each from the first zip64 field, as archive/zip (and so GitLab's
+// Workhorse) does. A saturated compressed size or local-header offset that
+// no zip64 field replaces makes the record unparsable, as there; a
+// saturated uncompressed size may be real (an old writer's 4 GiB − 1
+// entry) and stays.
 func applyZip64Extra(rec *Record, extra []byte, compressed32, uncompressed32, offset32 uint32) error {
+	needUncompressed := uncompressed32 == math.MaxUint32
+	needCompressed := compressed32 == math.MaxUint32
+	needOffset := offset32 == math.MaxUint32
 	for len(extra) >= 4 {
 		tag := binary.LittleEndian.Uint16(extra)
 		fieldLen := int(binary.LittleEndian.Uint16(extra[2:]))
@@ -238,31 +246,36 @@ func applyZip64Extra(rec *Record, extra []byte, compressed32, uncompressed32, of
 		if tag != ExtraZip64 {
 			continue
 		}
-		take := func(dst *uint64) error {
+		take := func(need *bool) (uint64, error) {
+			*need = false
 			if len(field) < 8 {
-				return fmt.Errorf("%w: zip64 extra field too short", ErrFormat)
+				return 0, fmt.Errorf("%w: zip64 extra field too short", ErrFormat)
 			}
-			*dst = binary.LittleEndian.Uint64(field)
+			v := binary.LittleEndian.Uint64(field)
 			field = field[8:]
-			return nil
+			return v, nil
 		}
-		if uncompressed32 == math.MaxUint32 {
-			if err := take(&rec.UncompressedSize); err != nil {
+		var err error
+		if needUncompressed {
+			if rec.UncompressedSize, err = take(&needUncompressed); err != nil {
 				return err
 			}
 		}
-		if compressed32 == math.MaxUint32 {
-			if err := take(&rec.CompressedSize); err != nil {
+		if needCompressed {
+			if rec.CompressedSize, err = take(&needCompressed); err != nil {
 				return err
 			}
 		}
-		if offset32 == math.MaxUint32 {
+		if needOffset {
 			var offset uint64
-			if err := take(&offset); err != nil {
+			if offset, err = take(&needOffset); err != nil {
 				return err
 			}
 			rec.HeaderOffset = int64(offset)
 		}
+	}
+	if needCompressed || needOffset {
+		return fmt.Errorf("%w: a saturated compressed size or local header offset without a zip64 extra field", ErrFormat)
 	}
 	return nil
 }
