@@ -1,18 +1,18 @@
 package jobartifacts
 
 import (
+	"archive/zip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 
-	"github.com/klauspost/compress/zip"
-
 	"github.com/ciartifacts/jobartifacts/internal/ziparchive"
 )
 
-// The reference finder: klauspost/compress/zip.NewReader (archive/zip's
-// rules), which the tests compare the walk, the index and the listing with.
+// The reference finder: archive/zip.NewReader, the reader GitLab's Workhorse
+// opens artifacts with, which the tests compare the walk, the index and the
+// listing with.
 
 // foundEntry is what a finder under comparison found: the entry as its
 // central directory describes it, and how that finder reads it.
@@ -39,7 +39,7 @@ func walkFinder(ctx context.Context, ra io.ReaderAt, size int64, name string) (*
 	}, nil
 }
 
-// findZipEntry is the testFinder over klauspost/compress/zip.NewReader: it
+// findZipEntry is the testFinder over archive/zip.NewReader: it
 // reads the whole central directory through ra and scans it in order. The
 // default is findZipEntryByWalk (zipwalk.go); this one is the reference the
 // tests compare it with.

@@ -1,6 +1,7 @@
 package jobartifacts
 
 import (
+	"archive/zip"
 	"bytes"
 	"cmp"
 	"context"
@@ -14,7 +15,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/klauspost/compress/zip"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ciartifacts/jobartifacts/internal/zipcorpus"
