@@ -284,12 +284,11 @@ func TestDirectWriterError(t *testing.T) {
 }
 
 func TestPutBlobDirectIO(t *testing.T) {
-	// With and without direct I/O (WithoutFsync writes through the cache
-	// too), the same blob and the same info; an upload that fails half way
-	// leaves nothing either way.
+	// With and without direct I/O, the same blob and the same info; an
+	// upload that fails half way leaves nothing either way.
 	data := randomBytes(3*directBlockSize+777, 11)
 	sum := sha256.Sum256(data)
-	for _, opts := range [][]Option{nil, {WithoutDirectIO()}, {WithoutFsync()}} {
+	for _, opts := range [][]Option{nil, {WithoutDirectIO()}, {WithoutFsync()}, {WithoutFsync(), WithoutDirectIO()}} {
 		s, err := Open(t.TempDir(), opts...)
 		require.NoError(t, err)
 		ctx := context.Background()

@@ -94,8 +94,7 @@
 // deleting and takes off the queue, never a blob that nothing names.
 //
 // WithoutFsync skips the fsyncs, for tests and bulk imports: writes stay
-// atomic against a killed process but not against power loss, and blobs go
-// through the page cache (below), so that no upload waits for the disk. PutJobs
+// atomic against a killed process but not against power loss. PutJobs
 // stores many jobs under one lock, writing each pipeline's job index once.
 //
 // # Blobs
@@ -125,8 +124,7 @@
 // the fsync finds almost nothing left to write. Where O_DIRECT is refused,
 // or with WithoutDirectIO, the blob goes through the cache and PutBlob
 // starts the disk writes of every 8 MiB as it goes (sync_file_range on
-// Linux), so that the fsync waits for the last few only. WithoutFsync
-// writes through the cache too, and leaves the disk writes to the kernel.
+// Linux), so that the fsync waits for the last few only.
 //
 // OpenBlob returns a Blob backed by an *os.File: ReadAt and the readers of
 // NewRangeReader (io.SectionReader, pread(2) at their own offsets) read the

@@ -134,11 +134,6 @@ func WithIdleBlobFiles(n int) Option {
 // temporary file and a rename, so a killed process leaves old or new files,
 // but a power loss or kernel crash may lose or tear recent writes. Meant for
 // tests and bulk imports that can be redone.
-//
-// Such a Store also writes blobs through the page cache (as WithoutDirectIO):
-// direct I/O is for a durable write, which waits for the disk anyway; without
-// the fsync, a direct write would make every block of an upload wait for the
-// disk all the same, and the cache lets the upload finish first.
 func WithoutFsync() Option {
 	return func(c *config) { c.noFsync = true }
 }
@@ -149,8 +144,8 @@ func WithoutFsync() Option {
 // while the next block arrives: no copy into the cache, no writeback
 // competing with the upload for the CPU, and no cache memory for archives
 // that are written once and seldom read. Each write then waits for the
-// disk, which a durable write does anyway; a Store opened WithoutFsync
-// therefore writes through the cache whatever this option says.
+// disk, so a host whose disk is much slower than its uploads arrive, and
+// which does not fsync (WithoutFsync), may answer uploads sooner with this.
 func WithoutDirectIO() Option {
 	return func(c *config) { c.noDirectIO = true }
 }
@@ -174,7 +169,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	s := &Store{
 		dir:         abs,
 		sync:        !cfg.noFsync,
-		directIO:    !cfg.noDirectIO && !cfg.noFsync,
+		directIO:    !cfg.noDirectIO,
 		now:         cfg.now,
 		reserveSize: cfg.reserveSize,
 		metaLock:    newLockFile(filepath.Join(abs, "meta.lock")),
@@ -222,8 +217,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 func (s *Store) Dir() string { return s.dir }
 
 // DirectIO reports whether PutBlob writes blobs around the page cache
-// where the file system allows it: true unless Open had WithoutDirectIO or
-// WithoutFsync.
+// where the file system allows it: true unless Open had WithoutDirectIO.
 func (s *Store) DirectIO() bool { return s.directIO }
 
 // Close waits for the metadata operations in progress and for the space of
