@@ -9,7 +9,7 @@
 #   ROWS=small,tree N=1 bench/compare.sh  # some rows only
 #
 # N rounds for every row, except the noisiest: UPLOAD_N rounds of upload,
-# max(N, 5) unless set (a round of upload is about 5 × SIZE_MB through the
+# max(N, 5) unless set (a round of upload is about 6 × SIZE_MB through the
 # disk), and DOWNLOAD_N of download, max(N, 9) unless set (a round is four
 # downloads of about half a second each, whose spread, ±10 %, is as wide as
 # the differences between the servers).
@@ -19,7 +19,8 @@
 #             both also vs bare Go that hashes the file part (SHA-256, as we must);
 #             the upload is of the same bytes again (compared with the job's
 #             archive, found identical, deleted: the same work every round), and
-#             for reference a job's first upload (recorded)
+#             for reference a job's first upload (recorded), and the store
+#             without fsync written through the page cache (WithoutDirectIO)
 #   download  whole big.zip, Go client, throughput vs nginx and bare Go (and
 #             the handler alone vs bare Go, bare Go vs nginx, and bare Go
 #             copying through user space instead of sendfile, for reference)
@@ -39,7 +40,9 @@
 # on JA_PORT for upload, download, small and syscalls; the handler alone,
 # New(fsstore, tokenauth) with nothing in front (the issue's setting: no
 # access log, no limits), on a store opened WithoutFsync (bench/cmd/benchserve
-# ja -nofsync -access-log=false) on JA_NOFSYNC_PORT; the example server with its default flags on JA_IDX_PORT
+# ja -nofsync -access-log=false) on JA_NOFSYNC_PORT, and the same store
+# through the page cache as well (-nofsync -nodirect: WithoutDirectIO) on
+# JA_CACHE_PORT for upload; the example server with its default flags on JA_IDX_PORT
 # and with -index-budget ALT_INDEX_BUDGET on JA_ALT_PORT (lookup, tree,
 # decode); fresh example servers on FRESH_PORT, one per measurement (cold,
 # mem); nginx (sendfile on, 2 workers, DAV PUT) on NGINX_PORT; a bare Go
@@ -67,6 +70,7 @@ ROWS=${ROWS:-all}
 WORK=${WORK:-/tmp/ja-bench}
 JA_PORT=${JA_PORT:-28082}
 JA_NOFSYNC_PORT=${JA_NOFSYNC_PORT:-28083}
+JA_CACHE_PORT=${JA_CACHE_PORT:-28088}
 NGINX_PORT=${NGINX_PORT:-28080}
 BARE_PORT=${BARE_PORT:-28081}
 JA_IDX_PORT=${JA_IDX_PORT:-28084}
@@ -218,6 +222,9 @@ alt_pid=$started_pid
 "$bs" ja -addr "127.0.0.1:$JA_NOFSYNC_PORT" -data "$WORK/store" -auth "$WORK/auth.json" -nofsync -access-log=false 2>"$WORK/ja-nofsync.log" &
 janf_pid=$!
 pids+=("$janf_pid")
+"$bs" ja -addr "127.0.0.1:$JA_CACHE_PORT" -data "$WORK/store" -auth "$WORK/auth.json" -nofsync -nodirect -access-log=false 2>"$WORK/ja-cache.log" &
+janc_pid=$!
+pids+=("$janc_pid")
 "$bs" bare -addr "127.0.0.1:$BARE_PORT" -dir "$F" &
 bare_pid=$!
 pids+=("$bare_pid")
@@ -225,11 +232,13 @@ nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" -g 'daemon off;' &
 nginx_pid=$!
 pids+=("$nginx_pid")
 wait_up "$JA_NOFSYNC_PORT"
+wait_up "$JA_CACHE_PORT"
 wait_up "$BARE_PORT"
 wait_up "$NGINX_PORT"
 
 JA=http://127.0.0.1:$JA_PORT
 JANF=http://127.0.0.1:$JA_NOFSYNC_PORT
+JANC=http://127.0.0.1:$JA_CACHE_PORT
 JAIDX=http://127.0.0.1:$JA_IDX_PORT
 JAALT=http://127.0.0.1:$JA_ALT_PORT
 FRESH=http://127.0.0.1:$FRESH_PORT
@@ -278,10 +287,11 @@ upload() {
 		local h; h=$("$bs" hash -mb "$SIZE_MB")
 		echo "$2 hash $h" >>"$WORK/results/upload"
 		echo "$2 floor $(awk -v b="$((after - before))" -v h="$h" -v n="$ncpu" 'BEGIN { printf "%.6f", (b / 1000 + h) / n }')" >>"$WORK/results/upload" ;;
-	ja | janf | ja-first | janf-first | bare | bare-sha256)
+	ja | janf | janc | ja-first | janf-first | bare | bare-sha256)
 		local url=$JA/api/v4/jobs/1000/artifacts token=$JOB_TOKEN
 		pid=$ja_pid
 		[ "$1" = janf ] && { url=$JANF/api/v4/jobs/1000/artifacts; pid=$janf_pid; }
+		[ "$1" = janc ] && { url=$JANC/api/v4/jobs/1000/artifacts; pid=$janc_pid; }
 		[ "$1" = ja-first ] && { url=$JA/api/v4/jobs/$((2000 + $2))/artifacts; token=first-$((2000 + $2)); }
 		[ "$1" = janf-first ] && { url=$JANF/api/v4/jobs/$((3000 + $2))/artifacts; token=first-$((3000 + $2)); pid=$janf_pid; }
 		[ "$1" = bare ] && { url=$BARE/upload; pid=$bare_pid; }
@@ -294,7 +304,7 @@ upload() {
 		# The same bytes again: the handler discards the new blob, and
 		# fsstore frees its blocks after the answer. Let that finish
 		# before the next variant is timed, and count its CPU here.
-		case $1 in ja | janf) sleep 1 ;; esac
+		case $1 in ja | janf | janc) sleep 1 ;; esac
 		after=$(cpu_ms "$pid")
 		read -r code t <<<"$out"; check "$code" 201 "upload to $1"
 		echo "$2 up-$1 $t" >>"$WORK/results/upload"
@@ -470,7 +480,7 @@ rotate() {
 echo "# rows: $ROWS"
 echo "# load before: $(uptime)"
 # One warm-up of each, not counted.
-if want upload; then upload ja 0; upload janf 0; upload ja-first 0; upload janf-first 0; upload bare 0; upload bare-sha256 0; upload nginx 0; fi
+if want upload; then upload ja 0; upload janf 0; upload janc 0; upload ja-first 0; upload janf-first 0; upload bare 0; upload bare-sha256 0; upload nginx 0; fi
 if want download; then download ja 0; download janf 0; download nginx 0; download bare 0; download bare-copy 0; fi
 if want small; then
 	for job in 2 3 4; do curl -s -o /dev/null -H "$AUTH" "$JA/$JOB/$job/artifacts/dist/4k.bin"; done
@@ -486,7 +496,7 @@ want download && [ "$DOWNLOAD_N" -gt "$rounds" ] && rounds=$DOWNLOAD_N
 for r in $(seq "$rounds"); do
 	echo "# round $r/$rounds" >&2
 	if want upload && [ "$r" -le "$UPLOAD_N" ]; then
-		for v in $(rotate "$r" nginx ja janf ja-first janf-first bare bare-sha256); do upload "$v" "$r"; done
+		for v in $(rotate "$r" nginx ja janf janc ja-first janf-first bare bare-sha256); do upload "$v" "$r"; done
 	fi
 	if want download && [ "$r" -le "$DOWNLOAD_N" ]; then
 		for v in $(rotate "$r" ja janf nginx bare bare-copy); do download "$v" "$r"; done
@@ -531,9 +541,11 @@ if want upload; then
 	echo "(upload, download, small, syscalls: the example server with -max-upload-size 0 -sweep-interval 0)"
 	row "handler (example server, fsync)" "$(ratio upload up-ja up-nginx)" "goal ≤ 2.0"
 	row "handler, fsstore WithoutFsync" "$(ratio upload up-janf up-nginx)" "goal ≤ 1.0"
+	row "handler, WithoutFsync through the page cache" "$(ratio upload up-janc up-nginx)" "(reference: WithoutDirectIO too)"
 	row "bare Go multipart to disk" "$(ratio upload up-bare up-nginx)" "(reference)"
 	row "bare Go multipart to disk with SHA-256" "$(ratio upload up-bare-sha256 up-nginx)" "(reference)"
 	row "  time, s: nginx / handler (fsync) / WithoutFsync" "$(value upload up-nginx) / $(value upload up-ja) / $(value upload up-janf)"
+	row "  time, s: WithoutFsync through the page cache" "$(value upload up-janc)"
 	echo "the same, a job's first upload (recorded: nothing compared or deleted, as a runner's upload)"
 	row "handler (example server, fsync)" "$(ratio upload up-ja-first up-nginx)" "(reference)"
 	row "handler, fsstore WithoutFsync" "$(ratio upload up-janf-first up-nginx)" "(reference)"
@@ -550,6 +562,7 @@ if want upload; then
 	row "  server CPU, ms: handler (fsync) / WithoutFsync" "$(value upload cpu-ja) / $(value upload cpu-janf)"
 	echo "upload, the machine's CPU while curl runs (all $ncpu cores: curl, server, kernel), and the floor it sets"
 	row "  machine CPU, ms: nginx / handler (fsync) / WithoutFsync" "$(value upload busy-nginx) / $(value upload busy-ja) / $(value upload busy-janf)"
+	row "  machine CPU, ms: WithoutFsync through the page cache" "$(value upload busy-janc)"
 	row "  SHA-256 of ${SIZE_MB} MiB in memory, one core, s" "$(value upload hash)"
 	row "floor: (nginx's machine CPU + SHA-256) / $ncpu cores vs nginx's time" "$(ratio upload floor up-nginx)" "(reference: a hashing server's least time)"
 fi

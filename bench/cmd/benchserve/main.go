@@ -166,6 +166,7 @@ func ja(args []string) error {
 	data := fs.String("data", "", "fsstore directory")
 	authFile := fs.String("auth", "", "tokenauth.Config JSON file")
 	noFsync := fs.Bool("nofsync", false, "open the store WithoutFsync")
+	noDirectIO := fs.Bool("nodirect", false, "open the store WithoutDirectIO: blobs through the page cache")
 	accessLog := fs.Bool("access-log", true, "wrap the handler in AccessLog, logging to stderr (false: New alone, nothing in front)")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address too (none when empty)")
 	if err := fs.Parse(args); err != nil {
@@ -177,6 +178,9 @@ func ja(args []string) error {
 	var opts []fsstore.Option
 	if *noFsync {
 		opts = append(opts, fsstore.WithoutFsync())
+	}
+	if *noDirectIO {
+		opts = append(opts, fsstore.WithoutDirectIO())
 	}
 	store, err := fsstore.Open(*data, opts...)
 	if err != nil {
