@@ -478,6 +478,7 @@ rotate() {
 }
 
 echo "# rows: $ROWS"
+echo "# machine: $ncpu CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(grep -qw sha_ni /proc/cpuinfo && echo SHA-NI || echo no SHA-NI), $(go version | cut -d' ' -f3), $(nginx -v 2>&1 | sed 's/.*: //')"
 echo "# load before: $(uptime)"
 # One warm-up of each, not counted.
 if want upload; then upload ja 0; upload janf 0; upload janc 0; upload ja-first 0; upload janf-first 0; upload bare 0; upload bare-sha256 0; upload nginx 0; fi
