@@ -85,3 +85,11 @@ func (m *uploadMemory) putBlock(b []byte) {
 	}
 	uploadBlockPool.Put(&b)
 }
+
+// dropBlock gives back the budget of a block from block that cannot be
+// used again (a store may still write from it) and leaves it to the GC.
+func (m *uploadMemory) dropBlock(b []byte) {
+	if cap(b) == uploadBlockSize && m != nil && m.budget > 0 {
+		m.used.Add(-uploadBlockSize)
+	}
+}

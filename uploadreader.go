@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/ciartifacts/jobartifacts/internal/blockio"
@@ -80,7 +82,9 @@ const uploadMaxBlocks = 8
 // disk are the largest costs of an upload, and this takes both off the
 // request's path when a second core is free. The blocks are aligned for
 // direct I/O, and a w that is a blockio.InPlaceWriter (fsstore's) is
-// asked to write them where they are. An upload that fits in the first,
+// asked to write them where they are; one that is a blockio.AsyncWriter
+// (fsstore's without fsync) may hold a block past its write and give it
+// back later, in any order. An upload that fits in the first,
 // smaller read is hashed and written here, with no goroutine. A store
 // reaches WriteTo through io.Copy, or asks for it as fsstore does.
 func (u *uploadReader) WriteTo(w io.Writer) (int64, error) {
@@ -109,17 +113,40 @@ var errWritePanicked = errors.New("jobartifacts: the store's write panicked")
 // the first block, so that every block is aligned and a store writes each
 // in place, none from a copy of its own.
 func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
-	write := w.Write
-	if ipw, ok := w.(blockio.InPlaceWriter); ok {
-		write = ipw.WriteInPlace
+	// write writes a block and calls release once the writer is done with
+	// it: before it returns, or later for an AsyncWriter (fsstore's, which
+	// writes a block while the next ones are read).
+	write := func(b []byte, release func()) (int, error) {
+		defer release()
+		return w.Write(b)
 	}
-	// Both goroutines take the blocks in order and say when they are done
-	// with each, so the oldest block in flight is free once each has said
-	// so once more. Every channel holds as many blocks as can be in
-	// flight: no send waits.
+	switch w := w.(type) {
+	case blockio.AsyncWriter:
+		write = w.WriteAsync
+	case blockio.InPlaceWriter:
+		write = func(b []byte, release func()) (int, error) {
+			defer release()
+			return w.WriteInPlace(b)
+		}
+	}
+	// A block is free to read into again once both goroutines are done
+	// with it: the hashing one takes the blocks in order, the writing one
+	// may let go of them in any order (an AsyncWriter writes a block
+	// through the cache before one still on its way to the disk). No send
+	// waits: freed holds every block that can be in flight.
 	const inFlight = uploadMaxBlocks
-	toHash, toWrite := make(chan []byte, inFlight), make(chan []byte, inFlight)
-	hashed, wrote := make(chan struct{}, inFlight), make(chan struct{}, inFlight)
+	type block struct {
+		b       []byte
+		pending atomic.Int32 // goroutines not done with b
+	}
+	toHash, toWrite := make(chan *block, inFlight), make(chan *block, inFlight)
+	freed := make(chan *block, inFlight)
+	done := func(blk *block) {
+		if blk.pending.Add(-1) == 0 {
+			freed <- blk
+		}
+	}
+	writerDone := make(chan struct{})
 	var (
 		written  int64
 		werr     error
@@ -127,51 +154,52 @@ func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
 		failed   atomic.Bool // werr is set: read no more
 	)
 	go func() {
-		for b := range toHash {
-			u.sum.Write(b)
-			hashed <- struct{}{}
+		for blk := range toHash {
+			u.sum.Write(blk.b)
+			done(blk)
 		}
 	}()
 	go func() {
-		for b := range toWrite {
-			if werr == nil {
-				func() {
-					// A store's panic is the request's, raised again on
-					// its goroutine, not the process's.
-					defer func() {
-						if p := recover(); p != nil {
-							panicked, werr = p, errWritePanicked
-							failed.Store(true)
-						}
-					}()
-					n, err := write(b)
-					written += int64(n)
-					if err != nil {
-						werr = err
+		defer close(writerDone)
+		for blk := range toWrite {
+			release := sync.OnceFunc(func() { done(blk) })
+			if werr != nil {
+				release()
+				continue
+			}
+			func() {
+				// A store's panic is the request's, raised again on its
+				// goroutine, not the process's. Its block is given up.
+				defer func() {
+					if p := recover(); p != nil {
+						panicked, werr = p, errWritePanicked
 						failed.Store(true)
+						release()
 					}
 				}()
-			}
-			wrote <- struct{}{}
+				n, err := write(blk.b, release)
+				written += int64(n)
+				if err != nil {
+					werr = err
+					failed.Store(true)
+				}
+			}()
 		}
 	}()
-	// queue holds the blocks in flight, oldest at head; free the blocks
-	// to read into.
-	var queue [inFlight][]byte
-	head, queued := 0, 0
+	// queue holds the blocks in flight; free the blocks to read into.
+	queue := make([]*block, 0, inFlight)
 	free := make([][]byte, 0, uploadMaxBlocks)
 	send := func(b []byte) {
-		queue[(head+queued)%inFlight] = b
-		queued++
-		toHash <- b
-		toWrite <- b
+		blk := &block{b: b}
+		blk.pending.Store(2)
+		queue = append(queue, blk)
+		toHash <- blk
+		toWrite <- blk
 	}
 	retire := func() {
-		<-hashed
-		<-wrote
-		free = append(free, queue[head][:cap(queue[head])])
-		queue[head] = nil
-		head, queued = (head+1)%inFlight, queued-1
+		blk := <-freed
+		queue = slices.DeleteFunc(queue, func(q *block) bool { return q == blk })
+		free = append(free, blk.b[:cap(blk.b)])
 	}
 	var rerr error
 	pending := first // read already: the start of the next block
@@ -211,15 +239,24 @@ func (u *uploadReader) pipeline(w io.Writer, first []byte) (int64, error) {
 	}
 	close(toHash)
 	close(toWrite)
-	for queued > 0 {
-		retire()
+	// The writing goroutine ends once it has taken every block: werr,
+	// panicked and written are its no more.
+	<-writerDone
+	if panicked == nil {
+		for len(queue) > 0 {
+			retire()
+		}
 	}
 	for _, b := range free {
 		u.mem.putBlock(b)
 	}
-	// Every block's wrote came after its write: werr, panicked and
-	// written are the writer's no more.
 	if panicked != nil {
+		// A store that panicked may never let go of the blocks it
+		// holds, nor stop writing from them: they are not read into
+		// again.
+		for _, blk := range queue {
+			u.mem.dropBlock(blk.b[:cap(blk.b)])
+		}
 		panic(panicked)
 	}
 	if werr != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"sync"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -164,4 +165,129 @@ func TestUploadReaderWritePanics(t *testing.T) {
 	data := make([]byte, 4*uploadBlockSize)
 	u := &uploadReader{r: bytes.NewReader(data), sum: sha256.New()}
 	require.PanicsWithValue(t, "store bug", func() { _, _ = u.WriteTo(&panickingWriter{}) })
+}
+
+// asyncRecorder is a blockio.AsyncWriter that holds every other block
+// until a later one arrives, then writes and releases it, so that blocks
+// are let go of out of order; each is checked not to have changed while
+// held. Its file is a map of offsets.
+type asyncRecorder struct {
+	inPlaceRecorder
+	mu      sync.Mutex
+	off     int
+	file    map[int][]byte
+	held    []heldBlock
+	changed bool
+	async   int
+}
+
+type heldBlock struct {
+	p, copy []byte
+	off     int
+	release func()
+}
+
+func (w *asyncRecorder) WriteAsync(p []byte, release func()) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.async++
+	off := w.off
+	w.off += len(p)
+	if w.async%2 == 1 {
+		w.held = append(w.held, heldBlock{p: p, copy: bytes.Clone(p), off: off, release: release})
+		return len(p), nil
+	}
+	// Written at once, before the held one.
+	w.file[off] = bytes.Clone(p)
+	release()
+	w.flush()
+	return len(p), nil
+}
+
+// flush writes and releases the held blocks; w.mu is held.
+func (w *asyncRecorder) flush() {
+	for _, h := range w.held {
+		if !bytes.Equal(h.p, h.copy) {
+			w.changed = true
+		}
+		w.file[h.off] = bytes.Clone(h.p)
+		h.release()
+	}
+	w.held = nil
+}
+
+// bytes returns the file's bytes in order.
+func (w *asyncRecorder) bytes() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.flush()
+	var out []byte
+	for off := 0; ; {
+		p, ok := w.file[off]
+		if !ok {
+			return out
+		}
+		out = append(out, p...)
+		off += len(p)
+	}
+}
+
+// TestUploadReaderWritesAsync: a store that writes blocks asynchronously
+// (fsstore without fsync) gets every block through WriteAsync and may let
+// go of them in any order; none is read into again before it is released,
+// and WriteTo returns only once all are.
+func TestUploadReaderWritesAsync(t *testing.T) {
+	data := make([]byte, 8*uploadBlockSize+4321)
+	for i := range data {
+		data[i] = byte(i * 7 / 3)
+	}
+	u := &uploadReader{r: iotest.HalfReader(bytes.NewReader(data)), sum: sha256.New()}
+	w := &asyncRecorder{file: map[int][]byte{}}
+	done := make(chan struct{})
+	var n int64
+	var err error
+	go func() {
+		defer close(done)
+		n, err = u.WriteTo(w)
+	}()
+	// The last block is held until something releases it: WriteTo waits.
+	require.Never(t, func() bool {
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
+	}, 100*time.Millisecond, 10*time.Millisecond, "WriteTo returned with a block still held")
+	got := w.bytes() // releases it
+	<-done
+	require.NoError(t, err)
+	require.Equal(t, int64(len(data)), n)
+	require.False(t, w.changed, "a block was read into while held")
+	require.True(t, bytes.Equal(data, got))
+	require.Equal(t, 9, w.async) // the ninth, the tail, held until w.bytes
+	want := sha256.Sum256(data)
+	require.Equal(t, want[:], u.SHA256())
+}
+
+// heldPanicWriter holds its first block and panics on its second.
+type heldPanicWriter struct{ writes int }
+
+func (w *heldPanicWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+func (w *heldPanicWriter) WriteInPlace(p []byte) (int, error) { return len(p), nil }
+
+func (w *heldPanicWriter) WriteAsync(p []byte, release func()) (int, error) {
+	if w.writes++; w.writes == 2 {
+		panic("store bug")
+	}
+	return len(p), nil // never released
+}
+
+// TestUploadReaderAsyncWritePanics: a panic in WriteAsync is raised on the
+// request's goroutine.
+func TestUploadReaderAsyncWritePanics(t *testing.T) {
+	data := make([]byte, 4*uploadBlockSize)
+	u := &uploadReader{r: bytes.NewReader(data), sum: sha256.New()}
+	require.PanicsWithValue(t, "store bug", func() { _, _ = u.WriteTo(&heldPanicWriter{}) })
 }

@@ -42,3 +42,17 @@ type InPlaceWriter interface {
 	// it does not keep p once it returns.
 	WriteInPlace(p []byte) (int, error)
 }
+
+// An AsyncWriter can write a block while its caller reads the next, from
+// where the block is, and tell when it is done with it.
+type AsyncWriter interface {
+	InPlaceWriter
+
+	// WriteAsync writes p as WriteInPlace does, but may return before p
+	// is written, keeping p until it is: then it calls release, once for
+	// every call, in the order of the calls, also when the write failed
+	// or WriteAsync returned an error. release must not block, nor call
+	// the writer. A write that fails after WriteAsync returned fails a
+	// later WriteAsync, or whatever ends the writing (fsstore's PutBlob).
+	WriteAsync(p []byte, release func()) (int, error)
+}
