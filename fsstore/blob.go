@@ -296,6 +296,10 @@ func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Read
 		// through the page cache; the blockWriter has none to start.
 		dw = newDirectWriter(f, wb)
 		dw.at = at
+		// With fsync, every byte is on the disk before the link anyway:
+		// writing some through the cache would only add its copy and
+		// its writeback (see asyncWriter).
+		dw.allowAsync = !s.sync
 		defer dw.abort()
 		out, wb = dw, nil
 	}
@@ -401,7 +405,29 @@ func (w *blockWriter) WriteInPlace(p []byte) (int, error) {
 	return w.Write(p)
 }
 
-var _ blockio.InPlaceWriter = (*blockWriter)(nil)
+// WriteAsync lets such a reader have its blocks written while it reads
+// the next, when the file is written by a directWriter.
+func (w *blockWriter) WriteAsync(p []byte, release func()) (int, error) {
+	aw, ok := w.f.(blockio.AsyncWriter)
+	if !ok {
+		n, err := w.WriteInPlace(p)
+		release()
+		return n, err
+	}
+	if err := w.ctx.Err(); err != nil {
+		release()
+		return 0, err
+	}
+	if w.h != nil {
+		// Before the write: p is the caller's again once released.
+		w.h.Write(p)
+	}
+	n, err := aw.WriteAsync(p, release)
+	w.wb.wrote(n)
+	return n, err
+}
+
+var _ blockio.AsyncWriter = (*blockWriter)(nil)
 
 func (w *blockWriter) write(p []byte, write func([]byte) (int, error)) (int, error) {
 	if err := w.ctx.Err(); err != nil {

@@ -73,6 +73,13 @@ type directWriter struct {
 	// goroutine's until stop returns.
 	directBlocks int
 	cached       bool
+
+	// async writes the blocks of WriteAsync, once asyncTried; nil where
+	// it cannot, or where allowAsync is false: WriteAsync then writes as
+	// WriteInPlace does.
+	async      *asyncWriter
+	asyncTried bool
+	allowAsync bool
 }
 
 // directBlock is a write for the goroutine: p at off. b is the pooled
@@ -269,6 +276,11 @@ func (w *directWriter) stop() {
 // caller's.
 func (w *directWriter) finish() error {
 	w.stop()
+	if w.async != nil {
+		if err := w.async.finish(); err != nil && w.err == nil {
+			w.err = err
+		}
+	}
 	if w.block != nil {
 		if w.err == nil && w.n > 0 {
 			w.writeBuffered((*w.block)[:w.n])
@@ -283,6 +295,9 @@ func (w *directWriter) finish() error {
 // what was written stays for the caller to remove.
 func (w *directWriter) abort() {
 	w.stop()
+	if w.async != nil {
+		w.async.stop()
+	}
 	if w.block != nil {
 		w.release(w.block)
 		w.block = nil

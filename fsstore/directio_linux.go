@@ -33,3 +33,31 @@ func setDirect(f *os.File, on bool) error {
 	}
 	return serr
 }
+
+// openDirect opens the file at name again for writing with O_DIRECT.
+func openDirect(name string) (*os.File, error) {
+	return os.OpenFile(name, os.O_WRONLY|syscall.O_DIRECT, 0)
+}
+
+// preallocate allocates n bytes of f's space from off, extending the file
+// (fallocate(2) in its default mode) so that writes within them neither
+// allocate nor extend it.
+func preallocate(f *os.File, off, n int64) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	err = rc.Control(func(fd uintptr) {
+		for {
+			ferr = syscall.Fallocate(int(fd), 0, off, n)
+			if ferr != syscall.EINTR {
+				return
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return ferr
+}

@@ -15,3 +15,9 @@ func setDirect(f *os.File, on bool) error {
 	}
 	return errors.ErrUnsupported
 }
+
+// openDirect reports that direct I/O is not used here.
+func openDirect(name string) (*os.File, error) { return nil, errors.ErrUnsupported }
+
+// preallocate reports that space is not allocated ahead here.
+func preallocate(f *os.File, off, n int64) error { return errors.ErrUnsupported }

@@ -133,7 +133,9 @@ func WithIdleBlobFiles(n int) Option {
 // WithoutFsync makes the Store skip every fsync. Writes still go through a
 // temporary file and a rename, so a killed process leaves old or new files,
 // but a power loss or kernel crash may lose or tear recent writes. Meant for
-// tests and bulk imports that can be redone.
+// tests and bulk imports that can be redone. The handler's uploads are then
+// written around the page cache and through it at once (see the package
+// documentation).
 func WithoutFsync() Option {
 	return func(c *config) { c.noFsync = true }
 }
