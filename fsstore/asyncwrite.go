@@ -12,8 +12,13 @@ import (
 )
 
 // asyncDirectWrites is how many direct writes of one blob may be in flight
-// at once.
-const asyncDirectWrites = 4
+// at once. One: the disk of the harness VM writes no faster with more
+// (1 GiB of O_DIRECT writes takes 2.1-2.9 s with 1, 2, 4 or 8 in flight),
+// and every block in flight is one the upload cannot read into. In the
+// same rounds of bench/compare.sh, 1 GiB uploads took 1.62 s with one in
+// flight against 1.84 s with two, and 1.83 s with two against 2.14 s
+// with four.
+const asyncDirectWrites = 1
 
 // asyncPreallocate is how far past the end of what is written an
 // asyncWriter allocates the file's space ahead of its direct writes.

@@ -121,36 +121,40 @@ func TestDirectWriterAsync(t *testing.T) {
 
 // fakeAIO stands in for the kernel's AIO in the tests of failures: each
 // submitted write is done by pwrite when reaped, or fails as outcome says.
+// Writes are counted from 1 in the order submitted (or refused).
 type fakeAIO struct {
 	f         *os.File
 	submitted chan fakeWrite
-	// outcome returns what the write of seq does: write the first n
-	// bytes of it and report res, or fail the reap.
-	outcome func(seq uint64, size int) (n int, res int64, reapErr error)
-	refuse  func(seq uint64) error // at submission
+	// outcome returns what the i-th write does: write the first n bytes
+	// of it and report res, or fail the reap.
+	outcome func(i int, size int) (n int, res int64, reapErr error)
+	refuse  func(i int) error // at submission
+	count   int               // writes submitted or refused
 }
 
 type fakeWrite struct {
 	p   []byte
 	off int64
 	seq uint64
+	i   int
 }
 
 func (a *fakeAIO) install(w *directWriter) {
 	w.async.submit = func(p []byte, off int64, seq uint64) error {
+		a.count++
 		if a.refuse != nil {
-			if err := a.refuse(seq); err != nil {
+			if err := a.refuse(a.count); err != nil {
 				return err
 			}
 		}
-		a.submitted <- fakeWrite{p: p, off: off, seq: seq}
+		a.submitted <- fakeWrite{p: p, off: off, seq: seq, i: a.count}
 		return nil
 	}
 	w.async.reap = func() (uint64, int64, error) {
 		fw := <-a.submitted
 		n, res, err := len(fw.p), int64(len(fw.p)), error(nil)
 		if a.outcome != nil {
-			n, res, err = a.outcome(fw.seq, len(fw.p))
+			n, res, err = a.outcome(fw.i, len(fw.p))
 		}
 		if err != nil {
 			return 0, 0, err
@@ -171,15 +175,15 @@ func TestDirectWriterAsyncFailures(t *testing.T) {
 	errReap := errors.New("reap failed")
 	tests := []struct {
 		name    string
-		outcome func(seq uint64, size int) (int, int64, error)
-		refuse  func(seq uint64) error
+		outcome func(i int, size int) (int, int64, error)
+		refuse  func(i int) error
 		err     error // nil: the file has every byte
 		noMore  bool  // no direct write after the failure
 	}{
 		{
 			name: "EINVAL: the block and all after it through the cache",
-			outcome: func(seq uint64, size int) (int, int64, error) {
-				if seq == 2 {
+			outcome: func(i int, size int) (int, int64, error) {
+				if i == 1 { // the first block always goes direct
 					return 0, -int64(syscall.EINVAL), nil
 				}
 				return size, int64(size), nil
@@ -188,8 +192,8 @@ func TestDirectWriterAsyncFailures(t *testing.T) {
 		},
 		{
 			name: "short write: the rest through the cache",
-			outcome: func(seq uint64, size int) (int, int64, error) {
-				if seq%2 == 1 {
+			outcome: func(i int, size int) (int, int64, error) {
+				if i%2 == 1 {
 					return size / 2, int64(size / 2), nil
 				}
 				return size, int64(size), nil
@@ -197,8 +201,8 @@ func TestDirectWriterAsyncFailures(t *testing.T) {
 		},
 		{
 			name: "EIO: written again through the cache",
-			outcome: func(seq uint64, size int) (int, int64, error) {
-				if seq == 1 {
+			outcome: func(i int, size int) (int, int64, error) {
+				if i == 1 {
 					return 0, -int64(syscall.EIO), nil
 				}
 				return size, int64(size), nil
@@ -206,8 +210,8 @@ func TestDirectWriterAsyncFailures(t *testing.T) {
 		},
 		{
 			name: "refused at submission: through the cache from then on",
-			refuse: func(seq uint64) error {
-				if seq >= 3 {
+			refuse: func(i int) error {
+				if i >= 1 {
 					return syscall.EAGAIN
 				}
 				return nil
@@ -216,7 +220,7 @@ func TestDirectWriterAsyncFailures(t *testing.T) {
 		},
 		{
 			name: "events lost: the blob fails, every block released",
-			outcome: func(seq uint64, size int) (int, int64, error) {
+			outcome: func(i int, size int) (int, int64, error) {
 				return 0, 0, errReap
 			},
 			err: errReap,

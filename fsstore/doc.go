@@ -127,10 +127,10 @@
 // Linux), so that the fsync waits for the last few only.
 //
 // A store without fsync (WithoutFsync) writes the handler's uploads both
-// ways at once on Linux: while fewer than four blocks are on their way to
-// the disk, a block is submitted there with O_DIRECT by asynchronous I/O
-// (io_submit(2)), from where it is, and the upload reads on; otherwise it
-// goes through the page cache at once. A disk slower than the upload takes
+// ways at once on Linux: while no block is on its way to the disk, a block
+// is submitted there with O_DIRECT by asynchronous I/O (io_submit(2)),
+// from where it is, and the upload reads on; otherwise it goes through
+// the page cache at once. A disk slower than the upload takes
 // the blocks it keeps up with, the cache the rest, and only the cache's
 // share costs CPU. The file's space is allocated ahead of the direct
 // writes (fallocate(2)), since ext4 lets go of the file's lock for a
