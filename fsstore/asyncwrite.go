@@ -12,13 +12,13 @@ import (
 )
 
 // asyncDirectWrites is how many direct writes of one blob may be in flight
-// at once. One: the disk of the harness VM writes no faster with more
-// (1 GiB of O_DIRECT writes takes 2.1-2.9 s with 1, 2, 4 or 8 in flight),
-// and every block in flight is one the upload cannot read into. In the
-// same rounds of bench/compare.sh, 1 GiB uploads took 1.62 s with one in
-// flight against 1.84 s with two, and 1.83 s with two against 2.14 s
-// with four.
-const asyncDirectWrites = 1
+// at once. In bench/compare.sh's upload rounds (1 GiB) on the 2-core VM,
+// an alternative server beside the store without fsync: with four, 1.50 s
+// against 1.78 s writing every block around the cache synchronously, as
+// before (11 rounds); against the cache alone 1.16 vs 1.29 and 1.66 vs
+// 1.53 in two runs. One or two in flight were faster than four in some
+// runs and slower than the cache alone in others: within this VM's noise.
+const asyncDirectWrites = 4
 
 // asyncPreallocate is how far past the end of what is written an
 // asyncWriter allocates the file's space ahead of its direct writes.
