@@ -50,7 +50,13 @@ type asyncWriter struct {
 
 	submit func(p []byte, off int64, seq uint64) error
 	reap   func() (seq uint64, res int64, err error)
-	end    func() // ends the AIO context
+	end    func() // gives the AIO context back (aioContexts), or ends it
+	ctx    aioContext
+
+	// eventsLost: the reaper could not have an event, and the context may
+	// still have writes in flight. Written by the reaper, read once reaped
+	// is closed.
+	eventsLost bool
 
 	// slots holds a token per direct write in flight; submitted one per
 	// write submitted and not yet waited for by the reaper.
@@ -88,13 +94,13 @@ func (w *directWriter) startAsync() bool {
 	if !w.allowAsync || w.err != nil || w.buffered || w.direct || w.block != nil || w.off%directAlign != 0 {
 		return false
 	}
-	ctx, err := newAIOContext(asyncDirectWrites)
+	ctx, err := aioContexts.get()
 	if err != nil {
 		return false
 	}
 	df, err := openDirect(w.f.Name())
 	if err != nil {
-		ctx.destroy()
+		aioContexts.put(ctx)
 		return false
 	}
 	a := &asyncWriter{
@@ -109,7 +115,15 @@ func (w *directWriter) startAsync() bool {
 	fd := df.Fd()
 	a.submit = func(p []byte, off int64, seq uint64) error { return ctx.submitWrite(fd, p, off, seq) }
 	a.reap = ctx.reap
-	a.end = ctx.destroy
+	a.ctx = ctx
+	a.end = func() {
+		if a.eventsLost {
+			// Writes may still be in flight: io_destroy waits for them.
+			ctx.destroy()
+			return
+		}
+		aioContexts.put(ctx)
+	}
 	w.async = a
 	go a.reaper()
 	return true
@@ -256,6 +270,7 @@ func (a *asyncWriter) reaper() {
 		seq, res, err := a.reap()
 		if err != nil {
 			lost = fmt.Errorf("direct writes: %w", err)
+			a.eventsLost = true
 			a.noDirect.Store(true)
 			a.failDirect(lost)
 			continue
@@ -297,8 +312,8 @@ func (a *asyncWriter) failDirect(err error) {
 	}
 }
 
-// stop waits for the direct writes in flight and ends the AIO context;
-// it returns the first error of any write.
+// stop waits for the direct writes in flight and gives the AIO context
+// back; it returns the first error of any write.
 func (a *asyncWriter) stop() error {
 	if a.submitted == nil {
 		return a.failed()

@@ -21,13 +21,13 @@ import (
 // blocks of size from a few of its own, each read into again only once
 // released, and checks that every block is released once.
 type asyncCaller struct {
-	t        *testing.T
+	t        testing.TB
 	mu       sync.Mutex
 	released []int // block numbers, in the order released
 	free     chan []byte
 }
 
-func newAsyncCaller(t *testing.T, blocks, size int) *asyncCaller {
+func newAsyncCaller(t testing.TB, blocks, size int) *asyncCaller {
 	c := &asyncCaller{t: t, free: make(chan []byte, blocks)}
 	for range blocks {
 		c.free <- blockio.Make(size)
@@ -75,7 +75,7 @@ func (c *asyncCaller) checkReleases(n int) {
 
 // aioHere reports whether dir's file system takes O_DIRECT and the kernel
 // takes AIO.
-func aioHere(t *testing.T, dir string) bool {
+func aioHere(t testing.TB, dir string) bool {
 	t.Helper()
 	if !directIOHere(t, dir) {
 		return false
@@ -242,6 +242,10 @@ func TestDirectWriterAsyncFailures(t *testing.T) {
 			werr := c.write(w, data)
 			ferr := w.finish()
 			w.abort()
+			// A context that lost its events may have writes in
+			// flight: ended, not kept for the next upload.
+			require.Equal(t, tt.err != nil, w.async.eventsLost)
+			require.Equal(t, tt.err == nil, aioContexts.holds(w.async.ctx), "context kept for the next upload")
 			if tt.err != nil {
 				if werr == nil {
 					werr = ferr
@@ -329,7 +333,7 @@ func BenchmarkDirectWriterAsync(b *testing.B) {
 // do: a SHA256Reader whose WriteTo writes blocks of its own through
 // WriteAsync, where the writer has it.
 type asyncUploadReader struct {
-	t    *testing.T
+	t    testing.TB
 	data []byte
 }
 

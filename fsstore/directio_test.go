@@ -18,7 +18,7 @@ import (
 )
 
 // directIOHere reports whether dir's file system takes O_DIRECT.
-func directIOHere(t *testing.T, dir string) bool {
+func directIOHere(t testing.TB, dir string) bool {
 	t.Helper()
 	f, err := os.CreateTemp(dir, "probe")
 	require.NoError(t, err)
