@@ -24,6 +24,25 @@ const asyncDirectWrites = 4
 // asyncWriter allocates the file's space ahead of its direct writes.
 const asyncPreallocate = 64 << 20
 
+// asyncCachedFirst is how much of an upload a store without fsync writes
+// through the page cache before it starts writing around it: the answer to
+// a small upload would otherwise wait for the disk. PutBlob in process
+// (BenchmarkPutBlobAsync) took 6.3 ms for 1 MiB and 7.7 for 2 MiB written
+// both ways from the first block, 4.0 and 4.9 through the cache; from
+// 8 MiB to 32 MiB the two took the same time, at 64 MiB 81-113 ms against
+// 119-138 through the cache.
+const asyncCachedFirst = 4 << 20
+
+// cachesFirst reports whether WriteAsync writes p through the page cache
+// because the upload is still small: its first asyncCachedFirst bytes, or
+// a short block (its last) before the AIO writes began.
+func (w *directWriter) cachesFirst(p []byte) bool {
+	if !w.allowAsync || w.asyncTried || w.direct || w.block != nil {
+		return false
+	}
+	return w.off+int64(len(p)) <= asyncCachedFirst || len(p) < directBlockSize
+}
+
 // asyncWriter writes the blocks of a blob whose caller can wait for them
 // (blockio.AsyncWriter: the handler's uploads) two ways at once: while
 // fewer than asyncDirectWrites are in flight, a block goes to the disk
@@ -135,6 +154,15 @@ func (w *directWriter) startAsync() bool {
 // failed): release must not block. An error of a write that ended
 // in the background is returned by a later WriteAsync, or by finish.
 func (w *directWriter) WriteAsync(p []byte, release func()) (int, error) {
+	if w.cachesFirst(p) {
+		if w.err != nil {
+			release()
+			return 0, w.err
+		}
+		n, err := w.writeBuffered(p)
+		release()
+		return n, err
+	}
 	// An upload that starts with less than a full block is small: not
 	// worth an AIO context.
 	if (w.async == nil && len(p) < directBlockSize) || !w.startAsync() {

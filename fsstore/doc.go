@@ -130,16 +130,18 @@
 // ways at once on Linux: while fewer than four blocks are on their way to
 // the disk, a block is submitted there with O_DIRECT by asynchronous I/O
 // (io_submit(2)), from where it is, and the upload reads on; otherwise it
-// goes through the page cache at once. A disk slower than the upload takes
-// the blocks it keeps up with, the cache the rest, and only the cache's
-// share costs CPU. The file's space is allocated ahead of the direct
-// writes (fallocate(2)), since ext4 lets go of the file's lock for a
-// submitted write only when it does not extend the file, and is cut back
-// to what was written at the end. The AIO contexts are kept for the next
-// uploads (up to 16 idle): ending one waits for the kernel's RCU grace
-// period, tens of milliseconds, which small uploads would feel. With fsync
-// every byte must reach the disk before the blob is linked, so nothing is
-// gained by the cache, and the blocks all go around it as above.
+// goes through the page cache at once. The first 4 MiB of an upload go
+// through the cache, so that a small upload's answer does not wait for the
+// disk. A disk slower than the upload takes the blocks it keeps up with,
+// the cache the rest, and only the cache's share costs CPU. The file's
+// space is allocated ahead of the direct writes (fallocate(2)), since ext4
+// lets go of the file's lock for a submitted write only when it does not
+// extend the file, and is cut back to what was written at the end. The AIO
+// contexts are kept for the next uploads (up to 16 idle): ending one waits
+// for the kernel's RCU grace period, tens of milliseconds, which small
+// uploads would feel. With fsync every byte must reach the disk before the
+// blob is linked, so nothing is gained by the cache, and the blocks all go
+// around it as above.
 //
 // OpenBlob returns a Blob backed by an *os.File: ReadAt and the readers of
 // NewRangeReader (io.SectionReader, pread(2) at their own offsets) read the
