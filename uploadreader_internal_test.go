@@ -250,7 +250,15 @@ func TestUploadReaderWritesAsync(t *testing.T) {
 		defer close(done)
 		n, err = u.WriteTo(w)
 	}()
-	// The last block is held until something releases it: WriteTo waits.
+	// Every block reaches the writer, the last (the ninth) held until
+	// something releases it. Wait for that: releasing the held blocks any
+	// earlier would leave a later odd one held for good.
+	require.Eventually(t, func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.async == 9
+	}, time.Minute, time.Millisecond, "the writer did not get every block")
+	// WriteTo waits for it.
 	require.Never(t, func() bool {
 		select {
 		case <-done:
