@@ -148,10 +148,10 @@ func WithZstdMemory(n int64) Option {
 	return func(c *config) { c.zstdMemory = n }
 }
 
-// WithUploadMemory bounds, in bytes, the memory of the large (1 MiB)
+// WithUploadMemory bounds, in bytes, the memory of the large (4 MiB)
 // blocks that the uploads in flight read into, hash and write: three an
 // upload, and up to eight while half of n is free (default
-// DefaultUploadMemory, 64 MiB). An upload that finds the budget spent
+// DefaultUploadMemory, 256 MiB). An upload that finds the budget spent
 // takes 64 KiB blocks instead, some 15 % slower (BenchmarkUploadReader),
 // and never waits: about 224 KiB an upload whatever its size. n <= 0 lifts this bound. Uploads of StoreArtifact,
 // which has no Handler, are not counted.

@@ -349,7 +349,7 @@ func (s *writeRecordingStore) writtenAtLeast(n int, min int64) bool {
 	return n <= 0
 }
 
-// TestUploadMemoryOption: the runner's upload reads into 1 MiB blocks
+// TestUploadMemoryOption: the runner's upload reads into 4 MiB blocks
 // within WithUploadMemory's budget, into 64 KiB ones once it is spent.
 func TestUploadMemoryOption(t *testing.T) {
 	for _, tt := range []struct {
@@ -357,9 +357,9 @@ func TestUploadMemoryOption(t *testing.T) {
 		opts    []jobartifacts.Option
 		largest int
 	}{
-		{name: "default budget", largest: 1 << 20},
-		{name: "no bound", opts: []jobartifacts.Option{jobartifacts.WithUploadMemory(0)}, largest: 1 << 20},
-		{name: "budget under a block", opts: []jobartifacts.Option{jobartifacts.WithUploadMemory(1<<20 - 1)}, largest: 64 << 10},
+		{name: "default budget", largest: 4 << 20},
+		{name: "no bound", opts: []jobartifacts.Option{jobartifacts.WithUploadMemory(0)}, largest: 4 << 20},
+		{name: "budget under a block", opts: []jobartifacts.Option{jobartifacts.WithUploadMemory(4<<20 - 1)}, largest: 64 << 10},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newRunnerFixture(t) // for its projects, authorizer and job helpers
@@ -399,10 +399,10 @@ func (b *pausedBody) Read(p []byte) (int, error) {
 }
 
 // TestUploadMemoryBoundsHeap: many uploads in flight at once, each paused
-// by its client past its third block, hold the upload memory budget and
-// a few hundred KiB each beyond it (their small blocks, both ends of the
-// connection: 19 MiB in all here), not 1 MiB blocks each (three to
-// eight, 102 MiB and more without the bound).
+// by its client past its first large block (or its third small one), hold
+// the upload memory budget and a few hundred KiB each beyond it (their
+// small blocks, both ends of the connection: 20 MiB in all here), not
+// 4 MiB blocks each (two at least, 256 MiB and more without the bound).
 func TestUploadMemoryBoundsHeap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: 144 MiB of uploads")
@@ -410,7 +410,7 @@ func TestUploadMemoryBoundsHeap(t *testing.T) {
 	const (
 		uploads = 32
 		budget  = 8 << 20
-		sent    = 4<<20 + 512<<10 // past three blocks, large or small
+		sent    = 4<<20 + 512<<10 // past a large block, or three small ones
 		allowed = budget + uploads*(512<<10)
 	)
 	f := newRunnerFixture(t) // for its projects, authorizer and jobs

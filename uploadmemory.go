@@ -9,10 +9,10 @@ import (
 
 // DefaultUploadMemory bounds the memory of the large blocks that a
 // Handler's uploads in flight read into, hash and write (WithUploadMemory):
-// 64 blocks of 1 MiB. An upload takes three, and spare ones up to eight
+// 64 blocks of 4 MiB. An upload takes three, and spare ones up to eight
 // while half of the budget is free: at least 14 uploads at once read into
 // large blocks.
-const DefaultUploadMemory = 64 << 20
+const DefaultUploadMemory = 256 << 20
 
 // uploadSmallBlockSize is the size of the blocks an upload reads into when
 // the Handler's upload memory is spent: a multiple of blockio.Align, so

@@ -29,7 +29,7 @@ func (r *pieceReader) Read(p []byte) (int, error) {
 
 // BenchmarkUploadReader: an upload of 4 KiB (a dotenv report, a small
 // archive) or 64 MiB, in 32 KiB reads, to io.Discard, hashed on a second
-// goroutine (WriteTo, as fsstore takes it; in 1 MiB blocks, or in 64 KiB
+// goroutine (WriteTo, as fsstore takes it; in 4 MiB blocks, or in 64 KiB
 // ones as when the Handler's upload memory is spent) or on the reading one
 // (Read, as any other store does). cpu-ms/op is the process's CPU time: at
 // 64 MiB, the difference is what the hand-off between the goroutines costs.

@@ -642,8 +642,8 @@ if want mem; then
 	row "bare Go ServeContent, whole archive" "$(value mem mem-bare-whole)" "(reference)"
 	row "nginx, whole archive (its workers)" "$(value mem mem-nginx-whole)" "(reference)"
 	echo "memory per in-flight runner upload: $MEM_N at once on a fresh server; each sends 4 MiB, pauses 1 s, sends on to 8 MiB; KiB"
-	row "handler, default -upload-memory (64 MiB of 1 MiB blocks)" "$(value mem mem-upload)" "(bounded: 64 MiB in all, then 64 KiB blocks)"
-	row "handler, -upload-memory 0 (no bound)" "$(value mem mem-upload-unbounded)" "(reference: up to eight 1 MiB blocks an upload)"
+	row "handler, default -upload-memory (256 MiB of 4 MiB blocks)" "$(value mem mem-upload)" "(bounded: 256 MiB in all, then 64 KiB blocks)"
+	row "handler, -upload-memory 0 (no bound)" "$(value mem mem-upload-unbounded)" "(reference: up to eight 4 MiB blocks an upload)"
 fi
 if want syscalls; then
 	echo

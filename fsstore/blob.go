@@ -25,7 +25,7 @@ import (
 const maxKeyLen = 1024
 
 // writeBlockSize is how much PutBlob collects before each write(2) from a
-// reader that yields less per Read (the handler's uploads hand over 1 MiB
+// reader that yields less per Read (the handler's uploads hand over 4 MiB
 // blocks of their own, see writeBlob).
 const writeBlockSize = 1 << 20
 

@@ -59,7 +59,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.Int64Var(&cfg.indexBudget, "index-budget", jobartifacts.DefaultArchiveIndexBudget, "memory, in bytes, for the indexes of archives' central directories, shared by all requests (0: none)")
 	fs.IntVar(&cfg.zstdDecoders, "zstd-decoders", jobartifacts.DefaultZstdDecoders, "zstd decoders kept at most, in use or idle (0: no bound)")
 	fs.Int64Var(&cfg.zstdMemory, "zstd-memory", jobartifacts.DefaultZstdMemory, "memory, in bytes, for zstd decoders in use or idle, each holding its frame's window (0: no bound)")
-	fs.Int64Var(&cfg.uploadMemory, "upload-memory", jobartifacts.DefaultUploadMemory, "memory, in bytes, for the 1 MiB blocks of uploads in flight, three an upload, up to eight while half of it is free; past it uploads read into 64 KiB blocks (0: no bound)")
+	fs.Int64Var(&cfg.uploadMemory, "upload-memory", jobartifacts.DefaultUploadMemory, "memory, in bytes, for the 4 MiB blocks of uploads in flight, three an upload, up to eight while half of it is free; past it uploads read into 64 KiB blocks (0: no bound)")
 	fs.Int64Var(&cfg.maxUploadSize, "max-upload-size", 100<<20, "largest artifact file a runner may upload, in bytes (0: no limit)")
 	fs.DurationVar(&cfg.defaultExpireIn, "default-expire-in", 30*24*time.Hour, "how long uploads without expire_in are kept (0: forever)")
 	fs.DurationVar(&cfg.sweepInterval, "sweep-interval", 5*time.Minute, "how often expired artifacts are deleted (0: never)")
