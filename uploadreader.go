@@ -20,12 +20,13 @@ import (
 // 1.67 against 1.99 and 1.40 against 1.52 (9 and 11 rounds; faster in 14
 // of 20). The disk takes fewer, larger writes, and eight blocks in flight
 // hold four times as much of the upload while the disk or the hash
-// stalls. The 4 MiB build ran there in the slot started later, which a
-// later VM showed to favour a server by 10-25 %; measured again there with
-// the start order balanced (two servers, each order, medians of 7 or 8
-// rounds), 4 MiB took 1.83 and 1.70 s against 1.61 and 2.10 without
-// fsync, and 4.13 and 3.53 s against 3.45 and 4.23 with it: about 5 %
-// faster without fsync, the same with it.
+// stalls. The 4 MiB build ran there in the slot started later; on a
+// later VM two servers of one binary differed by 10-25 % with their places
+// (start order, store), so it was measured again there with the places
+// swapped (two servers, each way, medians of 7 or 8 rounds): 4 MiB took
+// 1.83 and 1.70 s against 1.61 and 2.10 without fsync, and 4.13 and 3.53 s
+// against 3.45 and 4.23 with it: about 5 % faster without fsync, the same
+// with it.
 const uploadBlockSize = 4 << 20
 
 // uploadFirstBlockSize is the size of WriteTo's first read, the largest
