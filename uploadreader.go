@@ -93,7 +93,10 @@ const uploadMaxBlocks = 8
 // on one goroutine and written on another while the next is read, and
 // read into again once both are done with it. SHA-256 and the
 // disk are the largest costs of an upload, and this takes both off the
-// request's path when a second core is free. The blocks are aligned for
+// request's path when a second core is free. (Hashing each read on the
+// reading goroutine instead, while its bytes are in the cache, was 5-8 %
+// slower: 1 GiB without fsync, two servers side by side, each build in
+// each place twice, medians of 9 rounds.) The blocks are aligned for
 // direct I/O, and a w that is a blockio.InPlaceWriter (fsstore's) is
 // asked to write them where they are; one that is a blockio.AsyncWriter
 // (fsstore's without fsync) may hold a block past its write and give it
