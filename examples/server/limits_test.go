@@ -202,8 +202,11 @@ func uploadBody(t testing.TB, archive []byte) (contentType string, body []byte) 
 // TestStallTimeout: with a stall budget of 2s (well above what a loaded
 // machine's scheduling costs), an upload and a download that take over
 // twice that but keep moving complete; an upload at a few bytes a second
-// and a download whose client stops reading are cut.
+// and a download whose client stops reading are cut. Past the upload, the
+// cases run in parallel on the one server: they spend their time asleep
+// (about 20 s in all), and CI's 20 minutes are tight.
 func TestStallTimeout(t *testing.T) {
+	t.Parallel()
 	addr := startLimitedServer(t, "-stall-timeout", "2s", "-stall-bytes", "16384")
 	archive := bigArchive(t, 16<<20)
 	contentType, body := uploadBody(t, archive)
@@ -211,7 +214,7 @@ func TestStallTimeout(t *testing.T) {
 		testJobToken, contentType, len(body))
 
 	// Not cut: an upload that progresses, in pieces with pauses, for well
-	// over the budget in all.
+	// over the budget in all. The downloads below fetch its archive.
 	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer c.Close()
@@ -230,96 +233,108 @@ func TestStallTimeout(t *testing.T) {
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
 	require.Greater(t, time.Since(started), 4*time.Second, "the upload outlasted the budget")
 
-	// Not cut: a download read in pieces with pauses.
-	d, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	defer d.Close()
-	_, err = fmt.Fprintf(d, "GET /api/v4/jobs/100/artifacts HTTP/1.1\r\nHost: x\r\nJOB-TOKEN: %s\r\n\r\n", testJobToken)
-	require.NoError(t, err)
-	resp, err = http.ReadResponse(bufio.NewReader(d), nil)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	var got bytes.Buffer
-	for {
-		n, err := io.CopyN(&got, resp.Body, 1<<20)
-		if n == 0 || err != nil {
-			require.ErrorIs(t, err, io.EOF)
-			break
+	t.Run("PacedDownloadNotCut", func(t *testing.T) {
+		t.Parallel()
+		// Not cut: a download read in pieces with pauses.
+		d, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer d.Close()
+		_, err = fmt.Fprintf(d, "GET /api/v4/jobs/100/artifacts HTTP/1.1\r\nHost: x\r\nJOB-TOKEN: %s\r\n\r\n", testJobToken)
+		require.NoError(t, err)
+		resp, err := http.ReadResponse(bufio.NewReader(d), nil)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var got bytes.Buffer
+		for {
+			n, err := io.CopyN(&got, resp.Body, 1<<20)
+			if n == 0 || err != nil {
+				require.ErrorIs(t, err, io.EOF)
+				break
+			}
+			time.Sleep(300 * time.Millisecond)
 		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	require.Equal(t, archive, got.Bytes())
+		require.Equal(t, archive, got.Bytes())
+	})
 
-	// Cut: a download whose client stops reading.
-	s, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	defer s.Close()
-	_, err = fmt.Fprintf(s, "GET /api/v4/jobs/100/artifacts HTTP/1.1\r\nHost: x\r\nJOB-TOKEN: %s\r\n\r\n", testJobToken)
-	require.NoError(t, err)
-	time.Sleep(10 * time.Second) // five budgets
-	_ = s.SetReadDeadline(time.Now().Add(30 * time.Second))
-	resp, err = http.ReadResponse(bufio.NewReader(s), nil)
-	if err == nil {
-		var n int64
-		n, err = io.Copy(io.Discard, resp.Body)
-		require.Less(t, n, int64(len(archive)))
-	}
-	require.Error(t, err, "a download that stalls must be cut")
-	var ne net.Error
-	require.False(t, errors.As(err, &ne) && ne.Timeout(), "cut by the server, not by our deadline: %v", err)
+	t.Run("StalledDownloadCut", func(t *testing.T) {
+		t.Parallel()
+		// Cut: a download whose client stops reading.
+		s, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer s.Close()
+		_, err = fmt.Fprintf(s, "GET /api/v4/jobs/100/artifacts HTTP/1.1\r\nHost: x\r\nJOB-TOKEN: %s\r\n\r\n", testJobToken)
+		require.NoError(t, err)
+		time.Sleep(10 * time.Second) // five budgets
+		_ = s.SetReadDeadline(time.Now().Add(30 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(s), nil)
+		if err == nil {
+			var n int64
+			n, err = io.Copy(io.Discard, resp.Body)
+			require.Less(t, n, int64(len(archive)))
+		}
+		require.Error(t, err, "a download that stalls must be cut")
+		var ne net.Error
+		require.False(t, errors.As(err, &ne) && ne.Timeout(), "cut by the server, not by our deadline: %v", err)
+	})
 
-	// Cut: an upload that trickles a few bytes a second.
-	l, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	defer l.Close()
-	_, err = io.WriteString(l, uploadHead)
-	require.NoError(t, err)
-	answered := make(chan struct{})
-	go func() {
-		defer close(answered)
-		_ = l.SetReadDeadline(time.Now().Add(60 * time.Second))
-		_, _ = io.Copy(io.Discard, l) // a 400, a close, or both
-	}()
-	cut := false
-	for i := 0; i < 300 && !cut; i++ { // at most 30s, fifteen budgets
-		if _, err := l.Write(body[i : i+1]); err != nil {
-			cut = true
-			break
+	t.Run("TricklingUploadCut", func(t *testing.T) {
+		t.Parallel()
+		// Cut: an upload that trickles a few bytes a second.
+		l, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer l.Close()
+		_, err = io.WriteString(l, uploadHead)
+		require.NoError(t, err)
+		answered := make(chan struct{})
+		go func() {
+			defer close(answered)
+			_ = l.SetReadDeadline(time.Now().Add(60 * time.Second))
+			_, _ = io.Copy(io.Discard, l) // a 400, a close, or both
+		}()
+		cut := false
+		for i := 0; i < 300 && !cut; i++ { // at most 30s, fifteen budgets
+			if _, err := l.Write(body[i : i+1]); err != nil {
+				cut = true
+				break
+			}
+			select {
+			case <-answered:
+				cut = true
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
-		select {
-		case <-answered:
-			cut = true
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	require.True(t, cut, "a trickling upload must be cut")
+		require.True(t, cut, "a trickling upload must be cut")
+	})
 
-	// Cut: a trickling body that the handler refuses unread (no token:
-	// 403), small enough that net/http would drain it before answering.
-	u, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	defer u.Close()
-	_, err = fmt.Fprintf(u, "POST /api/v4/jobs/100/artifacts HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: 1000\r\n\r\n", contentType)
-	require.NoError(t, err)
-	refused := make(chan struct{})
-	go func() {
-		defer close(refused)
-		_ = u.SetReadDeadline(time.Now().Add(60 * time.Second))
-		_, _ = io.Copy(io.Discard, u)
-	}()
-	cut = false
-	for i := 0; i < 300 && !cut; i++ { // at most 30s
-		if _, err := u.Write([]byte{'x'}); err != nil {
-			cut = true
-			break
+	t.Run("UnreadTricklingBodyCut", func(t *testing.T) {
+		t.Parallel()
+		// Cut: a trickling body that the handler refuses unread (no token:
+		// 403), small enough that net/http would drain it before answering.
+		u, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer u.Close()
+		_, err = fmt.Fprintf(u, "POST /api/v4/jobs/100/artifacts HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: 1000\r\n\r\n", contentType)
+		require.NoError(t, err)
+		refused := make(chan struct{})
+		go func() {
+			defer close(refused)
+			_ = u.SetReadDeadline(time.Now().Add(60 * time.Second))
+			_, _ = io.Copy(io.Discard, u)
+		}()
+		cut := false
+		for i := 0; i < 300 && !cut; i++ { // at most 30s
+			if _, err := u.Write([]byte{'x'}); err != nil {
+				cut = true
+				break
+			}
+			select {
+			case <-refused:
+				cut = true
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
-		select {
-		case <-refused:
-			cut = true
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	require.True(t, cut, "an unread trickling body must not hold the answer")
+		require.True(t, cut, "an unread trickling body must not hold the answer")
+	})
 }
 
 func TestLimitFlags(t *testing.T) {
