@@ -233,14 +233,21 @@ func TestStallTimeout(t *testing.T) {
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
 	require.Greater(t, time.Since(started), 4*time.Second, "the upload outlasted the budget")
 
+	// requestArchive asks for the archive uploaded above on a connection of
+	// its own, closed with the test.
+	requestArchive := func(t *testing.T) net.Conn {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = c.Close() })
+		_, err = fmt.Fprintf(c, "GET /api/v4/jobs/100/artifacts HTTP/1.1\r\nHost: x\r\nJOB-TOKEN: %s\r\n\r\n", testJobToken)
+		require.NoError(t, err)
+		return c
+	}
+
 	t.Run("PacedDownloadNotCut", func(t *testing.T) {
 		t.Parallel()
 		// Not cut: a download read in pieces with pauses.
-		d, err := net.Dial("tcp", addr)
-		require.NoError(t, err)
-		defer d.Close()
-		_, err = fmt.Fprintf(d, "GET /api/v4/jobs/100/artifacts HTTP/1.1\r\nHost: x\r\nJOB-TOKEN: %s\r\n\r\n", testJobToken)
-		require.NoError(t, err)
+		d := requestArchive(t)
 		resp, err := http.ReadResponse(bufio.NewReader(d), nil)
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -259,11 +266,7 @@ func TestStallTimeout(t *testing.T) {
 	t.Run("StalledDownloadCut", func(t *testing.T) {
 		t.Parallel()
 		// Cut: a download whose client stops reading.
-		s, err := net.Dial("tcp", addr)
-		require.NoError(t, err)
-		defer s.Close()
-		_, err = fmt.Fprintf(s, "GET /api/v4/jobs/100/artifacts HTTP/1.1\r\nHost: x\r\nJOB-TOKEN: %s\r\n\r\n", testJobToken)
-		require.NoError(t, err)
+		s := requestArchive(t)
 		time.Sleep(10 * time.Second) // five budgets
 		_ = s.SetReadDeadline(time.Now().Add(30 * time.Second))
 		resp, err := http.ReadResponse(bufio.NewReader(s), nil)
@@ -285,24 +288,7 @@ func TestStallTimeout(t *testing.T) {
 		defer l.Close()
 		_, err = io.WriteString(l, uploadHead)
 		require.NoError(t, err)
-		answered := make(chan struct{})
-		go func() {
-			defer close(answered)
-			_ = l.SetReadDeadline(time.Now().Add(60 * time.Second))
-			_, _ = io.Copy(io.Discard, l) // a 400, a close, or both
-		}()
-		cut := false
-		for i := 0; i < 300 && !cut; i++ { // at most 30s, fifteen budgets
-			if _, err := l.Write(body[i : i+1]); err != nil {
-				cut = true
-				break
-			}
-			select {
-			case <-answered:
-				cut = true
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
+		cut := trickledUntilCut(l, func(i int) []byte { return body[i : i+1] })
 		require.True(t, cut, "a trickling upload must be cut")
 	})
 
@@ -315,26 +301,33 @@ func TestStallTimeout(t *testing.T) {
 		defer u.Close()
 		_, err = fmt.Fprintf(u, "POST /api/v4/jobs/100/artifacts HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: 1000\r\n\r\n", contentType)
 		require.NoError(t, err)
-		refused := make(chan struct{})
-		go func() {
-			defer close(refused)
-			_ = u.SetReadDeadline(time.Now().Add(60 * time.Second))
-			_, _ = io.Copy(io.Discard, u)
-		}()
-		cut := false
-		for i := 0; i < 300 && !cut; i++ { // at most 30s
-			if _, err := u.Write([]byte{'x'}); err != nil {
-				cut = true
-				break
-			}
-			select {
-			case <-refused:
-				cut = true
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
+		cut := trickledUntilCut(u, func(int) []byte { return []byte{'x'} })
 		require.True(t, cut, "an unread trickling body must not hold the answer")
 	})
+}
+
+// trickledUntilCut writes next(i) to c every 100 ms, at most 300 times (30 s,
+// fifteen of TestStallTimeout's budgets), and reports whether the server cut
+// it short: a write failed, or the server answered and closed (a 400 or a
+// 403, a close, or both).
+func trickledUntilCut(c net.Conn, next func(i int) []byte) bool {
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
+		_, _ = io.Copy(io.Discard, c)
+	}()
+	for i := range 300 {
+		if _, err := c.Write(next(i)); err != nil {
+			return true
+		}
+		select {
+		case <-ended:
+			return true
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return false
 }
 
 func TestLimitFlags(t *testing.T) {
