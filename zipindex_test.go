@@ -85,7 +85,11 @@ func treeDirsOf(t testing.TB, ra io.ReaderAt, size int64) []string {
 // 3, so that a listing takes many passes) are listArchiveTree's, in order.
 func TestArchiveIndexTreeMatchesListing(t *testing.T) {
 	rng := rand.New(rand.NewPCG(12, 10))
-	for round := range 25 {
+	rounds := 25
+	if raceEnabled {
+		rounds = 5
+	}
+	for round := range rounds {
 		archive := randomTreeArchive(t, rng, 1+rng.IntN(60))
 		ra, size := bytes.NewReader(archive), int64(len(archive))
 		idx, err := buildArchiveIndex(context.Background(), ra, size, 1<<30, nil)
