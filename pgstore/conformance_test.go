@@ -15,6 +15,7 @@ var _ storetest.Seeder = (*Store)(nil)
 // The metadata suite, each case on a fresh schema; every view is another
 // pool on that schema, as another replica would open it.
 func TestMetadataConformance(t *testing.T) {
+	t.Parallel() // a schema of its own per case
 	testDSN(t)
 	storetest.RunMetadataStore(t, storetest.MetadataHarness{
 		New: func(t *testing.T) func() storetest.MetadataUnderTest {
@@ -40,6 +41,7 @@ type pairUnderTest struct {
 // that need both halves (StoreArtifact, the Sweeper) run on pgstore's
 // records and deletion queue.
 func TestStoreConformanceWithFSBlobs(t *testing.T) {
+	t.Parallel() // a schema of its own per case
 	testDSN(t)
 	storetest.Run(t, storetest.Harness{
 		New: func(t *testing.T) func() storetest.StoreUnderTest {

@@ -17,6 +17,7 @@ import (
 // several replicas still end as the contract says, without serialization
 // failures.
 func TestRepeatableReadServerDefault(t *testing.T) {
+	t.Parallel() // a schema of its own per case
 	dsn := testDSN(t)
 	newRRPool := func(t *testing.T) *pgxpool.Pool {
 		cfg, err := pgxpool.ParseConfig(dsn)

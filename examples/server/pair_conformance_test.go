@@ -40,6 +40,7 @@ func (p seededPair) PutJob(ctx context.Context, j jobartifacts.Job) error {
 // several replicas uses: every view is another pool and another S3 client on
 // one schema and one bucket.
 func TestPairConformance(t *testing.T) {
+	t.Parallel() // a schema and a bucket of its own per case
 	svc := testServices(t)
 	storetest.Run(t, storetest.Harness{
 		New: func(t *testing.T) func() storetest.StoreUnderTest {
