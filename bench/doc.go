@@ -12,6 +12,6 @@
 // by side and times uploads, downloads, small requests, lookups and tree
 // pages of a million-entry archive (warm, and cold against unzip -p),
 // entry decoding against an in-process decode, and memory per in-flight
-// request; ROWS chooses rows. See the README's Performance section. Speed
-// is never asserted: these only measure.
+// request; ROWS chooses rows. RESULTS.md says what each row measures and
+// what the runs showed. Speed is never asserted: these only measure.
 package bench
