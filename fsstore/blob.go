@@ -7,27 +7,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/ciartifacts/jobartifacts"
-	"github.com/ciartifacts/jobartifacts/internal/blockio"
 	"github.com/ciartifacts/jobartifacts/internal/ctxio"
 )
 
 // maxKeyLen bounds a blob key; the handler's keys are well under 100 bytes.
 const maxKeyLen = 1024
-
-// writeBlockSize is how much PutBlob collects before each write(2) from a
-// reader that yields less per Read (the handler's uploads hand over 4 MiB
-// blocks of their own, see writeBlob).
-const writeBlockSize = 1 << 20
 
 // validateKey checks a key before it becomes a path under blobs/: only
 // [a-z0-9/._-], no leading or trailing '/', no empty, "." or ".." segment.
@@ -342,118 +334,6 @@ func (s *Store) PutBlob(ctx context.Context, key jobartifacts.BlobKey, r io.Read
 	return jobartifacts.BlobInfo{Size: fi.Size(), ModTime: fi.ModTime().UTC(), ETag: etag(sum)}, nil
 }
 
-// writeBlob copies r to f in blocks of writeBlockSize and returns the
-// SHA-256 of what it copied: r's, when r is a SHA256Reader, else its own.
-// A SHA256Reader that is also an io.WriterTo (the handler's uploads, which
-// hash a block while it is written) hands over its own blocks. wb, when
-// not nil, starts the writeback of what is written as it goes. Once ctx is
-// done, nothing more is read or written.
-func writeBlob(ctx context.Context, f io.Writer, r io.Reader, wb *writeback) ([]byte, error) {
-	sr, _ := r.(jobartifacts.SHA256Reader)
-	out := &blockWriter{ctx: ctx, f: f, wb: wb}
-	if sr == nil {
-		out.h = sha256.New()
-	}
-	if wt, ok := r.(io.WriterTo); ok && sr != nil {
-		if _, err := wt.WriteTo(out); err != nil {
-			return nil, err
-		}
-		return sr.SHA256(), nil
-	}
-	src := ctxio.NewReader(ctx, r)
-	buf := make([]byte, writeBlockSize)
-	for {
-		n, rerr := fill(src, buf)
-		if n > 0 {
-			if _, err := out.Write(buf[:n]); err != nil {
-				return nil, err
-			}
-		}
-		if errors.Is(rerr, io.EOF) {
-			break
-		}
-		if rerr != nil {
-			return nil, rerr
-		}
-	}
-	if out.h != nil {
-		return out.h.Sum(nil), nil
-	}
-	return sr.SHA256(), nil
-}
-
-// blockWriter writes a blob's blocks to its file: it stops once ctx is
-// done, starts their writeback, and hashes them unless the reader does.
-type blockWriter struct {
-	ctx context.Context
-	f   io.Writer
-	wb  *writeback
-	h   hash.Hash // nil: the reader hashes
-}
-
-func (w *blockWriter) Write(p []byte) (int, error) {
-	return w.write(p, w.f.Write)
-}
-
-// WriteInPlace lets a reader that writes from a goroutine of its own (the
-// handler's uploads) have its aligned blocks written without a copy, when
-// the file is written by a directWriter.
-func (w *blockWriter) WriteInPlace(p []byte) (int, error) {
-	if ipw, ok := w.f.(blockio.InPlaceWriter); ok {
-		return w.write(p, ipw.WriteInPlace)
-	}
-	return w.Write(p)
-}
-
-// WriteAsync lets such a reader have its blocks written while it reads
-// the next, when the file is written by a directWriter.
-func (w *blockWriter) WriteAsync(p []byte, release func()) (int, error) {
-	aw, ok := w.f.(blockio.AsyncWriter)
-	if !ok {
-		n, err := w.WriteInPlace(p)
-		release()
-		return n, err
-	}
-	if err := w.ctx.Err(); err != nil {
-		release()
-		return 0, err
-	}
-	if w.h != nil {
-		// Before the write: p is the caller's again once released.
-		w.h.Write(p)
-	}
-	n, err := aw.WriteAsync(p, release)
-	w.wb.wrote(n)
-	return n, err
-}
-
-var _ blockio.AsyncWriter = (*blockWriter)(nil)
-
-func (w *blockWriter) write(p []byte, write func([]byte) (int, error)) (int, error) {
-	if err := w.ctx.Err(); err != nil {
-		return 0, err
-	}
-	n, err := write(p)
-	w.wb.wrote(n)
-	if w.h != nil {
-		w.h.Write(p[:n])
-	}
-	return n, err
-}
-
-// fill reads into buf until it is full or r fails; io.EOF at the end.
-func fill(r io.Reader, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		m, err := r.Read(buf[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
-
 func errTaken(key jobartifacts.BlobKey) error {
 	return fmt.Errorf("fsstore: put blob %q: key exists: %w", key, jobartifacts.ErrConflict)
 }
@@ -528,98 +408,3 @@ func (s *Store) removeEmptyDirs(dir, root string) {
 		dir = filepath.Dir(dir)
 	}
 }
-
-// fileBlob is a Blob over an open blob file, which it owns alone until it
-// is closed. It keeps the context of OpenBlob, as the BlobStore contract
-// asks.
-type fileBlob struct {
-	bf     *blobFile
-	ctx    context.Context
-	idle   *blobFiles // where Close leaves the file
-	closed atomic.Bool
-	// fileUsed: File handed the file out, and its offset may have moved.
-	fileUsed atomic.Bool
-	// firstRange is the Blob's first range reader, in the Blob's own
-	// memory (a download makes one); firstRangeTaken: it is handed out.
-	firstRange      rangeReader
-	firstRangeTaken atomic.Bool
-}
-
-// rangeReader is a range reader of a fileBlob, which reads with its
-// ReadAt. Closing it releases nothing.
-type rangeReader struct{ io.SectionReader }
-
-func (*rangeReader) Close() error { return nil }
-
-// ReadAt reads the file as io.ReaderAt does; concurrent calls are safe. It
-// fails with the open's context error once that context is done, and with
-// fs.ErrClosed after Close.
-func (b *fileBlob) ReadAt(p []byte, off int64) (int, error) {
-	if b.closed.Load() {
-		return 0, fs.ErrClosed
-	}
-	if err := b.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return b.bf.f.ReadAt(p, off)
-}
-
-// NewRangeReader returns a reader of length bytes from offset (to the end
-// when length is negative or runs past it), reading the open file with
-// pread(2) at its own offset, so that several readers and ReadAt may run at
-// once. Its reads fail like ReadAt's once the open's context is done or the
-// Blob is closed; closing the reader itself releases nothing.
-func (b *fileBlob) NewRangeReader(offset, length int64) (io.ReadCloser, error) {
-	size := b.bf.info.Size
-	switch {
-	case offset < 0:
-		return nil, fmt.Errorf("fsstore: range at negative offset %d", offset)
-	case offset > size:
-		return nil, fmt.Errorf("fsstore: range at offset %d past the end (%d bytes)", offset, size)
-	}
-	if b.closed.Load() {
-		return nil, fs.ErrClosed
-	}
-	if err := b.ctx.Err(); err != nil {
-		return nil, err
-	}
-	n := size - offset
-	if length >= 0 && length < n {
-		n = length
-	}
-	r := &b.firstRange
-	if b.firstRangeTaken.Swap(true) {
-		r = new(rangeReader)
-	}
-	r.SectionReader = *io.NewSectionReader(b, offset, n)
-	return r, nil
-}
-
-// Close gives the file back to the Store, which keeps it idle for the next
-// OpenBlob of the key or closes it; later reads fail with fs.ErrClosed, and
-// so does a second Close.
-func (b *fileBlob) Close() error {
-	if b.closed.Swap(true) {
-		return fs.ErrClosed
-	}
-	if b.fileUsed.Load() {
-		// The next Blob's caller finds the offset at 0, as after an open.
-		if _, err := b.bf.f.Seek(0, io.SeekStart); err != nil {
-			return b.bf.f.Close()
-		}
-	}
-	b.idle.put(b.bf)
-	return nil
-}
-
-var _ jobartifacts.FileBlob = (*fileBlob)(nil)
-
-// File returns the open file, for the handler's sendfile
-// (jobartifacts.FileBlob); fileBlob itself reads it only with pread.
-func (b *fileBlob) File() *os.File {
-	b.fileUsed.Store(true)
-	return b.bf.f
-}
-
-// Info returns the size, modification time and ETag of the opened file.
-func (b *fileBlob) Info() jobartifacts.BlobInfo { return b.bf.info }
