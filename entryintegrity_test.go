@@ -110,12 +110,23 @@ func TestEntryIntegrityRoute3Revalidation(t *testing.T) {
 	}
 }
 
+// missingProgram skips t, whose client is not installed, naming the command
+// that installs every client and runs every suite; under CI=true, where
+// that command has run, it fails t instead.
+func missingProgram(t *testing.T, program string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not installed: CI must run .ci/install-clients (.ci/test-all does) before the tests", program)
+	}
+	t.Skipf("%s is not installed: run .ci/test-all to install the clients and run every suite", program)
+}
+
 // TestEntryIntegrityCurl: curl fails (exit 18, partial file) on the cut
 // chunked transfer of a damaged large entry, and with --fail on the 422.
 func TestEntryIntegrityCurl(t *testing.T) {
 	curl, err := exec.LookPath("curl")
 	if err != nil {
-		t.Skip("curl not installed")
+		missingProgram(t, "curl")
 	}
 	f, _ := newIntegrityFixture(t)
 	run := func(args ...string) int {
@@ -136,12 +147,12 @@ func TestEntryIntegrityCurl(t *testing.T) {
 
 // TestEntryIntegrityPythonGitlab: python-gitlab 3.12 over urllib3 1.26,
 // which does not enforce Content-Length, raises for the cut chunked
-// transfer and for the 422, and saves the good entry whole. Skipped where
-// Debian's python3-gitlab is not installed (clients/run.sh needs it too).
+// transfer and for the 422, and saves the good entry whole. It needs
+// Debian's python3-gitlab, as clients/run.sh does (missingProgram).
 func TestEntryIntegrityPythonGitlab(t *testing.T) {
 	python := "/usr/bin/python3"
 	if exec.Command(python, "-c", "import gitlab").Run() != nil {
-		t.Skip("python3-gitlab not installed")
+		missingProgram(t, "python3-gitlab")
 	}
 	f, good := newIntegrityFixture(t)
 	script := `
