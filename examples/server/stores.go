@@ -21,8 +21,9 @@ import (
 // several machines need both; replicas on one machine may share dataDir.
 type storeConfig struct {
 	dataDir        string
-	idleBlobFiles  int  // fsstore.WithIdleBlobFiles
-	directIO       bool // false: fsstore.WithoutDirectIO
+	idleBlobFiles  int   // fsstore.WithIdleBlobFiles
+	spaceReserve   int64 // fsstore.WithSpaceReserve
+	directIO       bool  // false: fsstore.WithoutDirectIO
 	postgresDSN    string
 	postgresSchema string
 	s3             s3Config
@@ -37,6 +38,7 @@ type s3Config struct {
 	prefix     string
 	addressing string
 	tls        bool
+	partSize   int64 // bytes of a multipart upload's part (s3store.WithPartSize)
 	partMemory int64 // bytes of part buffers for the uploads in flight
 }
 
@@ -51,6 +53,7 @@ var s3Addressing = map[string]s3store.Addressing{
 func addStoreFlags(fs *flag.FlagSet, c *storeConfig) {
 	fs.StringVar(&c.dataDir, "data", "./artifacts-data", "directory of the fsstore that holds what -postgres and -s3-bucket do not; created if missing")
 	fs.IntVar(&c.idleBlobFiles, "idle-blob-files", fsstore.DefaultIdleBlobFiles, "archive files in -data kept open, for a few seconds, after their download for the next one (0: none)")
+	fs.Int64Var(&c.spaceReserve, "space-reserve", fsstore.DefaultSpaceReserve, "bytes of -data's reserve file, given back to a full disk so that deletions and expiries can still be written (0: none)")
 	fs.BoolVar(&c.directIO, "direct-io", true, "write uploaded archives in -data around the page cache (O_DIRECT) where the file system allows it; -direct-io=false writes them through it")
 	fs.StringVar(&c.postgresDSN, "postgres", "", "PostgreSQL connection string or URL: keep the metadata there (pgstore) instead of -data")
 	fs.StringVar(&c.postgresSchema, "postgres-schema", pgstore.DefaultSchema, "with -postgres: the schema of the tables, created if missing; every replica uses the same")
@@ -60,7 +63,8 @@ func addStoreFlags(fs *flag.FlagSet, c *storeConfig) {
 	fs.StringVar(&c.s3.prefix, "s3-prefix", "", "with -s3-bucket: a prefix of every object name, to share the bucket (e.g. jobartifacts/)")
 	fs.StringVar(&c.s3.addressing, "s3-addressing", "auto", "with -s3-bucket: how requests name the bucket: path (endpoint/bucket/key), virtual (bucket.endpoint/key) or auto")
 	fs.BoolVar(&c.s3.tls, "s3-tls", true, "with -s3-bucket: connect with HTTPS (-s3-tls=false for a plain-HTTP service on loopback)")
-	fs.Int64Var(&c.s3.partMemory, "s3-part-memory", s3store.DefaultPartMemory, "with -s3-bucket: memory, in bytes, for the 16 MiB part buffers of uploads in flight; past it an upload larger than 1 MiB waits for one; their 1 MiB first buffers take at most a quarter as much again (0: no bound)")
+	fs.Int64Var(&c.s3.partSize, "s3-part-size", s3store.DefaultPartSize, "with -s3-bucket: bytes of each part of a multipart upload, 5 MiB to 5 GiB; an archive smaller than one part is stored with a single PUT, and S3's 10,000 parts bound an archive to 10,000 times this")
+	fs.Int64Var(&c.s3.partMemory, "s3-part-memory", s3store.DefaultPartMemory, "with -s3-bucket: memory, in bytes, for the part buffers (-s3-part-size each) of uploads in flight; past it an upload larger than 1 MiB waits for one; their 1 MiB first buffers take at most a quarter as much again (0: no bound)")
 }
 
 // check refuses flags that cannot work together.
@@ -72,6 +76,10 @@ func (c storeConfig) check() error {
 		return errors.New("-postgres-schema must not be empty")
 	case c.idleBlobFiles < 0:
 		return errors.New("-idle-blob-files must not be negative")
+	case c.spaceReserve < 0:
+		return errors.New("-space-reserve must not be negative")
+	case c.s3.partSize < 5<<20 || c.s3.partSize > 5<<30:
+		return fmt.Errorf("-s3-part-size %d: S3 takes parts of 5 MiB (5242880) to 5 GiB (5368709120)", c.s3.partSize)
 	case c.s3.bucket == "" && c.s3.prefix != "":
 		return errors.New("-s3-prefix goes with -s3-bucket")
 	case c.s3.bucket != "" && c.s3.endpoint == "":
@@ -169,7 +177,7 @@ func openStore(ctx context.Context, cfg storeConfig, getenv func(string) string)
 	}()
 	var fs *fsstore.Store
 	if cfg.postgresDSN == "" || cfg.s3.bucket == "" {
-		opts := []fsstore.Option{fsstore.WithIdleBlobFiles(cfg.idleBlobFiles)}
+		opts := []fsstore.Option{fsstore.WithIdleBlobFiles(cfg.idleBlobFiles), fsstore.WithSpaceReserve(cfg.spaceReserve)}
 		if !cfg.directIO {
 			opts = append(opts, fsstore.WithoutDirectIO())
 		}
@@ -204,7 +212,7 @@ func openStore(ctx context.Context, cfg storeConfig, getenv func(string) string)
 			Bucket:      cfg.s3.bucket,
 			UseSSL:      cfg.s3.tls,
 			Addressing:  s3Addressing[cfg.s3.addressing],
-		}, s3store.WithPrefix(cfg.s3.prefix), s3store.WithPartMemory(cfg.s3.partMemory))
+		}, s3store.WithPrefix(cfg.s3.prefix), s3store.WithPartSize(cfg.s3.partSize), s3store.WithPartMemory(cfg.s3.partMemory))
 		if err != nil {
 			return nil, fmt.Errorf("-s3-bucket: %w", err)
 		}

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +35,7 @@ func TestParseStoreFlags(t *testing.T) {
 			require.Equal(t, time.Hour, cfg.blobGrace)
 			require.Equal(t, 24*time.Hour, cfg.orphanAge)
 			require.Equal(t, fsstore.DefaultIdleBlobFiles, cfg.idleBlobFiles)
+			require.Equal(t, int64(fsstore.DefaultSpaceReserve), cfg.spaceReserve)
 			require.True(t, cfg.directIO)
 		}},
 		{name: "no direct I/O", args: []string{"-direct-io=false"}, check: func(t *testing.T, cfg serveConfig) {
@@ -41,20 +45,26 @@ func TestParseStoreFlags(t *testing.T) {
 			require.Zero(t, cfg.idleBlobFiles)
 		}},
 		{name: "negative idle blob files", args: []string{"-idle-blob-files", "-1"}, wantErr: "-idle-blob-files must not be negative"},
+		{name: "no space reserve", args: []string{"-space-reserve", "0"}, check: func(t *testing.T, cfg serveConfig) {
+			require.Zero(t, cfg.spaceReserve)
+		}},
+		{name: "negative space reserve", args: []string{"-space-reserve", "-1"}, wantErr: "-space-reserve must not be negative"},
+		{name: "part size under S3's least", args: []string{"-s3-bucket", "b", "-s3-part-size", "5242879"}, wantErr: "S3 takes parts of 5 MiB"},
+		{name: "part size over S3's most", args: []string{"-s3-bucket", "b", "-s3-part-size", "5368709121"}, wantErr: "S3 takes parts of 5 MiB"},
 		{name: "postgres and s3", args: []string{
 			"-postgres", "host=/run/postgresql dbname=ci", "-postgres-schema", "ci_artifacts",
 			"-s3-bucket", "artifacts", "-s3-endpoint", "127.0.0.1:7070", "-s3-region", "eu-west-1",
-			"-s3-addressing", "path", "-s3-tls=false", "-s3-prefix", "ja/", "-s3-part-memory", "67108864",
+			"-s3-addressing", "path", "-s3-tls=false", "-s3-prefix", "ja/", "-s3-part-size", "5242880", "-s3-part-memory", "67108864",
 			"-blob-grace", "0", "-orphan-age", "2h",
 		}, check: func(t *testing.T, cfg serveConfig) {
 			require.Equal(t, "host=/run/postgresql dbname=ci", cfg.postgresDSN)
 			require.Equal(t, "ci_artifacts", cfg.postgresSchema)
-			require.Equal(t, s3Config{endpoint: "127.0.0.1:7070", bucket: "artifacts", region: "eu-west-1", prefix: "ja/", addressing: "path", tls: false, partMemory: 64 << 20}, cfg.s3)
+			require.Equal(t, s3Config{endpoint: "127.0.0.1:7070", bucket: "artifacts", region: "eu-west-1", prefix: "ja/", addressing: "path", tls: false, partSize: 5 << 20, partMemory: 64 << 20}, cfg.s3)
 			require.Zero(t, cfg.blobGrace)
 			require.Equal(t, 2*time.Hour, cfg.orphanAge)
 		}},
 		{name: "s3 defaults", args: []string{"-s3-bucket", "b"}, check: func(t *testing.T, cfg serveConfig) {
-			require.Equal(t, s3Config{endpoint: "s3.amazonaws.com", bucket: "b", addressing: "auto", tls: true, partMemory: s3store.DefaultPartMemory}, cfg.s3)
+			require.Equal(t, s3Config{endpoint: "s3.amazonaws.com", bucket: "b", addressing: "auto", tls: true, partSize: s3store.DefaultPartSize, partMemory: s3store.DefaultPartMemory}, cfg.s3)
 		}},
 		{name: "schema without postgres", args: []string{"-postgres-schema", "x"}, wantErr: "-postgres-schema goes with -postgres"},
 		{name: "prefix without bucket", args: []string{"-s3-prefix", "x/"}, wantErr: "-s3-prefix goes with -s3-bucket"},
@@ -127,6 +137,57 @@ func TestOpenStoreDirectIO(t *testing.T) {
 		fs, ok := s.seedStore.(*fsstore.Store)
 		require.True(t, ok, "%T", s.seedStore)
 		require.Equal(t, direct, fs.DirectIO(), "-direct-io=%v", direct)
+		s.Close()
+	}
+}
+
+// TestOpenStoreSpaceReserve: -space-reserve reaches the fsstore, whose
+// reserve file in -data has that size; with 0 there is none.
+func TestOpenStoreSpaceReserve(t *testing.T) {
+	for _, size := range []int64{fsstore.DefaultSpaceReserve, 3 << 20, 0} {
+		dir := t.TempDir()
+		s, err := openStore(t.Context(), storeConfig{dataDir: dir, spaceReserve: size, postgresSchema: pgstore.DefaultSchema, s3: s3Config{addressing: "auto"}}, func(string) string { return "" })
+		require.NoError(t, err)
+		fi, err := os.Stat(filepath.Join(dir, "reserve"))
+		if size == 0 {
+			require.ErrorIs(t, err, fs.ErrNotExist, "-space-reserve 0")
+		} else {
+			require.NoError(t, err)
+			require.Equal(t, size, fi.Size(), "-space-reserve %d", size)
+		}
+		s.Close()
+	}
+}
+
+// TestOpenStoreS3PartSize: -s3-part-size reaches the s3store: an archive of
+// 6 MiB goes up in one PUT with the default 16 MiB parts and as a multipart
+// upload of two parts with 5 MiB ones, whose object's ETag says so (S3's
+// "<hash>-<parts>").
+func TestOpenStoreS3PartSize(t *testing.T) {
+	svc := testServices(t)
+	bucket := svc.newBucket(t, svc.s3Client(t))
+	getenv := func(name string) string {
+		return map[string]string{"JOBARTIFACTS_S3_ACCESS_KEY": svc.s3AccessKey, "JOBARTIFACTS_S3_SECRET_KEY": svc.s3SecretKey}[name]
+	}
+	archive := bytes.Repeat([]byte("0123456789abcdef"), 6<<20/16)
+	for _, tc := range []struct {
+		partSize  int64
+		multipart bool
+	}{{s3store.DefaultPartSize, false}, {5 << 20, true}} {
+		s, err := openStore(t.Context(), storeConfig{dataDir: t.TempDir(), postgresSchema: pgstore.DefaultSchema, s3: s3Config{
+			endpoint: svc.s3Endpoint, bucket: bucket, region: svc.s3Region, addressing: "path",
+			partSize: tc.partSize, partMemory: s3store.DefaultPartMemory,
+		}}, getenv)
+		require.NoError(t, err)
+		key := jobartifacts.BlobKey(fmt.Sprintf("part-size-%d", tc.partSize))
+		info, err := s.PutBlob(t.Context(), key, bytes.NewReader(archive))
+		require.NoError(t, err)
+		require.Equal(t, int64(len(archive)), info.Size)
+		if tc.multipart {
+			require.True(t, strings.HasSuffix(info.ETag, `-2"`), "-s3-part-size %d: ETag %s, want two parts", tc.partSize, info.ETag)
+		} else {
+			require.NotContains(t, info.ETag, "-", "-s3-part-size %d: ETag %s, want a single PUT", tc.partSize, info.ETag)
+		}
 		s.Close()
 	}
 }
