@@ -44,9 +44,11 @@ const (
 	// MaxURLExpiry is the longest validity S3 accepts for a signed URL
 	// (signature version 4); longer expiries are cut to it.
 	MaxURLExpiry = 7 * 24 * time.Hour
-	// defaultReadAheadMin and defaultReadAheadMax bound ReadAt's window.
-	defaultReadAheadMin = 64 << 10
-	defaultReadAheadMax = 1 << 20
+	// DefaultReadAheadMin and DefaultReadAheadMax bound the window of
+	// Blob.ReadAt (WithReadAhead): a read starts it at 64 KiB, reads that
+	// continue one another double it up to 1 MiB.
+	DefaultReadAheadMin = 64 << 10
+	DefaultReadAheadMax = 1 << 20
 )
 
 // Store is a jobartifacts.BlobStore on one bucket of an S3-compatible object
@@ -112,8 +114,10 @@ func WithPartMemory(bytes int64) Option {
 
 // WithReadAhead sets the window of Blob.ReadAt: a read missing the window
 // fetches at least minBytes, and each read continuing the previous one
-// doubles the window up to maxBytes (64 KiB and 1 MiB if not set). An open
-// Blob holds at most one window in memory.
+// doubles the window up to maxBytes (DefaultReadAheadMin and
+// DefaultReadAheadMax if not set). An open Blob holds at most one window in
+// memory, so maxBytes bounds what each request reading an archive's entries
+// or directory holds.
 func WithReadAhead(minBytes, maxBytes int) Option {
 	return func(c *config) {
 		c.readAheadMin = max(minBytes, 1)
@@ -144,8 +148,8 @@ func New(client *minio.Client, bucket string, opts ...Option) *Store {
 	cfg := config{
 		partSize:     DefaultPartSize,
 		partMemory:   DefaultPartMemory,
-		readAheadMin: defaultReadAheadMin,
-		readAheadMax: defaultReadAheadMax,
+		readAheadMin: DefaultReadAheadMin,
+		readAheadMax: DefaultReadAheadMax,
 		createOnly:   true,
 	}
 	for _, o := range opts {

@@ -40,6 +40,7 @@ type s3Config struct {
 	tls        bool
 	partSize   int64 // bytes of a multipart upload's part (s3store.WithPartSize)
 	partMemory int64 // bytes of part buffers for the uploads in flight
+	readAhead  int   // the most a Blob's ReadAt fetches at once (s3store.WithReadAhead)
 }
 
 // s3Addressing maps -s3-addressing to s3store's.
@@ -64,6 +65,7 @@ func addStoreFlags(fs *flag.FlagSet, c *storeConfig) {
 	fs.StringVar(&c.s3.addressing, "s3-addressing", "auto", "with -s3-bucket: how requests name the bucket: path (endpoint/bucket/key), virtual (bucket.endpoint/key) or auto")
 	fs.BoolVar(&c.s3.tls, "s3-tls", true, "with -s3-bucket: connect with HTTPS (-s3-tls=false for a plain-HTTP service on loopback)")
 	fs.Int64Var(&c.s3.partSize, "s3-part-size", s3store.DefaultPartSize, "with -s3-bucket: bytes of each part of a multipart upload, 5 MiB to 5 GiB; an archive smaller than one part is stored with a single PUT, and S3's 10,000 parts bound an archive to 10,000 times this")
+	fs.IntVar(&c.s3.readAhead, "s3-read-ahead", s3store.DefaultReadAheadMax, "with -s3-bucket: the most, in bytes, that a request reading an archive's directory or files fetches ahead of its reads and holds; reads that continue one another double the fetch from 64 KiB up to it")
 	fs.Int64Var(&c.s3.partMemory, "s3-part-memory", s3store.DefaultPartMemory, "with -s3-bucket: memory, in bytes, for the part buffers (-s3-part-size each) of uploads in flight; past it an upload larger than 1 MiB waits for one; their 1 MiB first buffers take at most a quarter as much again (0: no bound)")
 }
 
@@ -80,6 +82,8 @@ func (c storeConfig) check() error {
 		return errors.New("-space-reserve must not be negative")
 	case c.s3.partSize < 5<<20 || c.s3.partSize > 5<<30:
 		return fmt.Errorf("-s3-part-size %d: S3 takes parts of 5 MiB (5242880) to 5 GiB (5368709120)", c.s3.partSize)
+	case c.s3.readAhead < 1:
+		return errors.New("-s3-read-ahead must be at least 1")
 	case c.s3.bucket == "" && c.s3.prefix != "":
 		return errors.New("-s3-prefix goes with -s3-bucket")
 	case c.s3.bucket != "" && c.s3.endpoint == "":
@@ -212,7 +216,8 @@ func openStore(ctx context.Context, cfg storeConfig, getenv func(string) string)
 			Bucket:      cfg.s3.bucket,
 			UseSSL:      cfg.s3.tls,
 			Addressing:  s3Addressing[cfg.s3.addressing],
-		}, s3store.WithPrefix(cfg.s3.prefix), s3store.WithPartSize(cfg.s3.partSize), s3store.WithPartMemory(cfg.s3.partMemory))
+		}, s3store.WithPrefix(cfg.s3.prefix), s3store.WithPartSize(cfg.s3.partSize), s3store.WithPartMemory(cfg.s3.partMemory),
+			s3store.WithReadAhead(min(s3store.DefaultReadAheadMin, cfg.s3.readAhead), cfg.s3.readAhead))
 		if err != nil {
 			return nil, fmt.Errorf("-s3-bucket: %w", err)
 		}

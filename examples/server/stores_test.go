@@ -6,9 +6,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,22 +54,23 @@ func TestParseStoreFlags(t *testing.T) {
 			require.Zero(t, cfg.spaceReserve)
 		}},
 		{name: "negative space reserve", args: []string{"-space-reserve", "-1"}, wantErr: "-space-reserve must not be negative"},
+		{name: "no read-ahead", args: []string{"-s3-bucket", "b", "-s3-read-ahead", "0"}, wantErr: "-s3-read-ahead must be at least 1"},
 		{name: "part size under S3's least", args: []string{"-s3-bucket", "b", "-s3-part-size", "5242879"}, wantErr: "S3 takes parts of 5 MiB"},
 		{name: "part size over S3's most", args: []string{"-s3-bucket", "b", "-s3-part-size", "5368709121"}, wantErr: "S3 takes parts of 5 MiB"},
 		{name: "postgres and s3", args: []string{
 			"-postgres", "host=/run/postgresql dbname=ci", "-postgres-schema", "ci_artifacts",
 			"-s3-bucket", "artifacts", "-s3-endpoint", "127.0.0.1:7070", "-s3-region", "eu-west-1",
-			"-s3-addressing", "path", "-s3-tls=false", "-s3-prefix", "ja/", "-s3-part-size", "5242880", "-s3-part-memory", "67108864",
+			"-s3-addressing", "path", "-s3-tls=false", "-s3-prefix", "ja/", "-s3-part-size", "5242880", "-s3-part-memory", "67108864", "-s3-read-ahead", "262144",
 			"-blob-grace", "0", "-orphan-age", "2h",
 		}, check: func(t *testing.T, cfg serveConfig) {
 			require.Equal(t, "host=/run/postgresql dbname=ci", cfg.postgresDSN)
 			require.Equal(t, "ci_artifacts", cfg.postgresSchema)
-			require.Equal(t, s3Config{endpoint: "127.0.0.1:7070", bucket: "artifacts", region: "eu-west-1", prefix: "ja/", addressing: "path", tls: false, partSize: 5 << 20, partMemory: 64 << 20}, cfg.s3)
+			require.Equal(t, s3Config{endpoint: "127.0.0.1:7070", bucket: "artifacts", region: "eu-west-1", prefix: "ja/", addressing: "path", tls: false, partSize: 5 << 20, partMemory: 64 << 20, readAhead: 256 << 10}, cfg.s3)
 			require.Zero(t, cfg.blobGrace)
 			require.Equal(t, 2*time.Hour, cfg.orphanAge)
 		}},
 		{name: "s3 defaults", args: []string{"-s3-bucket", "b"}, check: func(t *testing.T, cfg serveConfig) {
-			require.Equal(t, s3Config{endpoint: "s3.amazonaws.com", bucket: "b", addressing: "auto", tls: true, partSize: s3store.DefaultPartSize, partMemory: s3store.DefaultPartMemory}, cfg.s3)
+			require.Equal(t, s3Config{endpoint: "s3.amazonaws.com", bucket: "b", addressing: "auto", tls: true, partSize: s3store.DefaultPartSize, partMemory: s3store.DefaultPartMemory, readAhead: s3store.DefaultReadAheadMax}, cfg.s3)
 		}},
 		{name: "schema without postgres", args: []string{"-postgres-schema", "x"}, wantErr: "-postgres-schema goes with -postgres"},
 		{name: "prefix without bucket", args: []string{"-s3-prefix", "x/"}, wantErr: "-s3-prefix goes with -s3-bucket"},
@@ -188,6 +194,55 @@ func TestOpenStoreS3PartSize(t *testing.T) {
 		} else {
 			require.NotContains(t, info.ETag, "-", "-s3-part-size %d: ETag %s, want a single PUT", tc.partSize, info.ETag)
 		}
+		s.Close()
+	}
+}
+
+// TestOpenStoreS3ReadAhead: -s3-read-ahead reaches the s3store: reading a
+// 2 MiB archive from its start in 4 KiB reads takes a ranged GET for each
+// window, which doubles from 64 KiB up to the flag's value (counted by a
+// proxy in front of the S3 service): 6 GETs with the default 1 MiB, 32
+// with 64 KiB.
+func TestOpenStoreS3ReadAhead(t *testing.T) {
+	svc := testServices(t)
+	bucket := svc.newBucket(t, svc.s3Client(t))
+	var gets atomic.Int64
+	target := &url.URL{Scheme: "http", Host: svc.s3Endpoint}
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.Header.Get("Range") != "" {
+			gets.Add(1)
+		}
+		// The request keeps its Host, which the client signed.
+		httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	getenv := func(name string) string {
+		return map[string]string{"JOBARTIFACTS_S3_ACCESS_KEY": svc.s3AccessKey, "JOBARTIFACTS_S3_SECRET_KEY": svc.s3SecretKey}[name]
+	}
+	archive := bytes.Repeat([]byte("0123456789abcdef"), 2<<20/16)
+	for _, tc := range []struct {
+		readAhead int
+		gets      int64
+	}{{s3store.DefaultReadAheadMax, 6}, {64 << 10, 32}} {
+		s, err := openStore(t.Context(), storeConfig{dataDir: t.TempDir(), postgresSchema: pgstore.DefaultSchema, s3: s3Config{
+			endpoint: strings.TrimPrefix(proxy.URL, "http://"), bucket: bucket, region: svc.s3Region, addressing: "path",
+			partSize: s3store.DefaultPartSize, partMemory: s3store.DefaultPartMemory, readAhead: tc.readAhead,
+		}}, getenv)
+		require.NoError(t, err)
+		key := jobartifacts.BlobKey(fmt.Sprintf("read-ahead-%d", tc.readAhead))
+		_, err = s.PutBlob(t.Context(), key, bytes.NewReader(archive))
+		require.NoError(t, err)
+		b, err := s.OpenBlob(t.Context(), key)
+		require.NoError(t, err)
+		before := gets.Load()
+		got := make([]byte, len(archive))
+		for off := 0; off < len(got); off += 4 << 10 {
+			_, err := b.ReadAt(got[off:off+4<<10], int64(off))
+			require.NoError(t, err)
+		}
+		require.Equal(t, archive, got)
+		require.Equal(t, tc.gets, gets.Load()-before, "-s3-read-ahead %d: ranged GETs", tc.readAhead)
+		require.NoError(t, b.Close())
 		s.Close()
 	}
 }
