@@ -172,19 +172,12 @@ func TestOpenStoreSpaceReserve(t *testing.T) {
 func TestOpenStoreS3PartSize(t *testing.T) {
 	svc := testServices(t)
 	bucket := svc.newBucket(t, svc.s3Client(t))
-	getenv := func(name string) string {
-		return map[string]string{"JOBARTIFACTS_S3_ACCESS_KEY": svc.s3AccessKey, "JOBARTIFACTS_S3_SECRET_KEY": svc.s3SecretKey}[name]
-	}
 	archive := bytes.Repeat([]byte("0123456789abcdef"), 6<<20/16)
 	for _, tc := range []struct {
 		partSize  int64
 		multipart bool
 	}{{s3store.DefaultPartSize, false}, {5 << 20, true}} {
-		s, err := openStore(t.Context(), storeConfig{dataDir: t.TempDir(), postgresSchema: pgstore.DefaultSchema, s3: s3Config{
-			endpoint: svc.s3Endpoint, bucket: bucket, region: svc.s3Region, addressing: "path",
-			partSize: tc.partSize, partMemory: s3store.DefaultPartMemory,
-		}}, getenv)
-		require.NoError(t, err)
+		s := openS3TestStore(t, svc, svc.s3Endpoint, bucket, func(c *s3Config) { c.partSize = tc.partSize })
 		key := jobartifacts.BlobKey(fmt.Sprintf("part-size-%d", tc.partSize))
 		info, err := s.PutBlob(t.Context(), key, bytes.NewReader(archive))
 		require.NoError(t, err)
@@ -194,7 +187,6 @@ func TestOpenStoreS3PartSize(t *testing.T) {
 		} else {
 			require.NotContains(t, info.ETag, "-", "-s3-part-size %d: ETag %s, want a single PUT", tc.partSize, info.ETag)
 		}
-		s.Close()
 	}
 }
 
@@ -216,21 +208,14 @@ func TestOpenStoreS3ReadAhead(t *testing.T) {
 		httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, r)
 	}))
 	t.Cleanup(proxy.Close)
-	getenv := func(name string) string {
-		return map[string]string{"JOBARTIFACTS_S3_ACCESS_KEY": svc.s3AccessKey, "JOBARTIFACTS_S3_SECRET_KEY": svc.s3SecretKey}[name]
-	}
 	archive := bytes.Repeat([]byte("0123456789abcdef"), 2<<20/16)
 	for _, tc := range []struct {
 		readAhead int
 		gets      int64
 	}{{s3store.DefaultReadAheadMax, 6}, {64 << 10, 32}} {
-		s, err := openStore(t.Context(), storeConfig{dataDir: t.TempDir(), postgresSchema: pgstore.DefaultSchema, s3: s3Config{
-			endpoint: strings.TrimPrefix(proxy.URL, "http://"), bucket: bucket, region: svc.s3Region, addressing: "path",
-			partSize: s3store.DefaultPartSize, partMemory: s3store.DefaultPartMemory, readAhead: tc.readAhead,
-		}}, getenv)
-		require.NoError(t, err)
+		s := openS3TestStore(t, svc, strings.TrimPrefix(proxy.URL, "http://"), bucket, func(c *s3Config) { c.readAhead = tc.readAhead })
 		key := jobartifacts.BlobKey(fmt.Sprintf("read-ahead-%d", tc.readAhead))
-		_, err = s.PutBlob(t.Context(), key, bytes.NewReader(archive))
+		_, err := s.PutBlob(t.Context(), key, bytes.NewReader(archive))
 		require.NoError(t, err)
 		b, err := s.OpenBlob(t.Context(), key)
 		require.NoError(t, err)
@@ -243,8 +228,24 @@ func TestOpenStoreS3ReadAhead(t *testing.T) {
 		require.Equal(t, archive, got)
 		require.Equal(t, tc.gets, gets.Load()-before, "-s3-read-ahead %d: ranged GETs", tc.readAhead)
 		require.NoError(t, b.Close())
-		s.Close()
 	}
+}
+
+// openS3TestStore opens the program's store with its blobs in bucket of the
+// test S3 service, reached at endpoint, and the -s3 flags' defaults but for
+// what tune changes. It is closed when the test ends.
+func openS3TestStore(t *testing.T, svc services, endpoint, bucket string, tune func(*s3Config)) *openedStore {
+	t.Helper()
+	cfg := s3Config{endpoint: endpoint, bucket: bucket, region: svc.s3Region, addressing: "path",
+		partSize: s3store.DefaultPartSize, partMemory: s3store.DefaultPartMemory, readAhead: s3store.DefaultReadAheadMax}
+	tune(&cfg)
+	getenv := func(name string) string {
+		return map[string]string{"JOBARTIFACTS_S3_ACCESS_KEY": svc.s3AccessKey, "JOBARTIFACTS_S3_SECRET_KEY": svc.s3SecretKey}[name]
+	}
+	s, err := openStore(t.Context(), storeConfig{dataDir: t.TempDir(), postgresSchema: pgstore.DefaultSchema, s3: cfg}, getenv)
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	return s
 }
 
 // TestOpenStoreIdleBlobFiles: -idle-blob-files reaches the fsstore: an
