@@ -138,18 +138,20 @@ func buildServer(tb testing.TB) string {
 	return bin
 }
 
-// s3Proxy stands between the replicas and S3, on loopback, and counts the
-// DELETE requests of each object: a blob deleted twice shows there. SigV4
-// signs the Host header, which the proxy passes on unchanged.
+// s3Proxy stands between the program and S3, on loopback, and keeps the
+// method, path, query and headers of every request it passes on: a blob
+// deleted twice by two replicas shows there, and so do the options a store
+// sends with. SigV4 signs the Host header, which the proxy passes on
+// unchanged.
 type s3Proxy struct {
-	mu      sync.Mutex
-	deletes map[string]int
-	addr    string
+	mu       sync.Mutex
+	requests []*http.Request // the incoming requests, their bodies left out
+	addr     string
 }
 
 func newS3Proxy(tb testing.TB, endpoint string) *s3Proxy {
 	tb.Helper()
-	p := &s3Proxy{deletes: map[string]int{}}
+	p := &s3Proxy{}
 	target := &url.URL{Scheme: "http", Host: endpoint}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
@@ -162,11 +164,10 @@ func newS3Proxy(tb testing.TB, endpoint string) *s3Proxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(tb, err)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodDelete && !r.URL.Query().Has("uploadId") {
-			p.mu.Lock()
-			p.deletes[r.URL.Path]++
-			p.mu.Unlock()
-		}
+		seen := &http.Request{Method: r.Method, URL: r.URL, Header: r.Header.Clone()}
+		p.mu.Lock()
+		p.requests = append(p.requests, seen)
+		p.mu.Unlock()
 		rp.ServeHTTP(w, r)
 	}), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
@@ -175,14 +176,27 @@ func newS3Proxy(tb testing.TB, endpoint string) *s3Proxy {
 	return p
 }
 
-// deleteCounts returns how often each object was deleted, by object name.
-func (p *s3Proxy) deleteCounts(bucket string) map[string]int {
+// seen returns the requests passed on so far that keep says to.
+func (p *s3Proxy) seen(keep func(r *http.Request) bool) []*http.Request {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	var rs []*http.Request
+	for _, r := range p.requests {
+		if keep(r) {
+			rs = append(rs, r)
+		}
+	}
+	return rs
+}
+
+// deleteCounts returns how often each object was deleted, by object name.
+func (p *s3Proxy) deleteCounts(bucket string) map[string]int {
 	counts := map[string]int{}
-	for path, n := range p.deletes {
-		if key, ok := strings.CutPrefix(path, "/"+bucket+"/"); ok {
-			counts[key] += n
+	for _, r := range p.seen(func(r *http.Request) bool {
+		return r.Method == http.MethodDelete && !r.URL.Query().Has("uploadId")
+	}) {
+		if key, ok := strings.CutPrefix(r.URL.Path, "/"+bucket+"/"); ok {
+			counts[key]++
 		}
 	}
 	return counts

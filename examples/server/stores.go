@@ -41,6 +41,7 @@ type s3Config struct {
 	partSize   int64 // bytes of a multipart upload's part (s3store.WithPartSize)
 	partMemory int64 // bytes of part buffers for the uploads in flight
 	readAhead  int   // the most a Blob's ReadAt fetches at once (s3store.WithReadAhead)
+	createOnly bool  // s3store.WithCreateOnly
 }
 
 // s3Addressing maps -s3-addressing to s3store's.
@@ -65,6 +66,7 @@ func addStoreFlags(fs *flag.FlagSet, c *storeConfig) {
 	fs.StringVar(&c.s3.addressing, "s3-addressing", "auto", "with -s3-bucket: how requests name the bucket: path (endpoint/bucket/key), virtual (bucket.endpoint/key) or auto")
 	fs.BoolVar(&c.s3.tls, "s3-tls", true, "with -s3-bucket: connect with HTTPS (-s3-tls=false for a plain-HTTP service on loopback)")
 	fs.Int64Var(&c.s3.partSize, "s3-part-size", s3store.DefaultPartSize, "with -s3-bucket: bytes of each part of a multipart upload, 5 MiB to 5 GiB; an archive smaller than one part is stored with a single PUT, and S3's 10,000 parts bound an archive to 10,000 times this")
+	fs.BoolVar(&c.s3.createOnly, "s3-create-only", true, "with -s3-bucket: uploads ask the service to refuse an existing object (If-None-Match: *); -s3-create-only=false for a service that rejects the header (archives' keys are never reused, so nothing relies on it)")
 	fs.IntVar(&c.s3.readAhead, "s3-read-ahead", s3store.DefaultReadAheadMax, "with -s3-bucket: the most, in bytes, that a request reading an archive's directory or files fetches ahead of its reads and holds; reads that continue one another double the fetch from 64 KiB up to it")
 	fs.Int64Var(&c.s3.partMemory, "s3-part-memory", s3store.DefaultPartMemory, "with -s3-bucket: memory, in bytes, for the part buffers (-s3-part-size each) of uploads in flight; past it an upload larger than 1 MiB waits for one; their 1 MiB first buffers take at most a quarter as much again (0: no bound)")
 }
@@ -217,7 +219,8 @@ func openStore(ctx context.Context, cfg storeConfig, getenv func(string) string)
 			UseSSL:      cfg.s3.tls,
 			Addressing:  s3Addressing[cfg.s3.addressing],
 		}, s3store.WithPrefix(cfg.s3.prefix), s3store.WithPartSize(cfg.s3.partSize), s3store.WithPartMemory(cfg.s3.partMemory),
-			s3store.WithReadAhead(min(s3store.DefaultReadAheadMin, cfg.s3.readAhead), cfg.s3.readAhead))
+			s3store.WithReadAhead(min(s3store.DefaultReadAheadMin, cfg.s3.readAhead), cfg.s3.readAhead),
+			s3store.WithCreateOnly(cfg.s3.createOnly))
 		if err != nil {
 			return nil, fmt.Errorf("-s3-bucket: %w", err)
 		}

@@ -7,13 +7,10 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,17 +57,17 @@ func TestParseStoreFlags(t *testing.T) {
 		{name: "postgres and s3", args: []string{
 			"-postgres", "host=/run/postgresql dbname=ci", "-postgres-schema", "ci_artifacts",
 			"-s3-bucket", "artifacts", "-s3-endpoint", "127.0.0.1:7070", "-s3-region", "eu-west-1",
-			"-s3-addressing", "path", "-s3-tls=false", "-s3-prefix", "ja/", "-s3-part-size", "5242880", "-s3-part-memory", "67108864", "-s3-read-ahead", "262144",
+			"-s3-addressing", "path", "-s3-tls=false", "-s3-prefix", "ja/", "-s3-part-size", "5242880", "-s3-part-memory", "67108864", "-s3-read-ahead", "262144", "-s3-create-only=false",
 			"-blob-grace", "0", "-orphan-age", "2h",
 		}, check: func(t *testing.T, cfg serveConfig) {
 			require.Equal(t, "host=/run/postgresql dbname=ci", cfg.postgresDSN)
 			require.Equal(t, "ci_artifacts", cfg.postgresSchema)
-			require.Equal(t, s3Config{endpoint: "127.0.0.1:7070", bucket: "artifacts", region: "eu-west-1", prefix: "ja/", addressing: "path", tls: false, partSize: 5 << 20, partMemory: 64 << 20, readAhead: 256 << 10}, cfg.s3)
+			require.Equal(t, s3Config{endpoint: "127.0.0.1:7070", bucket: "artifacts", region: "eu-west-1", prefix: "ja/", addressing: "path", tls: false, partSize: 5 << 20, partMemory: 64 << 20, readAhead: 256 << 10, createOnly: false}, cfg.s3)
 			require.Zero(t, cfg.blobGrace)
 			require.Equal(t, 2*time.Hour, cfg.orphanAge)
 		}},
 		{name: "s3 defaults", args: []string{"-s3-bucket", "b"}, check: func(t *testing.T, cfg serveConfig) {
-			require.Equal(t, s3Config{endpoint: "s3.amazonaws.com", bucket: "b", addressing: "auto", tls: true, partSize: s3store.DefaultPartSize, partMemory: s3store.DefaultPartMemory, readAhead: s3store.DefaultReadAheadMax}, cfg.s3)
+			require.Equal(t, s3Config{endpoint: "s3.amazonaws.com", bucket: "b", addressing: "auto", tls: true, partSize: s3store.DefaultPartSize, partMemory: s3store.DefaultPartMemory, readAhead: s3store.DefaultReadAheadMax, createOnly: true}, cfg.s3)
 		}},
 		{name: "schema without postgres", args: []string{"-postgres-schema", "x"}, wantErr: "-postgres-schema goes with -postgres"},
 		{name: "prefix without bucket", args: []string{"-s3-prefix", "x/"}, wantErr: "-s3-prefix goes with -s3-bucket"},
@@ -198,36 +195,52 @@ func TestOpenStoreS3PartSize(t *testing.T) {
 func TestOpenStoreS3ReadAhead(t *testing.T) {
 	svc := testServices(t)
 	bucket := svc.newBucket(t, svc.s3Client(t))
-	var gets atomic.Int64
-	target := &url.URL{Scheme: "http", Host: svc.s3Endpoint}
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && r.Header.Get("Range") != "" {
-			gets.Add(1)
-		}
-		// The request keeps its Host, which the client signed.
-		httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, r)
-	}))
-	t.Cleanup(proxy.Close)
+	proxy := newS3Proxy(t, svc.s3Endpoint)
+	rangedGETs := func() int {
+		return len(proxy.seen(func(r *http.Request) bool { return r.Method == http.MethodGet && r.Header.Get("Range") != "" }))
+	}
 	archive := bytes.Repeat([]byte("0123456789abcdef"), 2<<20/16)
 	for _, tc := range []struct {
 		readAhead int
-		gets      int64
+		gets      int
 	}{{s3store.DefaultReadAheadMax, 6}, {64 << 10, 32}} {
-		s := openS3TestStore(t, svc, strings.TrimPrefix(proxy.URL, "http://"), bucket, func(c *s3Config) { c.readAhead = tc.readAhead })
+		s := openS3TestStore(t, svc, proxy.addr, bucket, func(c *s3Config) { c.readAhead = tc.readAhead })
 		key := jobartifacts.BlobKey(fmt.Sprintf("read-ahead-%d", tc.readAhead))
 		_, err := s.PutBlob(t.Context(), key, bytes.NewReader(archive))
 		require.NoError(t, err)
 		b, err := s.OpenBlob(t.Context(), key)
 		require.NoError(t, err)
-		before := gets.Load()
+		before := rangedGETs()
 		got := make([]byte, len(archive))
 		for off := 0; off < len(got); off += 4 << 10 {
 			_, err := b.ReadAt(got[off:off+4<<10], int64(off))
 			require.NoError(t, err)
 		}
 		require.Equal(t, archive, got)
-		require.Equal(t, tc.gets, gets.Load()-before, "-s3-read-ahead %d: ranged GETs", tc.readAhead)
+		require.Equal(t, tc.gets, rangedGETs()-before, "-s3-read-ahead %d: ranged GETs", tc.readAhead)
 		require.NoError(t, b.Close())
+	}
+}
+
+// TestOpenStoreS3CreateOnly: -s3-create-only reaches the s3store: a
+// PUT of an archive carries If-None-Match: * by default, and none with
+// -s3-create-only=false (seen by the proxy in front of the S3 service).
+func TestOpenStoreS3CreateOnly(t *testing.T) {
+	svc := testServices(t)
+	bucket := svc.newBucket(t, svc.s3Client(t))
+	proxy := newS3Proxy(t, svc.s3Endpoint)
+	for _, createOnly := range []bool{true, false} {
+		s := openS3TestStore(t, svc, proxy.addr, bucket, func(c *s3Config) { c.createOnly = createOnly })
+		key := fmt.Sprintf("create-only-%v", createOnly)
+		_, err := s.PutBlob(t.Context(), jobartifacts.BlobKey(key), strings.NewReader("archive bytes"))
+		require.NoError(t, err)
+		puts := proxy.seen(func(r *http.Request) bool { return r.Method == http.MethodPut && path.Base(r.URL.Path) == key })
+		require.Len(t, puts, 1, "-s3-create-only=%v: the archive's PUTs", createOnly)
+		want := "*"
+		if !createOnly {
+			want = ""
+		}
+		require.Equal(t, want, puts[0].Header.Get("If-None-Match"), "-s3-create-only=%v", createOnly)
 	}
 }
 
@@ -237,7 +250,7 @@ func TestOpenStoreS3ReadAhead(t *testing.T) {
 func openS3TestStore(t *testing.T, svc services, endpoint, bucket string, tune func(*s3Config)) *openedStore {
 	t.Helper()
 	cfg := s3Config{endpoint: endpoint, bucket: bucket, region: svc.s3Region, addressing: "path",
-		partSize: s3store.DefaultPartSize, partMemory: s3store.DefaultPartMemory, readAhead: s3store.DefaultReadAheadMax}
+		partSize: s3store.DefaultPartSize, partMemory: s3store.DefaultPartMemory, readAhead: s3store.DefaultReadAheadMax, createOnly: true}
 	tune(&cfg)
 	getenv := func(name string) string {
 		return map[string]string{"JOBARTIFACTS_S3_ACCESS_KEY": svc.s3AccessKey, "JOBARTIFACTS_S3_SECRET_KEY": svc.s3SecretKey}[name]
