@@ -120,8 +120,8 @@ func WithSignedURLExpiry(d time.Duration) Option {
 // WithArchiveIndexBudget bounds the memory, in bytes, of the index of
 // archives' central directories that the handler keeps to answer single-file
 // requests and tree pages without reading the directory again (default
-// 64 MiB, about 500k entries with 40-byte names; least recently used
-// archives leave first). An archive whose index alone would exceed it is
+// DefaultArchiveIndexBudget, 256 MiB; least recently used archives leave
+// first). An archive whose index alone would exceed it is
 // read as a stream on every request, and its tree pages are not counted
 // (no X-Total). n <= 0 keeps no index.
 func WithArchiveIndexBudget(n int64) Option {
