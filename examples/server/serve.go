@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/ciartifacts/jobartifacts"
+	"github.com/ciartifacts/jobartifacts/s3store"
 	"github.com/ciartifacts/jobartifacts/tokenauth"
 )
 
 // serveConfig is what the serve flags say.
 type serveConfig struct {
 	storeConfig
+	sweepConfig
 	addr            string
 	authFile        string
 	demo            bool
@@ -32,9 +34,7 @@ type serveConfig struct {
 	uploadMemory    int64
 	maxUploadSize   int64
 	defaultExpireIn time.Duration
-	sweepInterval   time.Duration
-	blobGrace       time.Duration
-	orphanAge       time.Duration
+	signedURLExpiry time.Duration
 	corsOrigin      string
 	limits          connLimits
 }
@@ -62,9 +62,8 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.Int64Var(&cfg.uploadMemory, "upload-memory", jobartifacts.DefaultUploadMemory, "memory, in bytes, for the 4 MiB blocks of uploads in flight, three an upload, up to eight while half of it is free; past it uploads read into 64 KiB blocks (0: no bound)")
 	fs.Int64Var(&cfg.maxUploadSize, "max-upload-size", 100<<20, "largest artifact file a runner may upload, in bytes (0: no limit)")
 	fs.DurationVar(&cfg.defaultExpireIn, "default-expire-in", 30*24*time.Hour, "how long uploads without expire_in are kept (0: forever)")
-	fs.DurationVar(&cfg.sweepInterval, "sweep-interval", 5*time.Minute, "how often expired artifacts are deleted (0: never)")
-	fs.DurationVar(&cfg.blobGrace, "blob-grace", time.Hour, "how long an archive's bytes stay after its record is gone, for downloads under way and signed URLs handed out")
-	fs.DurationVar(&cfg.orphanAge, "orphan-age", 24*time.Hour, "archives that no record names and incomplete S3 uploads are removed once this old: longer than any upload takes")
+	fs.DurationVar(&cfg.signedURLExpiry, "signed-url-expiry", 5*time.Minute, "with -s3-bucket: how long the URLs that whole-archive downloads are redirected to stay valid, 1s to 168h; keep it under -blob-grace")
+	addSweepFlags(fs, &cfg.sweepConfig)
 	fs.StringVar(&cfg.corsOrigin, "cors-origin", "", "the origin allowed CORS requests with credentials, as GitLab allows its own URL (e.g. https://gitlab.example.com); other origins get Access-Control-Allow-Origin: * without")
 	addLimitFlags(fs, &cfg.limits)
 	fs.Usage = func() {
@@ -99,8 +98,11 @@ Flags:
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q (run with -h for usage)", fs.Arg(0))
 	}
-	if cfg.sweepInterval < 0 || cfg.blobGrace < 0 || cfg.orphanAge < 0 {
-		return cfg, errors.New("-sweep-interval, -blob-grace and -orphan-age must not be negative")
+	if cfg.signedURLExpiry < time.Second || cfg.signedURLExpiry > s3store.MaxURLExpiry {
+		return cfg, fmt.Errorf("-signed-url-expiry %v: S3 signs URLs valid for 1s to %v", cfg.signedURLExpiry, s3store.MaxURLExpiry)
+	}
+	if err := cfg.sweepConfig.check(); err != nil {
+		return cfg, err
 	}
 	if err := cfg.storeConfig.check(); err != nil {
 		return cfg, err
@@ -152,13 +154,17 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 	if cfg.demo {
 		printTry(stdout, baseURL(ln.Addr()), cfg)
 	}
+	if cfg.s3.bucket != "" && cfg.sweepInterval > 0 && cfg.blobGrace < cfg.signedURLExpiry {
+		logger.Warn("-blob-grace is shorter than -signed-url-expiry: a redirect's URL may outlive the archive it names",
+			"blob_grace", cfg.blobGrace, "signed_url_expiry", cfg.signedURLExpiry)
+	}
 	sweepCtx, stopSweeping := context.WithCancel(ctx)
 	defer stopSweeping()
 	swept := make(chan struct{})
 	go func() {
 		defer close(swept)
 		if cfg.sweepInterval > 0 {
-			maintain(sweepCtx, store, cfg, logger)
+			maintain(sweepCtx, store, cfg.sweepConfig, logger)
 		}
 	}()
 	srv := newHTTPServer(handler, cfg.limits, slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
@@ -170,47 +176,6 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 	}
 	logger.Info("shut down")
 	return nil
-}
-
-// janitorInterval is how often a server on S3 aborts the multipart uploads
-// that a killed process left.
-const janitorInterval = time.Hour
-
-// maintain runs the Sweeper every -sweep-interval and, on S3, the janitor
-// of incomplete uploads every janitorInterval, until ctx is done. Every
-// replica may run both: the store's atomic calls and claims keep them off
-// each other's work, and aborting an upload twice is harmless.
-func maintain(ctx context.Context, store *openedStore, cfg serveConfig, logger *slog.Logger) {
-	sweeper := jobartifacts.NewSweeper(store,
-		jobartifacts.WithSweeperLogger(logger),
-		jobartifacts.WithBlobGrace(cfg.blobGrace),
-		jobartifacts.WithOrphanBlobAge(cfg.orphanAge),
-	)
-	swept := make(chan struct{})
-	go func() {
-		defer close(swept)
-		_ = sweeper.Run(ctx, cfg.sweepInterval) // returns ctx's error once we stop
-	}()
-	defer func() { <-swept }()
-	if store.abortIncompleteUploads == nil {
-		return
-	}
-	ticker := time.NewTicker(janitorInterval)
-	defer ticker.Stop()
-	for {
-		n, err := store.abortIncompleteUploads(ctx, cfg.orphanAge)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			logger.ErrorContext(ctx, "aborting incomplete S3 uploads failed", "error", err)
-		case n > 0:
-			logger.InfoContext(ctx, "aborted incomplete S3 uploads", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-	}
 }
 
 // apiServer is the program's http.Handler: the Job Artifacts API handler
@@ -264,6 +229,7 @@ func newServer(ctx context.Context, cfg serveConfig, store seedStore, logger *sl
 		jobartifacts.WithMaxUploadSize(cfg.maxUploadSize),
 		jobartifacts.WithUploadMemory(cfg.uploadMemory),
 		jobartifacts.WithDefaultExpireIn(cfg.defaultExpireIn),
+		jobartifacts.WithSignedURLExpiry(cfg.signedURLExpiry),
 		jobartifacts.WithCORSOrigin(cfg.corsOrigin),
 	)
 	return &apiServer{Handler: jobartifacts.AccessLog(api, logger), api: api}, nil
