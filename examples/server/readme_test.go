@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"flag"
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -118,4 +121,38 @@ func TestREADMETwoReplicas(t *testing.T) {
 	}
 	require.Equal(t, withoutAddr(replicas[0]), withoutAddr(replicas[1]), "the replicas share everything but their address")
 	require.NotEqual(t, replicas[0], replicas[1])
+}
+
+// TestREADMEServerFlags: the README's table of server flags names every
+// flag the server has, and no other.
+func TestREADMEServerFlags(t *testing.T) {
+	var usage strings.Builder
+	_, err := parseServeFlags([]string{"-h"}, &usage)
+	require.ErrorIs(t, err, flag.ErrHelp)
+	var defined []string
+	for _, m := range regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`).FindAllStringSubmatch(usage.String(), -1) {
+		defined = append(defined, m[1])
+	}
+	require.GreaterOrEqual(t, len(defined), 30, "the usage lists the flags")
+
+	readme, err := os.ReadFile(readmetest.Path(t))
+	require.NoError(t, err)
+	section := string(readme)
+	start := strings.Index(section, "### Server flags\n")
+	require.GreaterOrEqual(t, start, 0, "the README has its server flags")
+	section = section[start:]
+	end := strings.Index(section, "\n\n|")
+	require.GreaterOrEqual(t, end, 0)
+	section = section[end+2:]
+	section = section[:strings.Index(section+"\n\n", "\n\n")]
+	var documented []string
+	for _, row := range strings.Split(section, "\n") {
+		first, _, _ := strings.Cut(strings.TrimPrefix(row, "|"), "|")
+		for _, m := range regexp.MustCompile("`-([a-z0-9-]+)`").FindAllStringSubmatch(first, -1) {
+			documented = append(documented, m[1])
+		}
+	}
+	slices.Sort(defined)
+	slices.Sort(documented)
+	require.Equal(t, defined, documented)
 }
